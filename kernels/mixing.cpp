@@ -1,0 +1,322 @@
+// Fast mixing kernels (see kernels/mixing.h for the math and the contracts).
+//
+// Layout of the work: rows of every batch element are cut into tiles of a few KiB; tiles are
+// split statically across OpenMP threads and each tile is finished by one thread, so every
+// output row has one owner and its arithmetic never depends on the thread count. Inside a tile
+// a "row kernel" does the work; there are three sets of row kernels:
+//   - AVX-512 (kernels/mixing_avx512.cpp), picked at run time when the CPU has it,
+//   - AVX2 + FMA (below; the library's baseline ISA),
+//   - portable loops (below; used for double, which only tests and gradchecks need).
+// Two row kernels cover forward and backward because the transpose of a circulant pattern is
+// again a shifted gather:
+//   gather: dst[i] = base[i] + sum_k w[r,k] * src[(i + sh_k) mod N]     (r = i, or the source row)
+//     forward: dst = out, base = src = V,    sh_k = o_k,               r = i
+//     dV:      dst = dV,  base = src = dOut, sh_k = -o_k (mod N),      r = (i - o_k) mod N
+//   dots:   dw[i,k] = <g[i], v[(i + sh_k) mod N]>                      (dW, sh_k = o_k)
+// The backward runs dots and gather on the same tile back to back, so the tile's dOut rows are
+// read from memory once and served from L1/L2 the second time.
+#include "kernels/mixing.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace pmx {
+namespace kernels {
+
+// ---- offset helpers (user-facing: validate and throw) --------------------------------------
+
+long num_factors(long n, bool use_floor) {
+  PMX_CHECK(n >= 2, "[num_factors] sequence length must be >= 2, got ", n);
+  long fl = 0;
+  while ((2L << fl) <= n) ++fl;  // fl = floor(log2 n)
+  bool pow2 = (n & (n - 1)) == 0;
+  return (use_floor || pow2) ? fl : fl + 1;
+}
+
+std::vector<long> chord_offsets(long n, long m_factors) {
+  PMX_CHECK(n >= 2, "[chord_offsets] sequence length must be >= 2, got ", n);
+  PMX_CHECK(m_factors >= 1 && m_factors <= 62,
+            "[chord_offsets] number of factors must be in [1, 62], got ", m_factors);
+  std::vector<long> o{0};
+  for (long m = 0; m < m_factors; ++m) o.push_back(1L << m);
+  return o;
+}
+
+std::vector<long> cdil_offsets(long factor_index) {
+  PMX_CHECK(factor_index >= 0 && factor_index <= 59,
+            "[cdil_offsets] factor index must be in [0, 59], got ", factor_index);
+  long s = 1L << factor_index;
+  return {0, s, 2 * s, 3 * s, 4 * s, -s, -2 * s, -3 * s, -4 * s};
+}
+
+std::vector<long> protocol_offsets(Protocol protocol, long n, long factor_index,
+                                   long m_factors) {
+  PMX_CHECK(n >= 2, "[protocol_offsets] sequence length must be >= 2, got ", n);
+  PMX_CHECK(factor_index >= 0 && factor_index < m_factors, "[protocol_offsets] factor index ",
+            factor_index, " out of range for ", m_factors, " factors");
+  return protocol == Protocol::Chord ? chord_offsets(n, m_factors) : cdil_offsets(factor_index);
+}
+
+// ---- ISA selection ------------------------------------------------------------------------
+
+namespace detail {
+// Defined in kernels/mixing_avx512.cpp (compiled for AVX-512F); same contracts as the AVX2 ones.
+void gather_rows_avx512(float* dst, const float* base, const float* src, const float* w,
+                        const long* sh, long K, long N, long d, long i0, long i1,
+                        bool w_at_src);
+void dot_rows_avx512(float* dw, const float* g, const float* v, const long* sh, long K, long N,
+                     long d, long i0, long i1);
+}  // namespace detail
+
+namespace {
+MixIsa g_forced = MixIsa::Auto;
+bool cpu_has_avx512() {
+  static const bool has = __builtin_cpu_supports("avx512f");
+  return has;
+}
+}  // namespace
+
+void set_mix_isa(MixIsa isa) { g_forced = isa; }
+
+MixIsa mix_isa() {
+  if (g_forced == MixIsa::Portable || g_forced == MixIsa::Avx2) return g_forced;
+  return cpu_has_avx512() ? MixIsa::Avx512 : MixIsa::Avx2;
+}
+
+namespace {
+
+// ---- portable row kernels (any T; the compiler vectorises the c loops) --------------------
+
+template <class T>
+void gather_rows_portable(T* dst, const T* base, const T* src, const T* w, const long* sh,
+                          long K, long N, long d, long i0, long i1, bool w_at_src) {
+  for (long i = i0; i < i1; ++i) {
+    T* o = dst + i * d;  // accumulate in place: the row stays in L1
+    for (long c = 0; c < d; ++c) o[c] = base[i * d + c];
+    for (long k = 0; k < K; ++k) {
+      long j = i + sh[k];
+      if (j >= N) j -= N;
+      const T wt = w[(w_at_src ? j : i) * K + k];
+      const T* s = src + j * d;
+      for (long c = 0; c < d; ++c) o[c] += wt * s[c];
+    }
+  }
+}
+
+template <class T>
+void dot_rows_portable(T* dw, const T* g, const T* v, const long* sh, long K, long N, long d,
+                       long i0, long i1) {
+  for (long i = i0; i < i1; ++i)
+    for (long k = 0; k < K; ++k) {
+      long j = i + sh[k];
+      if (j >= N) j -= N;
+      T acc = 0;
+      for (long c = 0; c < d; ++c) acc += g[i * d + c] * v[j * d + c];
+      dw[i * K + k] = acc;
+    }
+}
+
+// ---- AVX2 + FMA row kernels (float) ---------------------------------------------------------
+
+// R rows x C vectors of 8 columns starting at column c0, all accumulators in registers. Every
+// element's sum runs base + w_0 s_0 + w_1 s_1 + ... in slot order, whatever R and C are.
+template <int R, int C>
+inline void gather_block_avx2(float* dst, const float* base, const float* src, const float* w,
+                              const long* sh, long K, long N, long d, long i0, long c0,
+                              bool w_at_src) {
+  __m256 acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_loadu_ps(base + (i0 + r) * d + c0 + 8 * c);
+  for (long k = 0; k < K; ++k)
+    for (int r = 0; r < R; ++r) {
+      long j = i0 + r + sh[k];
+      if (j >= N) j -= N;
+      const __m256 wv = _mm256_set1_ps(w[(w_at_src ? j : i0 + r) * K + k]);
+      const float* s = src + j * d + c0;
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(s + 8 * c), acc[r][c]);
+    }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) _mm256_storeu_ps(dst + (i0 + r) * d + c0 + 8 * c, acc[r][c]);
+}
+
+// Columns [c0, d) that do not fill a vector: scalar FMA, same slot order.
+inline void gather_tail_scalar(float* dst, const float* base, const float* src, const float* w,
+                               const long* sh, long K, long N, long d, long i, long c0,
+                               bool w_at_src) {
+  for (long c = c0; c < d; ++c) {
+    float acc = base[i * d + c];
+    for (long k = 0; k < K; ++k) {
+      long j = i + sh[k];
+      if (j >= N) j -= N;
+      acc = std::fma(w[(w_at_src ? j : i) * K + k], src[j * d + c], acc);
+    }
+    dst[i * d + c] = acc;
+  }
+}
+
+template <int R>
+void gather_rowblock_avx2(float* dst, const float* base, const float* src, const float* w,
+                          const long* sh, long K, long N, long d, long i0, bool w_at_src) {
+  const long nv = d / 8;
+  long v = 0;
+  for (; v + 4 <= nv; v += 4)
+    gather_block_avx2<R, 4>(dst, base, src, w, sh, K, N, d, i0, 8 * v, w_at_src);
+  switch (nv - v) {
+    case 3: gather_block_avx2<R, 3>(dst, base, src, w, sh, K, N, d, i0, 8 * v, w_at_src); break;
+    case 2: gather_block_avx2<R, 2>(dst, base, src, w, sh, K, N, d, i0, 8 * v, w_at_src); break;
+    case 1: gather_block_avx2<R, 1>(dst, base, src, w, sh, K, N, d, i0, 8 * v, w_at_src); break;
+    default: break;
+  }
+  if (d % 8)
+    for (int r = 0; r < R; ++r)
+      gather_tail_scalar(dst, base, src, w, sh, K, N, d, i0 + r, 8 * nv, w_at_src);
+}
+
+void gather_rows_avx2(float* dst, const float* base, const float* src, const float* w,
+                      const long* sh, long K, long N, long d, long i0, long i1, bool w_at_src) {
+  // Enough independent accumulators (8-12) to hide the FMA latency.
+  const long nv = d / 8;
+  long i = i0;
+  if (nv <= 1)
+    for (; i + 8 <= i1; i += 8) gather_rowblock_avx2<8>(dst, base, src, w, sh, K, N, d, i, w_at_src);
+  else if (nv <= 3)
+    for (; i + 4 <= i1; i += 4) gather_rowblock_avx2<4>(dst, base, src, w, sh, K, N, d, i, w_at_src);
+  else
+    for (; i + 2 <= i1; i += 2) gather_rowblock_avx2<2>(dst, base, src, w, sh, K, N, d, i, w_at_src);
+  for (; i < i1; ++i) gather_rowblock_avx2<1>(dst, base, src, w, sh, K, N, d, i, w_at_src);
+}
+
+// Sum of each of 8 vectors, returned as one vector (lane t = sum of a[t]).
+inline __m256 reduce8(const __m256* a) {
+  __m256 h01 = _mm256_hadd_ps(a[0], a[1]), h23 = _mm256_hadd_ps(a[2], a[3]);
+  __m256 h45 = _mm256_hadd_ps(a[4], a[5]), h67 = _mm256_hadd_ps(a[6], a[7]);
+  __m256 q0 = _mm256_hadd_ps(h01, h23), q1 = _mm256_hadd_ps(h45, h67);
+  return _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x20), _mm256_permute2f128_ps(q0, q1, 0x31));
+}
+
+// dW for one row and KN slots starting at k0: KN independent accumulator chains over d.
+template <int KN>
+void dot_group_avx2(float* dw, const float* g, const float* v, const long* sh, long K, long N,
+                    long d, long i, long k0) {
+  const float* s[KN];
+  for (int t = 0; t < KN; ++t) {
+    long j = i + sh[k0 + t];
+    if (j >= N) j -= N;
+    s[t] = v + j * d;
+  }
+  const float* gi = g + i * d;
+  __m256 acc[8];
+  for (int t = 0; t < 8; ++t) acc[t] = _mm256_setzero_ps();
+  const long d8 = d / 8 * 8;
+  for (long c = 0; c < d8; c += 8) {
+    const __m256 gv = _mm256_loadu_ps(gi + c);
+    for (int t = 0; t < KN; ++t) acc[t] = _mm256_fmadd_ps(gv, _mm256_loadu_ps(s[t] + c), acc[t]);
+  }
+  alignas(32) float out[8];
+  _mm256_store_ps(out, reduce8(acc));
+  for (int t = 0; t < KN; ++t) {
+    float tail = 0.f;
+    for (long c = d8; c < d; ++c) tail = std::fma(gi[c], s[t][c], tail);
+    dw[i * K + k0 + t] = out[t] + tail;
+  }
+}
+
+void dot_rows_avx2(float* dw, const float* g, const float* v, const long* sh, long K, long N,
+                   long d, long i0, long i1) {
+  using Fn = void (*)(float*, const float*, const float*, const long*, long, long, long, long, long);
+  static const Fn group[9] = {nullptr,           dot_group_avx2<1>, dot_group_avx2<2>,
+                              dot_group_avx2<3>, dot_group_avx2<4>, dot_group_avx2<5>,
+                              dot_group_avx2<6>, dot_group_avx2<7>, dot_group_avx2<8>};
+  for (long i = i0; i < i1; ++i)
+    for (long k0 = 0; k0 < K; k0 += 8) group[std::min(8L, K - k0)](dw, g, v, sh, K, N, d, i, k0);
+}
+
+// ---- drivers ------------------------------------------------------------------------------
+
+template <class T>
+struct RowKernels {
+  void (*gather)(T*, const T*, const T*, const T*, const long*, long, long, long, long, long, bool);
+  void (*dots)(T*, const T*, const T*, const long*, long, long, long, long, long);
+};
+
+template <class T>
+RowKernels<T> pick_kernels() {
+  return {gather_rows_portable<T>, dot_rows_portable<T>};
+}
+template <>
+RowKernels<float> pick_kernels<float>() {
+  switch (mix_isa()) {
+    case MixIsa::Avx512: return {detail::gather_rows_avx512, detail::dot_rows_avx512};
+    case MixIsa::Avx2: return {gather_rows_avx2, dot_rows_avx2};
+    default: return {gather_rows_portable<float>, dot_rows_portable<float>};
+  }
+}
+
+constexpr long kMaxK = 128;           // slots per row handled without allocating
+constexpr long kParallelMin = 1 << 15;  // below this many multiply-adds, stay on one thread
+
+// Rows per tile: about 8 KiB of one (N, d) tensor, so the backward's second pass over the
+// tile's dOut rows hits L1. Tile size never changes the arithmetic, only the scheduling.
+long tile_rows(long d) { return std::max(8L, 2048 / std::max(1L, d)); }
+
+}  // namespace
+
+template <class T>
+void mix_forward(T* out, const T* v, const T* w, const long* offsets, long K, long B, long N,
+                 long d) {
+  if (B <= 0 || N <= 0 || d <= 0) return;
+  if (K > kMaxK) return mix_forward_naive(out, v, w, offsets, K, B, N, d);
+  long sh[kMaxK];  // offsets reduced to [0, N)
+  for (long k = 0; k < K; ++k) sh[k] = ((offsets[k] % N) + N) % N;
+  const RowKernels<T> rk = pick_kernels<T>();
+  const long tile = tile_rows(d), tiles = (N + tile - 1) / tile;
+#pragma omp parallel for schedule(static) if (B * N * d * (K + 1) >= kParallelMin)
+  for (long t = 0; t < B * tiles; ++t) {
+    const long b = t / tiles, i0 = (t % tiles) * tile, i1 = std::min(N, i0 + tile);
+    const T* vb = v + b * N * d;  // (N, d)
+    rk.gather(out + b * N * d, vb, vb, w + b * N * K, sh, K, N, d, i0, i1, false);
+  }
+}
+
+template <class T>
+void mix_backward(T* d_v, T* d_w, const T* d_out, const T* v, const T* w, const long* offsets,
+                  long K, long B, long N, long d) {
+  if (B <= 0 || N <= 0 || (!d_v && !d_w)) return;
+  if (K > kMaxK) return mix_backward_naive(d_v, d_w, d_out, v, w, offsets, K, B, N, d);
+  long sh_f[kMaxK], sh_b[kMaxK];  // o_k and -o_k, reduced to [0, N)
+  for (long k = 0; k < K; ++k) {
+    sh_f[k] = ((offsets[k] % N) + N) % N;
+    sh_b[k] = (N - sh_f[k]) % N;
+  }
+  const RowKernels<T> rk = pick_kernels<T>();
+  const long tile = tile_rows(d), tiles = (N + tile - 1) / tile;
+#pragma omp parallel for schedule(static) if (B * N * d * (K + 1) >= kParallelMin)
+  for (long t = 0; t < B * tiles; ++t) {
+    const long b = t / tiles, i0 = (t % tiles) * tile, i1 = std::min(N, i0 + tile);
+    const T* gb = d_out + b * N * d;  // (N, d)
+    const T* wb = w + b * N * K;      // (N, K)
+    if (d_w) {
+      if (d > 0) {
+        rk.dots(d_w + b * N * K, gb, v + b * N * d, sh_f, K, N, d, i0, i1);
+      } else {
+        std::fill(d_w + (b * N + i0) * K, d_w + (b * N + i1) * K, T(0));
+      }
+    }
+    if (d_v && d > 0) rk.gather(d_v + b * N * d, gb, gb, wb, sh_b, K, N, d, i0, i1, true);
+  }
+}
+
+#define PMX_INSTANTIATE(T)                                                                     \
+  template void mix_forward<T>(T*, const T*, const T*, const long*, long, long, long, long);  \
+  template void mix_backward<T>(T*, T*, const T*, const T*, const T*, const long*, long, long, \
+                                long, long);
+PMX_INSTANTIATE(float)
+PMX_INSTANTIATE(double)
+#undef PMX_INSTANTIATE
+
+}  // namespace kernels
+}  // namespace pmx

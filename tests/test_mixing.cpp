@@ -1,0 +1,311 @@
+// Tests of the sparse-factor mixing kernels (kernels/mixing.h): offset tables by hand, forward
+// and gradients against an explicit dense (I + W) matrix, fast kernels against their naive twins
+// at odd sizes on every code path the CPU has, bit-identical results at 1 and 2 threads, and a
+// central-difference gradient check.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "core/error.h"
+#include "core/threads.h"
+#include "kernels/mixing.h"
+
+using namespace pmx::kernels;
+
+namespace {
+
+long wrap(long a, long n) { return ((a % n) + n) % n; }
+
+// Columns that row i of a factor points to, slot by slot.
+std::vector<long> row_columns(const std::vector<long>& o, long n, long i) {
+  std::vector<long> cols;
+  for (long x : o) cols.push_back(wrap(i + x, n));
+  return cols;
+}
+
+template <class T>
+std::vector<T> uniform(size_t n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::vector<T> x(n);
+  for (auto& e : x) e = T(u(gen));
+  return x;
+}
+
+// Code paths this CPU can run.
+std::vector<MixIsa> available_isas() {
+  std::vector<MixIsa> isas{MixIsa::Portable, MixIsa::Avx2};
+  set_mix_isa(MixIsa::Auto);
+  if (mix_isa() == MixIsa::Avx512) isas.push_back(MixIsa::Avx512);
+  return isas;
+}
+
+// Sets the ISA and the thread count for one scope, restores both after.
+struct Setup {
+  int threads = pmx::get_num_threads();
+  Setup(MixIsa isa, int n) {
+    set_mix_isa(isa);
+    pmx::set_num_threads(n);
+  }
+  ~Setup() {
+    set_mix_isa(MixIsa::Auto);
+    pmx::set_num_threads(threads);
+  }
+};
+
+// Every (offsets) list a test should cover for length n: CHORD, and CDIL at the first, last and
+// a too-large dilation (offsets beyond n, colliding slots).
+std::vector<std::vector<long>> offset_sets(long n) {
+  long m = num_factors(n);
+  std::vector<std::vector<long>> sets{chord_offsets(n, m), cdil_offsets(0), cdil_offsets(m - 1),
+                                      cdil_offsets(m + 2)};
+  return sets;
+}
+
+}  // namespace
+
+TEST_CASE("mixing: num_factors and offset tables") {
+  CHECK(num_factors(2) == 1);
+  CHECK(num_factors(3) == 2);
+  CHECK(num_factors(3, true) == 1);
+  CHECK(num_factors(8) == 3);
+  CHECK(num_factors(16) == 4);
+  CHECK(num_factors(1000) == 10);
+  CHECK(num_factors(1000, true) == 9);
+  CHECK(num_factors(32768) == 15);
+
+  // CHORD, N = 8, M = 3: every row by hand.
+  auto o8 = chord_offsets(8, 3);
+  CHECK(o8 == std::vector<long>{0, 1, 2, 4});
+  const long chord8[8][4] = {{0, 1, 2, 4}, {1, 2, 3, 5}, {2, 3, 4, 6}, {3, 4, 5, 7},
+                             {4, 5, 6, 0}, {5, 6, 7, 1}, {6, 7, 0, 2}, {7, 0, 1, 3}};
+  for (long i = 0; i < 8; ++i)
+    CHECK(row_columns(o8, 8, i) == std::vector<long>(chord8[i], chord8[i] + 4));
+  // CHORD, N = 16 and N = 1000.
+  auto o16 = chord_offsets(16, 4);
+  CHECK(row_columns(o16, 16, 0) == std::vector<long>{0, 1, 2, 4, 8});
+  CHECK(row_columns(o16, 16, 15) == std::vector<long>{15, 0, 1, 3, 7});
+  CHECK(row_columns(o16, 16, 9) == std::vector<long>{9, 10, 11, 13, 1});
+  auto o1000 = chord_offsets(1000, num_factors(1000));
+  CHECK(o1000.size() == 11);
+  CHECK(row_columns(o1000, 1000, 999) ==
+        std::vector<long>{999, 0, 1, 3, 7, 15, 31, 63, 127, 255, 511});
+  CHECK(row_columns(o1000, 1000, 500) ==
+        std::vector<long>{500, 501, 502, 504, 508, 516, 532, 564, 628, 756, 12});
+
+  // CDIL: slot order [0, s, 2s, 3s, 4s, -s, -2s, -3s, -4s]; collisions kept.
+  CHECK(cdil_offsets(0) == std::vector<long>{0, 1, 2, 3, 4, -1, -2, -3, -4});
+  CHECK(row_columns(cdil_offsets(0), 8, 0) == std::vector<long>{0, 1, 2, 3, 4, 7, 6, 5, 4});
+  CHECK(row_columns(cdil_offsets(1), 8, 3) == std::vector<long>{3, 5, 7, 1, 3, 1, 7, 5, 3});
+  CHECK(row_columns(cdil_offsets(2), 8, 0) == std::vector<long>{0, 4, 0, 4, 0, 4, 0, 4, 0});
+  CHECK(row_columns(cdil_offsets(3), 16, 0) == std::vector<long>{0, 8, 0, 8, 0, 8, 0, 8, 0});
+  CHECK(row_columns(cdil_offsets(0), 16, 15) ==
+        std::vector<long>{15, 0, 1, 2, 3, 14, 13, 12, 11});
+  CHECK(row_columns(cdil_offsets(9), 1000, 0) ==
+        std::vector<long>{0, 512, 24, 536, 48, 488, 976, 464, 952});
+  CHECK(protocol_offsets(Protocol::Chord, 8, 2, 3) == o8);
+  CHECK(protocol_offsets(Protocol::Cdil, 16, 3, 4) == cdil_offsets(3));
+}
+
+TEST_CASE("mixing: helpers reject bad arguments") {
+  CHECK_THROWS_AS(num_factors(1), pmx::Error);
+  CHECK_THROWS_AS(chord_offsets(1, 1), pmx::Error);
+  CHECK_THROWS_AS(chord_offsets(8, 0), pmx::Error);
+  CHECK_THROWS_AS(cdil_offsets(-1), pmx::Error);
+  CHECK_THROWS_AS(protocol_offsets(Protocol::Cdil, 8, 3, 3), pmx::Error);
+  CHECK_THROWS_AS(protocol_offsets(Protocol::Chord, 0, 0, 3), pmx::Error);
+}
+
+TEST_CASE("mixing: the kernel's pattern is the table, collisions add") {
+  // V = I (d = N) makes out = I + W_dense, so the kernel itself shows which columns it reads.
+  for (MixIsa isa : available_isas()) {
+    Setup s(isa, 1);
+    const long n = 16;
+    std::vector<float> v(n * n, 0.f), w(n * 9, 1.f), out(n * n);
+    for (long i = 0; i < n; ++i) v[i * n + i] = 1.f;
+    auto o = cdil_offsets(3);  // row 0 -> [0,8,0,8,0,8,0,8,0]
+    mix_forward(out.data(), v.data(), w.data(), o.data(), 9, 1, n, n);
+    CHECK(out[0] == 6.f);  // identity + 5 slots on column 0
+    CHECK(out[8] == 4.f);  // 4 slots on column 8
+    float rest = 0.f;
+    for (long c = 0; c < n; ++c)
+      if (c != 0 && c != 8) rest += std::fabs(out[c]);
+    CHECK(rest == 0.f);
+    auto o8 = chord_offsets(8, 3);
+    std::vector<float> v8(64, 0.f), w8(8 * 4, 1.f), out8(64);
+    for (long i = 0; i < 8; ++i) v8[i * 8 + i] = 1.f;
+    mix_forward(out8.data(), v8.data(), w8.data(), o8.data(), 4, 1, 8, 8);
+    const float row7[8] = {1, 1, 0, 1, 0, 0, 0, 2};  // row 7 -> [7, 0, 1, 3], plus identity
+    for (long c = 0; c < 8; ++c) CHECK(out8[7 * 8 + c] == row7[c]);
+  }
+}
+
+TEST_CASE("mixing: forward and gradients match the dense (I + W) matrix") {
+  const long B = 2, d = 3;
+  for (long n : {5L, 8L, 13L, 64L})
+    for (const auto& o : offset_sets(n)) {
+      const long K = (long)o.size();
+      auto v = uniform<double>(B * n * d, 1), w = uniform<double>(B * n * K, 2);
+      auto g = uniform<double>(B * n * d, 3);  // dOut
+      std::vector<double> out(B * n * d), dv(B * n * d), dw(B * n * K);
+      std::vector<double> out_n(B * n * d), dv_n(B * n * d), dw_n(B * n * K);
+      mix_forward(out.data(), v.data(), w.data(), o.data(), K, B, n, d);
+      mix_backward(dv.data(), dw.data(), g.data(), v.data(), w.data(), o.data(), K, B, n, d);
+      mix_forward_naive(out_n.data(), v.data(), w.data(), o.data(), K, B, n, d);
+      mix_backward_naive(dv_n.data(), dw_n.data(), g.data(), v.data(), w.data(), o.data(), K, B,
+                         n, d);
+      for (long b = 0; b < B; ++b) {
+        std::vector<double> A(n * n, 0.0);  // A = I + W as an explicit N x N matrix
+        for (long i = 0; i < n; ++i) {
+          A[i * n + i] += 1.0;
+          for (long k = 0; k < K; ++k) A[i * n + wrap(i + o[k], n)] += w[(b * n + i) * K + k];
+        }
+        const double* vb = &v[b * n * d];
+        const double* gb = &g[b * n * d];
+        for (long i = 0; i < n; ++i)
+          for (long c = 0; c < d; ++c) {
+            double ref = 0, ref_dv = 0;  // (A V)[i,c] and (A^T dOut)[i,c]
+            for (long j = 0; j < n; ++j) {
+              ref += A[i * n + j] * vb[j * d + c];
+              ref_dv += A[j * n + i] * gb[j * d + c];
+            }
+            const long at = (b * n + i) * d + c;
+            CHECK(out[at] == doctest::Approx(ref).epsilon(1e-12));
+            CHECK(out_n[at] == doctest::Approx(ref).epsilon(1e-12));
+            CHECK(dv[at] == doctest::Approx(ref_dv).epsilon(1e-12));
+            CHECK(dv_n[at] == doctest::Approx(ref_dv).epsilon(1e-12));
+          }
+        for (long i = 0; i < n; ++i)
+          for (long k = 0; k < K; ++k) {
+            double ref = 0;
+            for (long c = 0; c < d; ++c) ref += gb[i * d + c] * vb[wrap(i + o[k], n) * d + c];
+            CHECK(dw[(b * n + i) * K + k] == doctest::Approx(ref).epsilon(1e-12));
+            CHECK(dw_n[(b * n + i) * K + k] == doctest::Approx(ref).epsilon(1e-12));
+          }
+      }
+    }
+}
+
+TEST_CASE("mixing: fast float kernels match the naive twins at odd sizes") {
+  const long B = 2;
+  auto close = [](const std::vector<float>& a, const std::vector<float>& b) {
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!(std::fabs(a[i] - b[i]) <= 1e-5f * (1.f + std::fabs(b[i])) * 8.f)) return false;
+    return true;
+  };
+  for (MixIsa isa : available_isas()) {
+    Setup s(isa, 2);
+    for (long n : {2L, 3L, 7L, 33L, 100L}) {
+      auto sets = offset_sets(n);
+      sets.push_back(chord_offsets(n, 20));  // K = 21: more than one 16-slot group, offsets > N
+      for (const auto& o : sets)
+        for (long d : {1L, 3L, 17L, 32L, 33L, 64L, 70L}) {
+          CAPTURE(static_cast<int>(isa));
+          CAPTURE(n);
+          CAPTURE(d);
+          CAPTURE(o.size());
+          const long K = (long)o.size();
+          auto v = uniform<float>(B * n * d, 4), w = uniform<float>(B * n * K, 5);
+          auto g = uniform<float>(B * n * d, 6);
+          // Outputs start as NaN: the kernels must overwrite every element.
+          std::vector<float> out(B * n * d, NAN), dv(B * n * d, NAN), dw(B * n * K, NAN);
+          std::vector<float> out_n(B * n * d), dv_n(B * n * d), dw_n(B * n * K);
+          mix_forward(out.data(), v.data(), w.data(), o.data(), K, B, n, d);
+          mix_backward(dv.data(), dw.data(), g.data(), v.data(), w.data(), o.data(), K, B, n, d);
+          mix_forward_naive(out_n.data(), v.data(), w.data(), o.data(), K, B, n, d);
+          mix_backward_naive(dv_n.data(), dw_n.data(), g.data(), v.data(), w.data(), o.data(), K,
+                             B, n, d);
+          CHECK(close(out, out_n));
+          CHECK(close(dv, dv_n));
+          CHECK(close(dw, dw_n));
+          // Either gradient alone gives the same bits as both together.
+          std::vector<float> dv_only(B * n * d, NAN), dw_only(B * n * K, NAN);
+          mix_backward(dv_only.data(), (float*)nullptr, g.data(), v.data(), w.data(), o.data(),
+                       K, B, n, d);
+          mix_backward((float*)nullptr, dw_only.data(), g.data(), v.data(), w.data(), o.data(),
+                       K, B, n, d);
+          CHECK(std::memcmp(dv_only.data(), dv.data(), dv.size() * sizeof(float)) == 0);
+          CHECK(std::memcmp(dw_only.data(), dw.data(), dw.size() * sizeof(float)) == 0);
+        }
+    }
+  }
+}
+
+TEST_CASE("mixing: 1 and 2 threads give identical bits") {
+  const long B = 3, n = 1000, d = 33;
+  for (MixIsa isa : available_isas())
+    for (const auto& o : offset_sets(n)) {
+      const long K = (long)o.size();
+      auto v = uniform<float>(B * n * d, 7), w = uniform<float>(B * n * K, 8);
+      auto g = uniform<float>(B * n * d, 9);
+      std::vector<float> out[2], dv[2], dw[2];
+      for (int t = 0; t < 2; ++t) {
+        Setup s(isa, t + 1);
+        out[t].assign(B * n * d, 0.f);
+        dv[t].assign(B * n * d, 0.f);
+        dw[t].assign(B * n * K, 0.f);
+        mix_forward(out[t].data(), v.data(), w.data(), o.data(), K, B, n, d);
+        mix_backward(dv[t].data(), dw[t].data(), g.data(), v.data(), w.data(), o.data(), K, B,
+                     n, d);
+      }
+      CHECK(std::memcmp(out[0].data(), out[1].data(), out[0].size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(dv[0].data(), dv[1].data(), dv[0].size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(dw[0].data(), dw[1].data(), dw[0].size() * sizeof(float)) == 0);
+    }
+  // double (portable path) too.
+  auto o = chord_offsets(n, num_factors(n));
+  const long K = (long)o.size();
+  auto v = uniform<double>(B * n * d, 10), w = uniform<double>(B * n * K, 11);
+  auto g = uniform<double>(B * n * d, 12);
+  std::vector<double> out[2], dv[2], dw[2];
+  for (int t = 0; t < 2; ++t) {
+    Setup s(MixIsa::Auto, t + 1);
+    out[t].assign(B * n * d, 0.0);
+    dv[t].assign(B * n * d, 0.0);
+    dw[t].assign(B * n * K, 0.0);
+    mix_forward(out[t].data(), v.data(), w.data(), o.data(), K, B, n, d);
+    mix_backward(dv[t].data(), dw[t].data(), g.data(), v.data(), w.data(), o.data(), K, B, n, d);
+  }
+  CHECK(std::memcmp(out[0].data(), out[1].data(), out[0].size() * sizeof(double)) == 0);
+  CHECK(std::memcmp(dv[0].data(), dv[1].data(), dv[0].size() * sizeof(double)) == 0);
+  CHECK(std::memcmp(dw[0].data(), dw[1].data(), dw[0].size() * sizeof(double)) == 0);
+}
+
+TEST_CASE("mixing: backward matches central differences of sum(out * R)") {
+  const long B = 2, n = 7, d = 3;
+  const double eps = 1e-6;
+  for (const auto& o : {chord_offsets(n, num_factors(n)), cdil_offsets(1)}) {
+    const long K = (long)o.size();
+    auto v = uniform<double>(B * n * d, 13), w = uniform<double>(B * n * K, 14);
+    auto r = uniform<double>(B * n * d, 15);  // L = sum(out * R), so dOut = R
+    std::vector<double> out(B * n * d), dv(B * n * d), dw(B * n * K);
+    auto loss = [&]() {
+      mix_forward(out.data(), v.data(), w.data(), o.data(), K, B, n, d);
+      double l = 0;
+      for (size_t i = 0; i < out.size(); ++i) l += out[i] * r[i];
+      return l;
+    };
+    mix_backward(dv.data(), dw.data(), r.data(), v.data(), w.data(), o.data(), K, B, n, d);
+    for (size_t i = 0; i < v.size(); ++i) {
+      const double keep = v[i];
+      v[i] = keep + eps;
+      const double lp = loss();
+      v[i] = keep - eps;
+      const double lm = loss();
+      v[i] = keep;
+      CHECK(dv[i] == doctest::Approx((lp - lm) / (2 * eps)).epsilon(1e-7));
+    }
+    for (size_t i = 0; i < w.size(); ++i) {
+      const double keep = w[i];
+      w[i] = keep + eps;
+      const double lp = loss();
+      w[i] = keep - eps;
+      const double lm = loss();
+      w[i] = keep;
+      CHECK(dw[i] == doctest::Approx((lp - lm) / (2 * eps)).epsilon(1e-7));
+    }
+  }
+}
