@@ -1,0 +1,37 @@
+// The only door to OpenBLAS: row-major GEMM for float and double, plus a naive twin.
+//
+//   C (M, N) = alpha * op(A) * op(B) + beta * C
+//   op(A) is (M, K): A is stored (M, K) with row stride lda, or (K, M) when trans_a.
+//   op(B) is (K, N): B is stored (K, N) with row stride ldb, or (N, K) when trans_b.
+//
+//   // y (rows, out) = x (rows, in) * w^T, w stored (out, in) as in PyTorch:
+//   gemm(false, true, rows, out, in, 1.f, x, in, w, in, 0.f, y, out);
+//
+// Never call these inside an OpenMP parallel region: OpenBLAS runs its own threads.
+#pragma once
+#include <cstdint>
+
+namespace pmx::kernels {
+
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
+          int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc);
+
+// Triple loop with the same contract; the reference the tests compare gemm against.
+template <class T>
+void gemm_naive(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      double acc = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        T a = trans_a ? A[k * lda + i] : A[i * lda + k];
+        T b = trans_b ? B[j * ldb + k] : B[k * ldb + j];
+        acc += double(a) * double(b);
+      }
+      C[i * ldc + j] = T(alpha * acc + (beta == T(0) ? 0.0 : double(beta) * C[i * ldc + j]));
+    }
+}
+
+}  // namespace pmx::kernels

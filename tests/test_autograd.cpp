@@ -1,0 +1,60 @@
+#include <doctest/doctest.h>
+
+#include "autograd/node.h"
+#include "autograd/ops_linalg.h"
+#include "autograd/ops_shape.h"
+#include "core/random.h"
+
+using namespace pmx;
+
+// y = x W^T with a fixed upstream gradient of ones: dW = ones^T x.
+TEST_CASE("autograd: gradients accumulate across backward calls") {
+  Tensor x = from_vector(std::vector<float>{1, 2, 3}, {1, 3});
+  Tensor w = zeros({2, 3}).set_requires_grad(true);
+  linear(x, w).backward(ones({1, 2}));
+  CHECK(w.grad().to_vector<float>() == std::vector<float>{1, 2, 3, 1, 2, 3});
+  linear(x, w).backward(ones({1, 2}));
+  CHECK(w.grad().to_vector<float>() == std::vector<float>{2, 4, 6, 2, 4, 6});
+}
+
+TEST_CASE("autograd: a tensor used twice gets both gradients; leaves never alias") {
+  Tensor a = from_vector(std::vector<float>{1, 2}, {1, 2}).set_requires_grad(true);
+  Tensor b = from_vector(std::vector<float>{3, 4}, {1, 2}).set_requires_grad(true);
+  // concat's backward hands out slices of one gradient; each leaf must own its own buffer.
+  Tensor c = concat({a, b, a}, 0);
+  c.backward(from_vector(std::vector<float>{1, 1, 2, 2, 10, 10}, {3, 2}));
+  CHECK(a.grad().to_vector<float>() == std::vector<float>{11, 11});
+  CHECK(b.grad().to_vector<float>() == std::vector<float>{2, 2});
+  CHECK(a.grad().storage() != b.grad().storage());
+}
+
+TEST_CASE("autograd: deep graphs do not overflow the stack") {
+  Tensor x = ones({4}).set_requires_grad(true);
+  Tensor y = x;
+  for (int i = 0; i < 100000; ++i) y = reshape(y, {2, 2}).reshape({4});
+  y.backward(ones({4}));
+  CHECK(x.grad().to_vector<float>() == std::vector<float>{1, 1, 1, 1});
+}
+
+TEST_CASE("autograd: retain_graph, no-grad guard and error messages") {
+  Tensor w = randn({2, 3}).set_requires_grad(true);
+  Tensor x = randn({4, 3});
+  Tensor y = linear(x, w);
+  y.backward(ones({4, 2}), /*retain_graph=*/true);
+  y.backward(ones({4, 2}));
+  CHECK_THROWS_WITH_AS(y.backward(ones({4, 2})), doctest::Contains("retain_graph"), Error);
+  {
+    NoGradGuard guard;
+    Tensor z = linear(x, w);
+    CHECK_FALSE(z.requires_grad());
+  }
+  CHECK(linear(x, w).requires_grad());
+  CHECK_THROWS_AS(linear(x, w).backward(), Error);               // not one element
+  CHECK_THROWS_AS(linear(x, w).backward(ones({2, 2})), Error);   // wrong seed shape
+  CHECK_THROWS_AS(x.backward(), Error);                           // needs no grad
+  CHECK_THROWS_AS(linear(x, w).set_requires_grad(false), Error);  // not a leaf
+  CHECK_THROWS_AS(zeros({2}, DType::Int64).set_requires_grad(true), Error);
+  Tensor d = linear(x, w).detach();
+  CHECK(d.is_leaf());
+  CHECK_FALSE(d.requires_grad());
+}

@@ -1,0 +1,84 @@
+#include <doctest/doctest.h>
+
+#include <cstring>
+
+#include "autograd/gradcheck.h"
+#include "autograd/ops_linalg.h"
+#include "autograd/ops_shape.h"
+#include "core/random.h"
+#include "core/threads.h"
+#include "kernels/bias.h"
+#include "kernels/blas.h"
+
+using namespace pmx;
+
+static Tensor rand64(const Shape& s) { return randn(s, DType::Float64).set_requires_grad(true); }
+
+TEST_CASE("linalg: gemm matches its naive twin for every transpose at odd sizes") {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      int64_t M = 7, N = 5, K = 3;
+      Tensor a = randn({ta ? K : M, ta ? M : K}), b = randn({tb ? N : K, tb ? K : N});
+      Tensor c1 = randn({M, N}), c2 = c1.clone();
+      kernels::gemm(ta, tb, M, N, K, 0.5f, a.data<float>(), a.size(1), b.data<float>(), b.size(1), 2.f,
+                    c1.data<float>(), N);
+      kernels::gemm_naive(ta, tb, M, N, K, 0.5f, a.data<float>(), a.size(1), b.data<float>(), b.size(1), 2.f,
+                          c2.data<float>(), N);
+      auto x = c1.to_vector<float>(), y = c2.to_vector<float>();
+      for (size_t i = 0; i < x.size(); ++i) CHECK(x[i] == doctest::Approx(y[i]).epsilon(1e-5));
+    }
+}
+
+TEST_CASE("linalg: column_sum matches naive and is identical at 1 and 2 threads") {
+  Tensor x = randn({2051, 33});
+  Tensor s1 = empty({33}), s2 = empty({33}), s3 = empty({33});
+  int before = get_num_threads();
+  set_num_threads(1);
+  kernels::column_sum(s1.data<float>(), x.data<float>(), 2051, 33);
+  set_num_threads(2);
+  kernels::column_sum(s2.data<float>(), x.data<float>(), 2051, 33);
+  set_num_threads(before);
+  kernels::column_sum_naive(s3.data<float>(), x.data<float>(), 2051, 33);
+  CHECK(std::memcmp(s1.data<float>(), s2.data<float>(), 33 * 4) == 0);
+  for (int i = 0; i < 33; ++i) CHECK(s1.data<float>()[i] == doctest::Approx(s3.data<float>()[i]).epsilon(1e-4));
+}
+
+TEST_CASE("linalg: matmul values and shapes") {
+  Tensor a = from_vector(std::vector<float>{1, 2, 3, 4, 5, 6}, {2, 3});
+  Tensor b = from_vector(std::vector<float>{1, 0, 0, 1, 1, 1}, {3, 2});
+  CHECK(matmul(a, b).to_vector<float>() == std::vector<float>{4, 5, 10, 11});
+  CHECK(matmul(transpose(b, 0, 1), transpose(a, 0, 1)).to_vector<float>() == std::vector<float>{4, 10, 5, 11});
+  CHECK(matmul(randn({4, 2, 3}), randn({3, 5})).shape() == Shape{4, 2, 5});
+  CHECK(matmul(randn({4, 1, 2, 3}), randn({6, 3, 5})).shape() == Shape{4, 6, 2, 5});
+  CHECK(matmul(randn({3}), randn({3, 5})).shape() == Shape{5});
+  CHECK_THROWS_WITH_AS(matmul(randn({2, 3}), randn({4, 2})), doctest::Contains("[matmul] inner sizes differ"), Error);
+  CHECK_THROWS_AS(matmul(randn({2, 3}), randn({3, 2}, DType::Float64)), Error);
+}
+
+TEST_CASE("linalg: gradcheck matmul (2-D, batched, broadcast, transposed views)") {
+  auto f = [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); };
+  for (auto [sa, sb] : std::vector<std::pair<Shape, Shape>>{
+           {{3, 4}, {4, 2}}, {{2, 3, 4}, {4, 5}}, {{2, 1, 3, 4}, {3, 4, 2}}, {{4}, {4, 3}}, {{2, 3, 4}, {4}}}) {
+    auto r = gradcheck(f, {rand64(sa), rand64(sb)});
+    CHECK_MESSAGE(r.ok, r.message);
+  }
+  auto ft = [](const std::vector<Tensor>& in) { return matmul(transpose(in[0], 0, 1), in[1]); };
+  auto r = gradcheck(ft, {rand64({4, 3}), rand64({4, 2})});
+  CHECK_MESSAGE(r.ok, r.message);
+}
+
+TEST_CASE("linalg: linear equals x W^T + b and passes gradcheck") {
+  Tensor x = from_vector(std::vector<float>{1, 2}, {1, 2});
+  Tensor w = from_vector(std::vector<float>{1, 1, 2, -1}, {2, 2});
+  Tensor b = from_vector(std::vector<float>{0.5f, -0.5f}, {2});
+  CHECK(linear(x, w, b).to_vector<float>() == std::vector<float>{3.5f, -0.5f});
+  CHECK(linear(x, w).to_vector<float>() == std::vector<float>{3, 0});
+  auto f = [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); };
+  auto r = gradcheck(f, {rand64({2, 3, 5}), rand64({4, 5}), rand64({4})});
+  CHECK_MESSAGE(r.ok, r.message);
+  auto f2 = [](const std::vector<Tensor>& in) { return linear(in[0], in[1]); };
+  r = gradcheck(f2, {rand64({3, 5}), rand64({4, 5})});
+  CHECK_MESSAGE(r.ok, r.message);
+  CHECK_THROWS_WITH_AS(linear(randn({2, 3}), randn({4, 5})), doctest::Contains("[linear]"), Error);
+  CHECK_THROWS_AS(linear(randn({2, 5}), randn({4, 5}), randn({3})), Error);
+}

@@ -1,0 +1,54 @@
+#include <doctest/doctest.h>
+
+#include "autograd/gradcheck.h"
+#include "autograd/ops_shape.h"
+#include "core/random.h"
+
+using namespace pmx;
+
+static Tensor rand64(const Shape& s) { return randn(s, DType::Float64).set_requires_grad(true); }
+
+TEST_CASE("shape: views and copies give the right values") {
+  Tensor x = from_vector(std::vector<float>{0, 1, 2, 3, 4, 5}, {2, 3});
+  CHECK(reshape(x, {3, -1}).shape() == Shape{3, 2});
+  CHECK(transpose(x, 0, 1).contiguous().to_vector<float>() == std::vector<float>{0, 3, 1, 4, 2, 5});
+  CHECK(slice(x, 1, 1, 3).to_vector<float>() == std::vector<float>{1, 2, 4, 5});
+  CHECK(slice(x, 1, 0, 3, 2).to_vector<float>() == std::vector<float>{0, 2, 3, 5});
+  CHECK(slice(x, -1, -1, 3).to_vector<float>() == std::vector<float>{2, 5});
+  CHECK(concat({x, x}, 1).to_vector<float>() == std::vector<float>{0, 1, 2, 0, 1, 2, 3, 4, 5, 3, 4, 5});
+  CHECK(stack({x, x}, 0).shape() == Shape{2, 2, 3});
+  CHECK(flatten(randn({2, 3, 4}), 1).shape() == Shape{2, 12});
+  CHECK(unsqueeze(x, -1).shape() == Shape{2, 3, 1});
+  CHECK(squeeze(unsqueeze(x, 0), 0).shape() == Shape{2, 3});
+  CHECK(x.to(DType::Float64).to_vector<double>()[5] == 5.0);
+  // Reshape of a transposed view has to copy, and still reads in logical order.
+  CHECK(reshape(transpose(x, 0, 1), {6}).to_vector<float>() == std::vector<float>{0, 3, 1, 4, 2, 5});
+}
+
+TEST_CASE("shape: bad arguments throw named errors") {
+  Tensor x = randn({2, 3});
+  CHECK_THROWS_WITH_AS(reshape(x, {4, 2}), doctest::Contains("[reshape]"), Error);
+  CHECK_THROWS_AS(reshape(x, {-1, -1}), Error);
+  CHECK_THROWS_AS(permute(x, {0, 0}), Error);
+  CHECK_THROWS_AS(transpose(x, 0, 2), Error);
+  CHECK_THROWS_AS(squeeze(x, 0), Error);
+  CHECK_THROWS_AS(concat({x, randn({3, 3})}, 1), Error);
+  CHECK_THROWS_AS(slice(x, 0, 0, 1, 0), Error);
+}
+
+TEST_CASE("shape: gradcheck every view and copy") {
+  std::vector<std::function<Tensor(const std::vector<Tensor>&)>> fns = {
+      [](auto& in) { return reshape(in[0], {4, 6}); },
+      [](auto& in) { return permute(in[0], {2, 0, 1}).contiguous(); },
+      [](auto& in) { return transpose(in[0], 0, 2).reshape({-1}); },
+      [](auto& in) { return slice(in[0], 2, 1, 4, 2); },
+      [](auto& in) { return concat({in[0], slice(in[0], 1, 0, 2)}, 1); },
+      [](auto& in) { return stack({in[0], in[0]}, 1); },
+      [](auto& in) { return in[0].clone(); },
+      [](auto& in) { return in[0].to(DType::Float32).to(DType::Float64); },
+  };
+  for (auto& f : fns) {
+    auto r = gradcheck(f, {rand64({2, 3, 4})}, 1e-6, 1e-5, 1e-4);
+    CHECK_MESSAGE(r.ok, r.message);
+  }
+}

@@ -1,0 +1,97 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/allocator.h"
+#include "core/random.h"
+#include "core/tensor.h"
+#include "core/threads.h"
+
+using namespace pmx;
+
+TEST_CASE("tensor: shapes, strides and factories") {
+  Tensor t = zeros({2, 3, 4});
+  CHECK(t.numel() == 24);
+  CHECK(t.strides() == Shape{12, 4, 1});
+  CHECK(t.is_contiguous());
+  CHECK(t.size(-1) == 4);
+  CHECK(ones({3}).to_vector<float>() == std::vector<float>{1, 1, 1});
+  CHECK(full({2}, 2.5, DType::Float64).to_vector<double>() == std::vector<double>{2.5, 2.5});
+  CHECK(arange(4).to_vector<int64_t>() == std::vector<int64_t>{0, 1, 2, 3});
+  CHECK(scalar(3.0).item() == 3.0);
+  CHECK(shape_str({2, 3}) == "(2, 3)");
+  CHECK(broadcast_shapes({3, 1}, {4}) == Shape{3, 4});
+}
+
+TEST_CASE("tensor: bad input throws a named error") {
+  CHECK_THROWS_WITH_AS(broadcast_shapes({3, 2}, {4}, "add"), doctest::Contains("[add]"), Error);
+  CHECK_THROWS_AS(from_vector(std::vector<float>{1, 2, 3}, {2, 2}), Error);
+  CHECK_THROWS_AS(zeros({2}).data<double>(), Error);
+  CHECK_THROWS_AS(zeros({2, 2}).item(), Error);
+  CHECK_THROWS_AS(zeros({2}).size(3), Error);
+  CHECK_THROWS_AS(Tensor().shape(), Error);
+  CHECK_THROWS_AS(empty({-1}), Error);
+  CHECK_THROWS_AS(set_num_threads(0), Error);
+}
+
+TEST_CASE("tensor: views share storage, to_vector follows strides") {
+  Tensor t = from_vector(std::vector<float>{0, 1, 2, 3, 4, 5}, {2, 3});
+  Tensor tt = make_view(t, {3, 2}, {1, 3}, 0);  // transposed view
+  CHECK_FALSE(tt.is_contiguous());
+  CHECK(tt.to_vector<float>() == std::vector<float>{0, 3, 1, 4, 2, 5});
+  t.data<float>()[1] = 10;
+  CHECK(tt.to_vector<float>()[2] == 10);
+}
+
+TEST_CASE("allocator: freed buffers are reused, not re-faulted") {
+  auto& a = CachingAllocator::instance();
+  { Tensor warm = empty({1 << 20}); }
+  size_t hits = a.stats().hits, misses = a.stats().misses;
+  for (int i = 0; i < 10; ++i) {
+    Tensor t = empty({1 << 20});
+    t.data<float>()[0] = 1;
+  }
+  CHECK(a.stats().hits - hits == 10);
+  CHECK(a.stats().misses == misses);
+  CHECK(CachingAllocator::round_size(1000) >= 1000);
+  CHECK(CachingAllocator::round_size(1000) <= 1250);
+  CHECK(CachingAllocator::round_size((1 << 20) + 1) <= (1 << 20) * 5 / 4);
+  void* p = a.allocate(100, &hits);
+  CHECK(reinterpret_cast<uintptr_t>(p) % 64 == 0);
+  a.release(p, hits);
+}
+
+TEST_CASE("random: seeded, reproducible, independent of thread count") {
+  int before = get_num_threads();
+  manual_seed(7);
+  set_num_threads(1);
+  Tensor a = randn({100000});
+  manual_seed(7);
+  set_num_threads(2);
+  Tensor b = randn({100000});
+  set_num_threads(before);
+  CHECK(std::memcmp(a.data<float>(), b.data<float>(), 4 * 100000) == 0);
+  // Moments of N(0,1) and U[0,1).
+  std::vector<double> v = a.to_vector<double>();
+  double mean = 0, var = 0;
+  for (double x : v) mean += x / v.size();
+  for (double x : v) var += (x - mean) * (x - mean) / v.size();
+  CHECK(std::abs(mean) < 0.02);
+  CHECK(std::abs(var - 1) < 0.02);
+  Tensor u = rand({100000}, DType::Float64);
+  double umin = 1, umax = 0;
+  for (double x : u.to_vector<double>()) { umin = std::min(umin, x); umax = std::max(umax, x); }
+  CHECK(umin >= 0);
+  CHECK(umax < 1);
+  // The state is two integers: saving and restoring it replays the same draws.
+  GeneratorState s = default_generator().state();
+  Tensor c = rand({5});
+  default_generator().set_state(s);
+  CHECK(rand({5}).to_vector<float>() == c.to_vector<float>());
+  Tensor r = randint(3, 7, {1000});
+  for (int64_t x : r.to_vector<int64_t>()) CHECK((x >= 3 && x < 7));
+  std::vector<int64_t> perm = randperm(50);
+  std::sort(perm.begin(), perm.end());
+  for (int64_t i = 0; i < 50; ++i) CHECK(perm[i] == i);
+}
