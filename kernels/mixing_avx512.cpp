@@ -7,6 +7,9 @@
 // shared inline function can leak into the rest of the program.
 #include <immintrin.h>
 
+#include <algorithm>
+#include <type_traits>
+
 #pragma GCC push_options
 #pragma GCC target("avx512f")
 // GCC 12 warns about the deliberately undefined pass-through operand inside its own AVX-512
@@ -25,11 +28,16 @@ inline __mmask16 lanes(long n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16(
 
 // R rows x C vectors of 16 columns starting at c0; the last vector is masked to `last` lanes
 // when Masked. All R*C accumulators live in registers; the slot loop is outermost so each
-// element's sum runs base + w_0 s_0 + w_1 s_1 + ... in slot order, whatever R and C are.
-template <int R, int C, bool Masked>
+// element's sum runs base + w_0 s_0 + w_1 s_1 + ... in slot order, whatever R, C and D are.
+// D > 0 fixes d at compile time (row strides become immediates); D = 0 reads d at run time.
+// WAtSrc: the weight of slot k is taken from the source row (dV) instead of the output row.
+// Contiguous: no slot's source rows wrap around N inside this block (checked by the caller),
+// so the inner loop needs no per-row index arithmetic.
+template <int R, int C, bool Masked, bool WAtSrc, long D, bool Contiguous>
 inline void gather_block(float* dst, const float* base, const float* src, const float* w,
-                         const long* sh, long K, long N, long d, long i0, long c0,
-                         __mmask16 last, bool w_at_src) {
+                         const long* sh, long K, long N, long d_rt, long i0, long c0,
+                         __mmask16 last) {
+  const long d = D > 0 ? D : d_rt;
   auto load = [&](const float* p, int c) {
     return (Masked && c == C - 1) ? _mm512_maskz_loadu_ps(last, p + 16 * c)
                                   : _mm512_loadu_ps(p + 16 * c);
@@ -37,13 +45,25 @@ inline void gather_block(float* dst, const float* base, const float* src, const 
   __m512 acc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) acc[r][c] = load(base + (i0 + r) * d + c0, c);
+  const float* w_out = w + i0 * K;  // weights of the output rows (forward)
   for (long k = 0; k < K; ++k) {
-    for (int r = 0; r < R; ++r) {
-      long j = i0 + r + sh[k];
-      if (j >= N) j -= N;
-      const __m512 wv = _mm512_set1_ps(w[(w_at_src ? j : i0 + r) * K + k]);
-      const float* s = src + j * d + c0;
-      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(wv, load(s, c), acc[r][c]);
+    long j0 = i0 + sh[k];
+    if (j0 >= N) j0 -= N;
+    if (Contiguous) {  // the R source rows are j0 .. j0+R-1, no wrap inside the block
+      const float* s = src + j0 * d + c0;
+      const float* wp = WAtSrc ? w + j0 * K + k : w_out + k;
+      for (int r = 0; r < R; ++r) {
+        const __m512 wv = _mm512_set1_ps(wp[r * K]);
+        for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(wv, load(s + r * d, c), acc[r][c]);
+      }
+    } else {
+      for (int r = 0; r < R; ++r) {
+        long j = j0 + r;
+        if (j >= N) j -= N;
+        const __m512 wv = _mm512_set1_ps(w[(WAtSrc ? j : i0 + r) * K + k]);
+        const float* s = src + j * d + c0;
+        for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(wv, load(s, c), acc[r][c]);
+      }
     }
   }
   for (int r = 0; r < R; ++r)
@@ -56,33 +76,70 @@ inline void gather_block(float* dst, const float* base, const float* src, const 
     }
 }
 
-// R rows, all d columns: chunks of 4 vectors (64 columns), then the remainder.
-template <int R>
-void gather_rowblock(float* dst, const float* base, const float* src, const float* w,
-                     const long* sh, long K, long N, long d, long i0, bool w_at_src) {
-  long c0 = 0;
-  for (; c0 + 64 <= d; c0 += 64)
-    gather_block<R, 4, false>(dst, base, src, w, sh, K, N, d, i0, c0, 0, w_at_src);
-  const long rem = d - c0;
-  if (rem == 0) return;
-  const long nv = (rem + 15) / 16;
+// Rows [i0, i1), all d columns: blocks of R rows, columns in chunks of up to 4 vectors.
+template <int R, bool WAtSrc, long D>
+void gather_rows_t(float* dst, const float* base, const float* src, const float* w,
+                   const long* sh, long K, long N, long d_rt, long i0, long i1) {
+  const long d = D > 0 ? D : d_rt;
+  const long full = d / 64 * 64, rem = d - full, nv = (rem + 15) / 16;
   const __mmask16 last = lanes(rem - 16 * (nv - 1));
   const bool masked = rem % 16 != 0;
+  auto block = [&](auto rows, auto contiguous, long i) {
+    constexpr int RR = decltype(rows)::value;
+    constexpr bool CT = decltype(contiguous)::value;
+    for (long c0 = 0; c0 < full; c0 += 64)
+      gather_block<RR, 4, false, WAtSrc, D, CT>(dst, base, src, w, sh, K, N, d, i, c0, 0);
 #define PMX_CASE(C)                                                                             \
   case C:                                                                                       \
     if (masked)                                                                                 \
-      gather_block<R, C, true>(dst, base, src, w, sh, K, N, d, i0, c0, last, w_at_src);         \
+      gather_block<RR, C, true, WAtSrc, D, CT>(dst, base, src, w, sh, K, N, d, i, full, last);  \
     else                                                                                        \
-      gather_block<R, C, false>(dst, base, src, w, sh, K, N, d, i0, c0, last, w_at_src);        \
+      gather_block<RR, C, false, WAtSrc, D, CT>(dst, base, src, w, sh, K, N, d, i, full, last); \
     break;
-  switch (nv) {
-    PMX_CASE(1)
-    PMX_CASE(2)
-    PMX_CASE(3)
-    default:
+    switch (nv) {
+      PMX_CASE(1)
+      PMX_CASE(2)
+      PMX_CASE(3)
       PMX_CASE(4)
-  }
+      default: break;
+    }
 #undef PMX_CASE
+  };
+  using Yes = std::true_type;
+  using No = std::false_type;
+  long i = i0;
+  for (; i + R <= i1; i += R) {
+    bool contiguous = true;  // rows i .. i+R-1 shifted by sh[k] stay below N for every k
+    for (long k = 0; k < K; ++k) {
+      long j0 = i + sh[k];
+      if (j0 >= N) j0 -= N;
+      contiguous &= j0 + R <= N;
+    }
+    if (contiguous)
+      block(std::integral_constant<int, R>(), Yes(), i);
+    else
+      block(std::integral_constant<int, R>(), No(), i);
+  }
+  for (; i < i1; ++i) block(std::integral_constant<int, 1>(), Yes(), i);
+}
+
+template <bool WAtSrc>
+void gather_rows_dispatch(float* dst, const float* base, const float* src, const float* w,
+                          const long* sh, long K, long N, long d, long i0, long i1) {
+  // R rows x C vectors = 8-12 independent accumulators, enough to hide the FMA latency;
+  // common d get compile-time strides.
+  switch (d) {
+    case 16: return gather_rows_t<8, WAtSrc, 16>(dst, base, src, w, sh, K, N, d, i0, i1);
+    case 32: return gather_rows_t<4, WAtSrc, 32>(dst, base, src, w, sh, K, N, d, i0, i1);
+    case 64: return gather_rows_t<2, WAtSrc, 64>(dst, base, src, w, sh, K, N, d, i0, i1);
+    case 128: return gather_rows_t<2, WAtSrc, 128>(dst, base, src, w, sh, K, N, d, i0, i1);
+    default: break;
+  }
+  const long nv = (d + 15) / 16;
+  if (nv <= 1) return gather_rows_t<8, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1);
+  if (nv <= 2) return gather_rows_t<4, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1);
+  if (nv <= 3) return gather_rows_t<3, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1);
+  return gather_rows_t<2, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1);
 }
 
 // Sum of each of 16 vectors as one vector (lane t = sum of a[t]): a transpose-and-add tree,
@@ -105,65 +162,86 @@ inline __m512 reduce16(const __m512* a) {
   return _mm512_permutexvar_ps(idx, s);
 }
 
-// dW for one row and KN (1..16) slots starting at k0: KN independent accumulator chains over
-// the columns, then one reduce16 and one masked store of KN contiguous dW values.
-template <int KN>
-void dot_group(float* dw, const float* g, const float* v, const long* sh, long K, long N, long d,
-               long i, long k0) {
-  const float* s[KN];
+// dW for rows [i0, i1) and KN (1..16) slots starting at k0: per row, KN independent
+// accumulator chains over the columns, one reduce16 and one masked store of KN contiguous
+// values. Rows are walked in runs where no slot's source row wraps around N, so inside a run
+// every source pointer is its run start plus the same row offset.
+template <int KN, long D>
+void dot_rows_t(float* dw, const float* g, const float* v, const long* sh, long K, long N,
+                long d_rt, long i0, long i1, long k0) {
+  const long d = D > 0 ? D : d_rt;
+  const long full = d / 16 * 16;
+  const __mmask16 tail = lanes(d - full), store = lanes(KN);
+  long j[KN];
   for (int t = 0; t < KN; ++t) {
-    long j = i + sh[k0 + t];
-    if (j >= N) j -= N;
-    s[t] = v + j * d;
+    j[t] = i0 + sh[k0 + t];
+    if (j[t] >= N) j[t] -= N;
   }
-  const float* gi = g + i * d;
-  __m512 acc[16];
-  for (int t = 0; t < 16; ++t) acc[t] = _mm512_setzero_ps();
-  long c = 0;
-  for (; c + 16 <= d; c += 16) {
-    const __m512 gv = _mm512_loadu_ps(gi + c);
-    for (int t = 0; t < KN; ++t) acc[t] = _mm512_fmadd_ps(gv, _mm512_loadu_ps(s[t] + c), acc[t]);
+  for (long i = i0; i < i1;) {
+    long run = i1 - i;
+    for (int t = 0; t < KN; ++t) run = std::min(run, N - j[t]);
+    const float* s[KN];
+    for (int t = 0; t < KN; ++t) s[t] = v + j[t] * d;
+    for (long r = 0; r < run; ++r) {
+      const float* gi = g + (i + r) * d;
+      const long off = r * d;
+      __m512 acc[16];
+      for (int t = 0; t < 16; ++t) acc[t] = _mm512_setzero_ps();
+      for (long c = 0; c < full; c += 16) {
+        const __m512 gv = _mm512_loadu_ps(gi + c);
+        for (int t = 0; t < KN; ++t)
+          acc[t] = _mm512_fmadd_ps(gv, _mm512_loadu_ps(s[t] + off + c), acc[t]);
+      }
+      if (full < d) {
+        const __m512 gv = _mm512_maskz_loadu_ps(tail, gi + full);
+        for (int t = 0; t < KN; ++t)
+          acc[t] = _mm512_fmadd_ps(gv, _mm512_maskz_loadu_ps(tail, s[t] + off + full), acc[t]);
+      }
+      _mm512_mask_storeu_ps(dw + (i + r) * K + k0, store, reduce16(acc));
+    }
+    i += run;
+    for (int t = 0; t < KN; ++t) {
+      j[t] += run;
+      if (j[t] >= N) j[t] -= N;
+    }
   }
-  if (c < d) {
-    const __mmask16 m = lanes(d - c);
-    const __m512 gv = _mm512_maskz_loadu_ps(m, gi + c);
-    for (int t = 0; t < KN; ++t)
-      acc[t] = _mm512_fmadd_ps(gv, _mm512_maskz_loadu_ps(m, s[t] + c), acc[t]);
-  }
-  _mm512_mask_storeu_ps(dw + i * K + k0, lanes(KN), reduce16(acc));
 }
 
-using DotFn = void (*)(float*, const float*, const float*, const long*, long, long, long, long,
-                       long);
-const DotFn kDotGroup[17] = {
-    nullptr,        dot_group<1>,  dot_group<2>,  dot_group<3>,  dot_group<4>,  dot_group<5>,
-    dot_group<6>,   dot_group<7>,  dot_group<8>,  dot_group<9>,  dot_group<10>, dot_group<11>,
-    dot_group<12>,  dot_group<13>, dot_group<14>, dot_group<15>, dot_group<16>};
+template <long D>
+void dot_rows_d(float* dw, const float* g, const float* v, const long* sh, long K, long N,
+                long d, long i0, long i1) {
+  for (long k0 = 0; k0 < K; k0 += 16) {
+    switch (std::min(16L, K - k0)) {
+#define PMX_CASE(KN) \
+  case KN: dot_rows_t<KN, D>(dw, g, v, sh, K, N, d, i0, i1, k0); break;
+      PMX_CASE(1) PMX_CASE(2) PMX_CASE(3) PMX_CASE(4) PMX_CASE(5) PMX_CASE(6) PMX_CASE(7)
+      PMX_CASE(8) PMX_CASE(9) PMX_CASE(10) PMX_CASE(11) PMX_CASE(12) PMX_CASE(13) PMX_CASE(14)
+      PMX_CASE(15) PMX_CASE(16)
+#undef PMX_CASE
+    }
+  }
+}
 
 }  // namespace
 
 void gather_rows_avx512(float* dst, const float* base, const float* src, const float* w,
                         const long* sh, long K, long N, long d, long i0, long i1,
                         bool w_at_src) {
-  // 8-12 independent accumulators hide the FMA latency (R rows x C vectors).
-  const long nv = (d + 15) / 16;
-  long i = i0;
-  if (nv <= 1)
-    for (; i + 8 <= i1; i += 8) gather_rowblock<8>(dst, base, src, w, sh, K, N, d, i, w_at_src);
-  else if (nv <= 2)
-    for (; i + 4 <= i1; i += 4) gather_rowblock<4>(dst, base, src, w, sh, K, N, d, i, w_at_src);
-  else if (nv <= 3)
-    for (; i + 3 <= i1; i += 3) gather_rowblock<3>(dst, base, src, w, sh, K, N, d, i, w_at_src);
+  if (w_at_src)
+    gather_rows_dispatch<true>(dst, base, src, w, sh, K, N, d, i0, i1);
   else
-    for (; i + 2 <= i1; i += 2) gather_rowblock<2>(dst, base, src, w, sh, K, N, d, i, w_at_src);
-  for (; i < i1; ++i) gather_rowblock<1>(dst, base, src, w, sh, K, N, d, i, w_at_src);
+    gather_rows_dispatch<false>(dst, base, src, w, sh, K, N, d, i0, i1);
 }
 
 void dot_rows_avx512(float* dw, const float* g, const float* v, const long* sh, long K, long N,
                      long d, long i0, long i1) {
-  for (long i = i0; i < i1; ++i)
-    for (long k0 = 0; k0 < K; k0 += 16)
-      kDotGroup[K - k0 < 16 ? K - k0 : 16](dw, g, v, sh, K, N, d, i, k0);
+  switch (d) {  // common d: the column loop unrolls completely
+    case 16: return dot_rows_d<16>(dw, g, v, sh, K, N, d, i0, i1);
+    case 32: return dot_rows_d<32>(dw, g, v, sh, K, N, d, i0, i1);
+    case 64: return dot_rows_d<64>(dw, g, v, sh, K, N, d, i0, i1);
+    case 128: return dot_rows_d<128>(dw, g, v, sh, K, N, d, i0, i1);
+    default: return dot_rows_d<0>(dw, g, v, sh, K, N, d, i0, i1);
+  }
 }
 
 }  // namespace detail

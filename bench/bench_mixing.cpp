@@ -1,0 +1,217 @@
+// Benchmark of the mixing step (kernels/mixing.h) against the machine's own limits.
+//
+// Measures, in the same run: memory bandwidth (STREAM-like copy and triad over 64 MiB arrays)
+// and peak fp32 FMA throughput (independent FMA chains in registers), each at 1 and 2 threads.
+// Then times forward and backward of all M = 15 factors of a block at B = 16, N = 32768,
+// d = 32 for CHORD (K = 16) and CDIL (K = 9, dilations 1 .. 2^14), and prints each time next
+// to the lower bound max(bytes / bandwidth, flops / peak) and the achieved fraction of it.
+// Bytes are the minimum traffic: forward reads V, W and writes out; backward reads dOut, V, W
+// and writes dV, dW (each tensor once; V alone is 64 MiB, so everything streams from DRAM).
+//
+//   ./build/bench/bench_mixing [--isa=auto|avx512|avx2|portable] [--reps=3]
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/threads.h"
+#include "core/timer.h"
+#include "kernels/mixing.h"
+
+using namespace pmx::kernels;
+
+namespace {
+
+// 64-byte aligned float buffer, touched (zeroed in parallel) at creation so page faults
+// (~15 us per 4 KiB page here) never land inside a timed region.
+struct Buffer {
+  float* p = nullptr;
+  long n = 0;
+  explicit Buffer(long count) : n(count) {
+    p = static_cast<float*>(std::aligned_alloc(64, ((count * sizeof(float) + 63) / 64) * 64));
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; ++i) p[i] = 0.f;
+  }
+  ~Buffer() { std::free(p); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+};
+
+void fill(Buffer& b, float scale, unsigned seed) {
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < b.n; ++i) {
+    unsigned x = unsigned(i) * 2654435761u + seed;  // cheap hash: values in [-scale, scale)
+    x ^= x >> 13;
+    b.p[i] = scale * (float(x % 20001u) / 10000.f - 1.f);
+  }
+}
+
+// Best-of-reps bandwidth in GB/s of copy (a = b, 2 arrays) and triad (a = b + s c, 3 arrays).
+void stream(const Buffer& a, const Buffer& b, const Buffer& c, double* copy_gbs,
+            double* triad_gbs) {
+  const long n = a.n;
+  float* pa = a.p;
+  const float *pb = b.p, *pc = c.p;
+  *copy_gbs = *triad_gbs = 0;
+  for (int rep = 0; rep < 4; ++rep) {
+    pmx::Timer t;
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; ++i) pa[i] = pb[i];
+    *copy_gbs = std::max(*copy_gbs, 2.0 * n * sizeof(float) / t.seconds() * 1e-9);
+    t.reset();
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; ++i) pa[i] = pb[i] + 0.5f * pc[i];
+    *triad_gbs = std::max(*triad_gbs, 3.0 * n * sizeof(float) / t.seconds() * 1e-9);
+  }
+}
+
+// Peak fp32 FMA throughput per thread, in registers: 16 independent chains (enough to cover
+// FMA latency x throughput on current cores), acc = acc * x + y never over- or underflows.
+__attribute__((target("avx512f"))) double fma_loop_avx512(long iters) {
+  __m512 acc[16];
+  for (int t = 0; t < 16; ++t) acc[t] = _mm512_set1_ps(float(t));
+  const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
+  for (long i = 0; i < iters; ++i)
+    for (int t = 0; t < 16; ++t) acc[t] = _mm512_fmadd_ps(acc[t], x, y);
+  __m512 s = acc[0];
+  for (int t = 1; t < 16; ++t) s = _mm512_add_ps(s, acc[t]);
+  return _mm512_reduce_add_ps(s) * 0 + iters * 16.0 * 16 * 2;  // FLOPs done
+}
+double fma_loop_avx2(long iters) {
+  __m256 acc[12];
+  for (int t = 0; t < 12; ++t) acc[t] = _mm256_set1_ps(float(t));
+  const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
+  for (long i = 0; i < iters; ++i)
+    for (int t = 0; t < 12; ++t) acc[t] = _mm256_fmadd_ps(acc[t], x, y);
+  __m256 s = acc[0];
+  for (int t = 1; t < 12; ++t) s = _mm256_add_ps(s, acc[t]);
+  alignas(32) float out[8];
+  _mm256_store_ps(out, s);
+  volatile float sink = out[0];  // keeps the loop alive
+  (void)sink;
+  return iters * 12.0 * 8 * 2;
+}
+
+// GFLOP/s of all threads running the FMA loop at once (best of 3).
+double peak_gflops(bool avx512) {
+  const long iters = 20000000;
+  double best = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    double flops = 0;
+    pmx::Timer t;
+#pragma omp parallel reduction(+ : flops)
+    {
+      double f = avx512 ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
+      volatile double sink = f;
+      flops += sink;
+    }
+    best = std::max(best, flops / t.seconds() * 1e-9);
+  }
+  return best;
+}
+
+struct Limits {
+  double gbs, gflops;
+};
+
+struct Result {
+  double seconds = 0, bytes = 0, flops = 0;
+};
+
+void print_row(const char* name, int threads, const char* pass, const Result& r,
+               const Limits& lim) {
+  const double t_mem = r.bytes / (lim.gbs * 1e9), t_flop = r.flops / (lim.gflops * 1e9);
+  const double bound = std::max(t_mem, t_flop);
+  std::printf("%-22s %3d  %-8s %9.1f %9.1f %8.2f %8.2f %9.1f  %-7s %6.1f %%\n", name, threads,
+              pass, r.seconds * 1e3, bound * 1e3, r.bytes * 1e-9, r.flops * 1e-9,
+              r.bytes / r.seconds * 1e-9, t_mem >= t_flop ? "memory" : "compute",
+              100.0 * bound / r.seconds);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int reps = 3;
+  std::string isa = "auto";
+  for (int a = 1; a < argc; ++a) {
+    std::string s = argv[a];
+    if (s.rfind("--isa=", 0) == 0) isa = s.substr(6);
+    else if (s.rfind("--reps=", 0) == 0) reps = std::max(1, std::atoi(s.c_str() + 7));
+    else {
+      std::fprintf(stderr, "usage: %s [--isa=auto|avx512|avx2|portable] [--reps=3]\n", argv[0]);
+      return 2;
+    }
+  }
+  set_mix_isa(isa == "avx512"     ? MixIsa::Avx512
+              : isa == "avx2"     ? MixIsa::Avx2
+              : isa == "portable" ? MixIsa::Portable
+                                  : MixIsa::Auto);
+  const char* isa_name[] = {"auto", "portable", "AVX2+FMA", "AVX-512F"};
+  const bool has512 = __builtin_cpu_supports("avx512f");
+
+  const long B = 16, N = 32768, d = 32, M = num_factors(N), Kmax = M + 1;
+  std::printf("mixing step benchmark: B = %ld, N = %ld, d = %ld, M = %ld factors, fp32, path %s\n",
+              B, N, d, M, isa_name[static_cast<int>(mix_isa())]);
+  Buffer v(B * N * d), out(B * N * d), g(B * N * d), dv(B * N * d);  // (B, N, d) each, 64 MiB
+  Buffer w(B * N * Kmax), dw(B * N * Kmax);                         // (B, N, K <= 16)
+  fill(v, 1.f, 1), fill(g, 1.f, 2), fill(w, 0.1f, 3);
+
+  const int threads[2] = {1, 2};
+  Limits lim[2];
+  for (int t = 0; t < 2; ++t) {
+    pmx::set_num_threads(threads[t]);
+    double copy, triad;
+    stream(out, v, g, &copy, &triad);
+    lim[t] = {std::max(copy, triad), peak_gflops(has512)};
+    std::printf("threads %d: bandwidth copy %.1f GB/s, triad %.1f GB/s (bound uses %.1f); "
+                "peak fp32 FMA %.1f GFLOP/s\n",
+                threads[t], copy, triad, lim[t].gbs, lim[t].gflops);
+  }
+  std::printf("\n%-22s %3s  %-8s %9s %9s %8s %8s %9s  %-7s %8s\n", "case (all M factors)", "thr",
+              "pass", "time ms", "bound ms", "GB", "GFLOP", "GB/s", "limit", "of bound");
+
+  for (Protocol p : {Protocol::Chord, Protocol::Cdil}) {
+    const long K = p == Protocol::Chord ? M + 1 : 9;
+    char name[64];
+    std::snprintf(name, sizeof name, "%s K=%ld", p == Protocol::Chord ? "CHORD" : "CDIL", K);
+    for (int t = 0; t < 2; ++t) {
+      pmx::set_num_threads(threads[t]);
+      // Warm-up factor: first-use costs (thread pool start, dispatch) stay out of the timing.
+      auto o0 = protocol_offsets(p, N, 0, M);
+      mix_forward(out.p, v.p, w.p, o0.data(), K, B, N, d);
+      mix_backward(dv.p, dw.p, g.p, v.p, w.p, o0.data(), K, B, N, d);
+      Result best_f, best_b;
+      best_f.seconds = best_b.seconds = 1e30;
+      for (int rep = 0; rep < reps; ++rep) {
+        Result f, b;
+        for (long m = 0; m < M; ++m) {  // one block: every factor with its own offsets
+          auto o = protocol_offsets(p, N, m, M);
+          pmx::Timer timer;
+          mix_forward(out.p, v.p, w.p, o.data(), K, B, N, d);
+          f.seconds += timer.seconds();
+          timer.reset();
+          mix_backward(dv.p, dw.p, g.p, v.p, w.p, o.data(), K, B, N, d);
+          b.seconds += timer.seconds();
+        }
+        if (f.seconds < best_f.seconds) best_f.seconds = f.seconds;
+        if (b.seconds < best_b.seconds) best_b.seconds = b.seconds;
+      }
+      const double rows = double(B) * N * M, fl = 4.0;  // fp32 bytes
+      best_f.bytes = rows * fl * (2 * d + K);           // read V, W; write out
+      best_f.flops = rows * 2.0 * K * d;
+      best_b.bytes = rows * fl * (3 * d + 2 * K);       // read dOut, V, W; write dV, dW
+      best_b.flops = rows * 4.0 * K * d;                // dW dots + dV gathers
+      Result both{best_f.seconds + best_b.seconds, best_f.bytes + best_b.bytes,
+                  best_f.flops + best_b.flops};
+      print_row(name, threads[t], "forward", best_f, lim[t]);
+      print_row(name, threads[t], "backward", best_b, lim[t]);
+      print_row(name, threads[t], "fwd+bwd", both, lim[t]);
+    }
+  }
+  return 0;
+}
