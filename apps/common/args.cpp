@@ -1,0 +1,127 @@
+#include "apps/common/args.h"
+
+#include <cstdlib>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace pmx::apps {
+
+ArgParser::ArgParser(std::string program, std::string description)
+    : program_(std::move(program)), description_(std::move(description)) {}
+
+static std::string format_double(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+int64_t ArgParser::add_int(const std::string& flag, int64_t v, const std::string& help) {
+  order_.push_back(flag);
+  options_[flag] = {Kind::Int, std::to_string(v), std::to_string(v), help};
+  return v;
+}
+double ArgParser::add_double(const std::string& flag, double v, const std::string& help) {
+  order_.push_back(flag);
+  options_[flag] = {Kind::Double, format_double(v), format_double(v), help};
+  return v;
+}
+std::string ArgParser::add_string(const std::string& flag, const std::string& v, const std::string& help) {
+  order_.push_back(flag);
+  options_[flag] = {Kind::String, v, v, help};
+  return v;
+}
+bool ArgParser::add_flag(const std::string& flag, const std::string& help) {
+  order_.push_back(flag);
+  options_[flag] = {Kind::Flag, "false", "false", help};
+  return false;
+}
+
+static void check_parses(const std::string& flag, const std::string& value, bool integer) {
+  char* end = nullptr;
+  if (integer) std::strtoll(value.c_str(), &end, 10);
+  else std::strtod(value.c_str(), &end);
+  PMX_CHECK(!value.empty() && *end == '\0', "option ", flag, ": '", value, "' is not ",
+            integer ? "an integer" : "a number");
+}
+
+void ArgParser::parse(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      help_ = true;
+      continue;
+    }
+    std::string flag = arg, value;
+    bool inline_value = false;
+    if (auto eq = arg.find('='); eq != std::string::npos) {
+      flag = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      inline_value = true;
+    }
+    auto it = options_.find(flag);
+    PMX_CHECK(it != options_.end(), "unknown option '", flag, "' (see ", program_, " --help)");
+    Option& opt = it->second;
+    if (opt.kind == Kind::Flag) {
+      opt.value = inline_value ? value : "true";
+      PMX_CHECK(opt.value == "true" || opt.value == "false", "option ", flag, " takes no value or true/false");
+      continue;
+    }
+    if (!inline_value) {
+      PMX_CHECK(i + 1 < argc, "option ", flag, " needs a value");
+      value = argv[++i];
+    }
+    if (opt.kind == Kind::Int) check_parses(flag, value, true);
+    if (opt.kind == Kind::Double) check_parses(flag, value, false);
+    opt.value = value;
+  }
+}
+
+std::string ArgParser::help() const {
+  std::ostringstream s;
+  s << "usage: " << program_ << " [options]\n" << description_ << "\n\noptions:\n";
+  for (const std::string& flag : order_) {
+    const Option& o = options_.at(flag);
+    std::string left = "  " + flag + (o.kind == Kind::Flag ? "" : " VALUE");
+    s << left << std::string(left.size() < 26 ? 26 - left.size() : 1, ' ') << o.help;
+    if (o.kind != Kind::Flag) s << " (default: " << (o.default_value.empty() ? "\"\"" : o.default_value) << ")";
+    s << "\n";
+  }
+  s << "  --help                  show this message\n";
+  return s.str();
+}
+
+const ArgParser::Option& ArgParser::find(const std::string& flag, Kind kind) const {
+  auto it = options_.find(flag);
+  PMX_CHECK(it != options_.end() && it->second.kind == kind, "[args] option ", flag, " was not declared with that type");
+  return it->second;
+}
+
+int64_t ArgParser::get_int(const std::string& f) const { return std::strtoll(find(f, Kind::Int).value.c_str(), nullptr, 10); }
+double ArgParser::get_double(const std::string& f) const { return std::strtod(find(f, Kind::Double).value.c_str(), nullptr); }
+std::string ArgParser::get_string(const std::string& f) const { return find(f, Kind::String).value; }
+bool ArgParser::get_flag(const std::string& f) const { return find(f, Kind::Flag).value == "true"; }
+
+static std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') { out += "\\n"; continue; }
+    out += c;
+  }
+  return out;
+}
+
+std::string ArgParser::to_json() const {
+  std::ostringstream s;
+  s << "{";
+  for (size_t i = 0; i < order_.size(); ++i) {
+    const Option& o = options_.at(order_[i]);
+    s << (i ? ", " : "") << "\"" << order_[i].substr(2) << "\": ";
+    if (o.kind == Kind::String) s << "\"" << json_escape(o.value) << "\"";
+    else s << o.value;
+  }
+  return s.str() + "}";
+}
+
+}  // namespace pmx::apps

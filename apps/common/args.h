@@ -1,0 +1,52 @@
+// ArgParser: the command-line options of an app, each declared with its default and help, so
+// `--help` always lists every option with its default.
+//
+//   ArgParser args("fashion_mlp", "Train an MLP on Fashion-MNIST.");
+//   int epochs = args.add_int("--epochs", 5, "passes over the training set");
+//   std::string out = args.add_string("--summary", "", "write final metrics as JSON here");
+//   args.parse(argc, argv);          // throws pmx::Error on unknown flags or bad values
+//   if (args.help_requested()) { std::cout << args.help(); return 0; }
+//   epochs = args.get_int("--epochs");
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+namespace pmx::apps {
+
+class ArgParser {
+ public:
+  ArgParser(std::string program, std::string description);
+
+  int64_t add_int(const std::string& flag, int64_t default_value, const std::string& help);
+  double add_double(const std::string& flag, double default_value, const std::string& help);
+  std::string add_string(const std::string& flag, const std::string& default_value, const std::string& help);
+  bool add_flag(const std::string& flag, const std::string& help);  // boolean, default false
+
+  // Reads argv; `--flag value` or `--flag=value`. Throws pmx::Error naming the flag on unknown
+  // flags, missing values and values that do not parse.
+  void parse(int argc, char** argv);
+  bool help_requested() const { return help_; }
+  std::string help() const;
+
+  int64_t get_int(const std::string& flag) const;
+  double get_double(const std::string& flag) const;
+  std::string get_string(const std::string& flag) const;
+  bool get_flag(const std::string& flag) const;
+  // Every option and its value, as a JSON object (written into logs and checkpoints).
+  std::string to_json() const;
+
+ private:
+  enum class Kind { Int, Double, String, Flag };
+  struct Option {
+    Kind kind;
+    std::string value, default_value, help;
+  };
+  const Option& find(const std::string& flag, Kind kind) const;
+  std::string program_, description_;
+  std::vector<std::string> order_;
+  std::map<std::string, Option> options_;
+  bool help_ = false;
+};
+
+}  // namespace pmx::apps

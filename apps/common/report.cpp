@@ -1,0 +1,111 @@
+#include "apps/common/report.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace pmx::apps {
+
+std::string format_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  int64_t t = int64_t(s + 0.5);
+  char buf[32];
+  if (t >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", long(t / 3600), long(t / 60 % 60));
+  else if (t >= 60) std::snprintf(buf, sizeof buf, "%ldm%02lds", long(t / 60), long(t % 60));
+  else std::snprintf(buf, sizeof buf, "%lds", long(t));
+  return buf;
+}
+
+Progress::Progress(int64_t total_steps, bool interactive)
+    : total_(total_steps), interactive_(interactive && isatty(fileno(stdout))) {}
+
+void Progress::update(int64_t step, const std::vector<std::pair<std::string, double>>& metrics,
+                      double samples_per_second) {
+  double now = timer_.seconds();
+  // Redraw at most 4 times a second on a terminal; once every 10 s into a log file.
+  if (now - last_print_ < (interactive_ ? 0.25 : 10.0) && step != total_) return;
+  last_print_ = now;
+  double eta = step > 0 ? now / step * (total_ - step) : NAN;
+  std::ostringstream line;
+  line << "step " << step << "/" << total_;
+  for (auto& [name, value] : metrics) line << "  " << name << " " << value;
+  line << "  " << int64_t(samples_per_second) << " samples/s  ETA " << format_duration(eta);
+  if (interactive_) std::printf("\r%-100s", line.str().c_str());
+  else std::printf("%s\n", line.str().c_str());
+  std::fflush(stdout);
+}
+
+void Progress::finish() {
+  if (interactive_) std::printf("\n");
+  std::fflush(stdout);
+}
+
+CsvLog::CsvLog(const std::string& path, const std::vector<std::string>& columns) : columns_(columns.size()) {
+  if (path.empty()) return;
+  file_ = std::fopen(path.c_str(), "w");
+  PMX_CHECK(file_ != nullptr, "cannot create CSV log ", path, ": ", std::strerror(errno));
+  for (size_t i = 0; i < columns.size(); ++i) std::fprintf(file_, "%s%s", i ? "," : "", columns[i].c_str());
+  std::fprintf(file_, "\n");
+}
+
+CsvLog::~CsvLog() {
+  if (file_) std::fclose(file_);
+}
+
+void CsvLog::row(const std::vector<double>& values) {
+  if (!file_) return;
+  PMX_CHECK(values.size() == columns_, "[CsvLog] row has ", values.size(), " values for ", columns_, " columns");
+  for (size_t i = 0; i < values.size(); ++i) std::fprintf(file_, "%s%.8g", i ? "," : "", values[i]);
+  std::fprintf(file_, "\n");
+  std::fflush(file_);
+}
+
+void Summary::set(const std::string& key, double value) {
+  std::ostringstream s;
+  s.precision(10);
+  if (std::isfinite(value)) s << value;
+  else s << "null";
+  set_json(key, s.str());
+}
+
+void Summary::set(const std::string& key, const std::string& value) {
+  std::string quoted = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  set_json(key, quoted + "\"");
+}
+
+void Summary::set_json(const std::string& key, const std::string& json) {
+  for (auto& field : fields_)
+    if (field.first == key) { field.second = json; return; }
+  fields_.emplace_back(key, json);
+}
+
+std::string Summary::to_json() const {
+  std::string out = "{\n";
+  for (size_t i = 0; i < fields_.size(); ++i)
+    out += "  \"" + fields_[i].first + "\": " + fields_[i].second + (i + 1 < fields_.size() ? ",\n" : "\n");
+  return out + "}\n";
+}
+
+void Summary::write(const std::string& path) const {
+  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  std::FILE* f = std::fopen(tmp.c_str(), "w");
+  PMX_CHECK(f != nullptr, "cannot write summary ", path, ": ", std::strerror(errno));
+  std::string text = to_json();
+  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw Error(detail::concat("cannot write summary ", path, ": ", std::strerror(errno)));
+  }
+}
+
+}  // namespace pmx::apps

@@ -1,0 +1,62 @@
+// What a training run tells the person watching and the tools reading it afterwards:
+// a one-line progress display, a CSV log of metrics, and a JSON summary of the final numbers.
+//
+//   Progress progress(total_steps);
+//   progress.update(step, {{"loss", 0.41}, {"acc", 86.1}}, samples_per_second);  // \r line + ETA
+//   CsvLog log("run.csv", {"step", "loss", "acc"});   log.row({10, 0.41, 86.1});
+//   Summary s;  s.set("test_accuracy_pct", 87.2);  s.set("task", "fashion");  s.write("out.json");
+#pragma once
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/timer.h"
+
+namespace pmx::apps {
+
+class Progress {
+ public:
+  explicit Progress(int64_t total_steps, bool interactive = true);
+  // Redraws the line: step/total, the metrics, samples/s and the time left.
+  void update(int64_t step, const std::vector<std::pair<std::string, double>>& metrics, double samples_per_second);
+  // Ends the line (so the next print starts on a fresh one).
+  void finish();
+
+ private:
+  int64_t total_;
+  bool interactive_;
+  Timer timer_;
+  double last_print_ = -1;
+};
+
+class CsvLog {
+ public:
+  // An empty path disables logging. Throws pmx::Error if the file cannot be created.
+  CsvLog(const std::string& path, const std::vector<std::string>& columns);
+  ~CsvLog();
+  void row(const std::vector<double>& values);
+
+ private:
+  std::FILE* file_ = nullptr;
+  size_t columns_ = 0;
+};
+
+class Summary {
+ public:
+  void set(const std::string& key, double value);
+  void set(const std::string& key, const std::string& value);
+  // Raw JSON (an object or array) stored under key.
+  void set_json(const std::string& key, const std::string& json);
+  std::string to_json() const;
+  // Written atomically (temp file + rename); throws pmx::Error naming the path on failure.
+  void write(const std::string& path) const;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> fields_;  // key -> JSON text
+};
+
+// "1m23s" style durations for the progress line.
+std::string format_duration(double seconds);
+
+}  // namespace pmx::apps

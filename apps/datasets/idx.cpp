@@ -1,0 +1,77 @@
+#include "apps/datasets/idx.h"
+
+#include <zlib.h>
+
+#include <memory>
+
+#include "core/error.h"
+
+namespace pmx::apps {
+
+namespace {
+
+struct GzFile {
+  explicit GzFile(const std::string& path) : path(path), file(gzopen(path.c_str(), "rb")) {
+    PMX_CHECK(file != nullptr, "cannot open ", path, " (missing or unreadable)");
+  }
+  ~GzFile() { if (file) gzclose(file); }
+
+  void read(void* dst, size_t n, const char* what) {
+    size_t got = 0;
+    while (got < n) {
+      int chunk = int(std::min<size_t>(n - got, size_t(1) << 30));
+      int r = gzread(file, static_cast<char*>(dst) + got, unsigned(chunk));
+      if (r < 0) {
+        int err;
+        throw Error(detail::concat(path, ": corrupt gzip data while reading ", what, " (", gzerror(file, &err), ")"));
+      }
+      PMX_CHECK(r > 0, path, ": file ends early while reading ", what, " (", got, " of ", n, " bytes)");
+      got += size_t(r);
+    }
+  }
+  uint32_t read_u32(const char* field) {
+    unsigned char b[4];
+    read(b, 4, field);
+    return uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3];
+  }
+  void expect_end() {
+    char extra;
+    PMX_CHECK(gzread(file, &extra, 1) == 0, path, ": unexpected bytes after the last record");
+  }
+
+  std::string path;
+  gzFile file;
+};
+
+}  // namespace
+
+IdxImages read_idx_images(const std::string& path) {
+  GzFile f(path);
+  uint32_t magic = f.read_u32("magic");
+  PMX_CHECK(magic == 2051, path, ": magic is ", magic, ", expected 2051 for an IDX image file");
+  IdxImages out;
+  out.count = f.read_u32("image count");
+  out.rows = f.read_u32("rows");
+  out.cols = f.read_u32("cols");
+  PMX_CHECK(out.rows > 0 && out.cols > 0 && out.rows <= 4096 && out.cols <= 4096, path,
+            ": implausible image size ", out.rows, " x ", out.cols);
+  out.pixels.resize(size_t(out.count * out.rows * out.cols));
+  f.read(out.pixels.data(), out.pixels.size(), "pixels");
+  f.expect_end();
+  return out;
+}
+
+std::vector<uint8_t> read_idx_labels(const std::string& path, int num_classes) {
+  GzFile f(path);
+  uint32_t magic = f.read_u32("magic");
+  PMX_CHECK(magic == 2049, path, ": magic is ", magic, ", expected 2049 for an IDX label file");
+  std::vector<uint8_t> labels(f.read_u32("label count"));
+  f.read(labels.data(), labels.size(), "labels");
+  f.expect_end();
+  for (size_t i = 0; i < labels.size(); ++i)
+    PMX_CHECK(labels[i] < num_classes, path, ": record ", i, " has label ", int(labels[i]), ", expected 0..",
+              num_classes - 1);
+  return labels;
+}
+
+}  // namespace pmx::apps
