@@ -1,0 +1,26 @@
+#include "layers/embedding.h"
+
+#include "autograd/ops_nn.h"
+#include "core/random.h"
+
+namespace pmx::nn {
+
+Embedding::Embedding(int64_t num, int64_t d, int64_t pad) : num_embeddings(num), dim(d), padding_idx(pad) {
+  PMX_CHECK(num > 0 && d > 0, "[Embedding] sizes must be positive, got num_embeddings = ", num, ", dim = ", d);
+  PMX_CHECK(pad == -1 || (pad >= 0 && pad < num), "[Embedding] padding_idx ", pad,
+            " must be -1 (none) or in [0, ", num, ")");
+  weight = register_parameter("weight", empty({num, d}));
+  normal_(weight, 0.0, 1.0);
+  if (pad >= 0) {
+    float* row = weight.data<float>() + pad * d;
+    for (int64_t j = 0; j < d; ++j) row[j] = 0.f;
+  }
+}
+
+Tensor Embedding::forward(const Tensor& ids) {
+  PMX_CHECK(ids.dtype() == DType::Int64, "[Embedding] ids must be int64, got ", dtype_name(ids.dtype()),
+            " of shape ", shape_str(ids.shape()));
+  return embedding(weight, ids, padding_idx);
+}
+
+}  // namespace pmx::nn

@@ -1,0 +1,186 @@
+// Optimizer checkpoints, gradient clipping, learning-rate schedules and the README example.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "autograd/ops_loss.h"
+#include "autograd/ops_reduce.h"
+#include "core/random.h"
+#include "core/threads.h"
+#include "layers/linear.h"
+#include "optim/adam.h"
+#include "optim/clip_grad.h"
+#include "optim/lr_schedule.h"
+#include "optim/sgd.h"
+
+using namespace pmx;
+
+namespace {
+
+// A deep copy, so a snapshot does not follow later steps.
+Tensor copy_of(const Tensor& t) {
+  Tensor out = empty(t.shape(), t.dtype());
+  std::memcpy(out.storage()->data(), t.storage()->data(), size_t(t.numel()) * dtype_size(t.dtype()));
+  return out;
+}
+
+std::map<std::string, Tensor> snapshot(const std::map<std::string, Tensor>& state) {
+  std::map<std::string, Tensor> out;
+  for (const auto& [k, v] : state) out[k] = copy_of(v);
+  return out;
+}
+
+// Gradient of 0.5 |p - target|^2 with target_i = i, written by hand so the test needs no ops.
+void quadratic_grad(Tensor p) {
+  std::vector<double> v = p.to_vector<double>();
+  for (size_t i = 0; i < v.size(); ++i) v[i] -= double(i);
+  p.set_grad(from_vector(v, p.shape()));
+}
+
+}  // namespace
+
+TEST_CASE("optim: state_dict round trip continues exactly like an uninterrupted run") {
+  const std::vector<double> start{3.0, -2.0, 0.5, 8.0};
+  auto make = [&] { return from_vector(start, {4}).set_requires_grad(true); };
+  for (int kind = 0; kind < 2; ++kind) {
+    CAPTURE(kind);
+    auto build = [&](const Tensor& p) -> std::unique_ptr<optim::Optimizer> {
+      if (kind == 0) return std::make_unique<optim::Adam>(std::vector<Tensor>{p}, 0.1);
+      return std::make_unique<optim::SGD>(std::vector<Tensor>{p}, 0.1, 0.9, 0.01, true);
+    };
+    Tensor straight = make();
+    auto opt = build(straight);
+    for (int t = 0; t < 6; ++t) { quadratic_grad(straight); opt->step(); }
+
+    Tensor first = make();
+    auto opt1 = build(first);
+    for (int t = 0; t < 3; ++t) { quadratic_grad(first); opt1->step(); }
+    auto saved = snapshot(opt1->state_dict());
+    Tensor resumed = from_vector(first.to_vector<double>(), {4}).set_requires_grad(true);
+    auto opt2 = build(resumed);
+    opt2->load_state_dict(saved);
+    CHECK(opt2->step_count() == 3);
+    for (int t = 0; t < 3; ++t) { quadratic_grad(resumed); opt2->step(); }
+    CHECK(resumed.to_vector<double>() == straight.to_vector<double>());
+    CHECK(opt2->step_count() == opt->step_count());
+  }
+}
+
+TEST_CASE("optim: load_state_dict validates every key first and names the bad one") {
+  Tensor p = from_vector(std::vector<double>{1.0, 2.0}, {2}).set_requires_grad(true);
+  Tensor q = from_vector(std::vector<double>{3.0}, {1}).set_requires_grad(true);
+  optim::Adam opt({p, q}, 0.1);
+  quadratic_grad(p);
+  quadratic_grad(q);
+  opt.step();
+  const auto good = snapshot(opt.state_dict());
+  auto with = [&](const std::string& key, Tensor value) {
+    auto s = snapshot(good);
+    if (value.defined()) s[key] = value;
+    else s.erase(key);
+    return s;
+  };
+  auto before = snapshot(opt.state_dict());
+  CHECK_THROWS_WITH_AS(opt.load_state_dict(with("step", Tensor())), doctest::Contains("'step'"), Error);
+  CHECK_THROWS_WITH_AS(opt.load_state_dict(with("state.1.exp_avg_sq", Tensor())),
+                       doctest::Contains("state.1.exp_avg_sq"), Error);
+  CHECK_THROWS_WITH_AS(opt.load_state_dict(with("state.0.exp_avg", zeros({3}, DType::Float64))),
+                       doctest::Contains("state.0.exp_avg"), Error);
+  CHECK_THROWS_WITH_AS(opt.load_state_dict(with("state.0.exp_avg", zeros({2}))), doctest::Contains("float32"), Error);
+  CHECK_THROWS_WITH_AS(opt.load_state_dict(with("state.5.exp_avg", zeros({2}, DType::Float64))),
+                       doctest::Contains("state.5.exp_avg"), Error);
+  CHECK_THROWS_WITH_AS(opt.load_state_dict(with("state.0.momentum_buffer", zeros({2}, DType::Float64))),
+                       doctest::Contains("state.0.momentum_buffer"), Error);
+  CHECK_THROWS_WITH_AS(opt.load_state_dict(with("lr", scalar(0.1))), doctest::Contains("'lr'"), Error);
+  CHECK_THROWS_AS(opt.load_state_dict(with("step", scalar(-1, DType::Int64))), Error);
+  // Every failure above left the state exactly as it was.
+  auto after = opt.state_dict();
+  REQUIRE(after.size() == before.size());
+  for (const auto& [k, v] : before) CHECK(after.at(k).to_vector<double>() == v.to_vector<double>());
+  CHECK(opt.step_count() == 1);
+  // A state dict with no per-parameter entries is valid: every parameter starts fresh.
+  opt.load_state_dict({{"step", scalar(0, DType::Int64)}});
+  CHECK(opt.step_count() == 0);
+  CHECK(opt.state_dict().size() == 1);
+}
+
+TEST_CASE("optim: clip_grad_norm_ returns the global norm and rescales only above max_norm") {
+  Tensor a = zeros({2}).set_requires_grad(true), b = zeros({1}, DType::Float64).set_requires_grad(true);
+  Tensor c = zeros({3}).set_requires_grad(true);  // no gradient: skipped
+  a.set_grad(from_vector(std::vector<float>{3, 4}, {2}));
+  b.set_grad(from_vector(std::vector<double>{12}, {1}));
+  CHECK(optim::clip_grad_norm_({a, b, c}, 100.0) == doctest::Approx(13.0).epsilon(1e-15));
+  CHECK(a.grad().to_vector<float>() == std::vector<float>{3, 4});  // under the limit: untouched
+  double total = optim::clip_grad_norm_({a, b, c}, 1.0);
+  CHECK(total == doctest::Approx(13.0));
+  double scale = 1.0 / (13.0 + 1e-6);
+  CHECK(a.grad().to_vector<float>()[1] == doctest::Approx(4 * scale).epsilon(1e-6));
+  CHECK(b.grad().to_vector<double>()[0] == doctest::Approx(12 * scale).epsilon(1e-14));
+  CHECK(optim::clip_grad_norm_({a, b}, 1.0) == doctest::Approx(13.0 * scale).epsilon(1e-6));  // a is float32
+  CHECK_FALSE(c.grad().defined());
+  CHECK_THROWS_WITH_AS(optim::clip_grad_norm_({a}, 0.0), doctest::Contains("[clip_grad_norm_]"), Error);
+}
+
+TEST_CASE("optim: clip_grad_norm_ gives the same bits at 1 and 2 threads") {
+  const int previous = get_num_threads();
+  Generator g(3);
+  Tensor p = zeros({200003}).set_requires_grad(true);
+  Tensor grad = randn({200003}, DType::Float32, g);
+  std::vector<double> norms;
+  std::vector<std::vector<float>> clipped;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    p.set_grad(copy_of(grad));
+    norms.push_back(optim::clip_grad_norm_({p}, 0.5));
+    clipped.push_back(p.grad().to_vector<float>());
+  }
+  set_num_threads(previous);
+  CHECK(norms[0] == norms[1]);
+  CHECK(clipped[0] == clipped[1]);
+  double reference = 0;  // plain sequential sum: the chunked order must agree closely
+  for (float v : grad.to_vector<float>()) reference += double(v) * double(v);
+  CHECK(norms[0] == doctest::Approx(std::sqrt(reference)).epsilon(1e-12));
+}
+
+TEST_CASE("optim: learning-rate schedules") {
+  optim::ConstantLR constant(3e-4);
+  CHECK(constant.lr_at(0) == 3e-4);
+  CHECK(constant.lr_at(123456) == 3e-4);
+
+  optim::WarmupCosine schedule(1.0, /*warmup_steps=*/4, /*total_steps=*/14, /*min_lr_ratio=*/0.1);
+  CHECK(schedule.lr_at(0) == doctest::Approx(0.25));
+  CHECK(schedule.lr_at(3) == doctest::Approx(1.0));
+  CHECK(schedule.lr_at(4) == doctest::Approx(1.0));
+  CHECK(schedule.lr_at(9) == doctest::Approx(0.1 + 0.9 * 0.5));  // halfway through the cosine
+  CHECK(schedule.lr_at(14) == doctest::Approx(0.1));
+  CHECK(schedule.lr_at(1000) == doctest::Approx(0.1));
+  for (int64_t s = 4; s < 14; ++s) CHECK(schedule.lr_at(s + 1) <= schedule.lr_at(s));
+
+  Tensor p = zeros({1}).set_requires_grad(true);
+  optim::SGD opt({p}, 0.0);
+  optim::WarmupCosine(2e-3, 0, 10).apply(opt, 0);
+  CHECK(opt.lr() == doctest::Approx(2e-3));
+  CHECK_THROWS_WITH_AS(optim::WarmupCosine(1.0, 10, 10), doctest::Contains("[WarmupCosine]"), Error);
+  CHECK_THROWS_AS(optim::WarmupCosine(1.0, 0, 10, 1.5), Error);
+  CHECK_THROWS_AS(optim::ConstantLR(-1.0), Error);
+  CHECK_THROWS_AS(schedule.lr_at(-1), Error);
+}
+
+// examples/quickstart/main.cpp, as a test: a Linear layer learns y = sum(x).
+TEST_CASE("optim: the README quick example reaches a loss below 1e-3") {
+  manual_seed(0);
+  nn::Linear layer(4, 1);
+  optim::Adam opt(layer.parameters(), /*lr=*/1e-2);
+  Tensor x = randn({64, 4});
+  Tensor y = sum(x, /*dim=*/1, /*keepdim=*/true);
+  for (int step = 0; step < 500; ++step) {
+    Tensor loss = mse_loss(layer(x), y);
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+  }
+  double final_loss = mse_loss(layer(x), y).item();
+  CHECK(final_loss < 1e-3);
+  CHECK(opt.step_count() == 500);
+}
