@@ -1,6 +1,7 @@
 // The layers: init, hand-computed values, gradient checks in float64, modes and errors.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/gradcheck.h"

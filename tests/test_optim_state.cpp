@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <memory>
 #include <cstring>
 
 #include "autograd/ops_loss.h"
