@@ -36,3 +36,6 @@
 #include "optim/sgd.h"
 #include "optim/clip_grad.h"
 #include "optim/lr_schedule.h"
+#include "core/file_io.h"
+#include "core/safetensors.h"
+#include "optim/checkpoint.h"
