@@ -12,6 +12,9 @@ constexpr long kParallelMin = 1 << 15;  // elements; below this a parallel regio
 constexpr long kChunkMin = 4096;        // shortest chunk of a chunked row sum
 constexpr long kMaxChunks = 64;         // a row is cut into at most this many chunks
 constexpr long kTile = 64;              // inner columns one task of a column sum owns
+constexpr long kFewTasks = 4;           // fewer column tasks than this: split R as well
+constexpr long kRowBlockMin = 512;      // shortest row block of a split column sum
+constexpr long kMaxRowBlocks = 16;      // a split column sum cuts R into at most this many blocks
 
 // The chunk length of a row of R elements: a function of R only, never of the thread count.
 inline long chunk_len(long R) {
@@ -62,6 +65,45 @@ inline bool beats(T v, T best) {
   return v > best || (v != v && best == best);
 }
 
+// acc[j] = sum over r in [r0, r1) of x[r, j], j < w.  x: (R, inner), offset to a tile.
+template <class T>
+void column_block(double* acc, const T* x, long r0, long r1, long inner, long w) {
+  for (long j = 0; j < w; ++j) acc[j] = 0;
+  for (long r = r0; r < r1; ++r) {
+    const T* xr = x + r * inner;
+    for (long j = 0; j < w; ++j) acc[j] += double(xr[j]);
+  }
+}
+
+// Column sums with too few (o, tile) tasks to feed the threads, e.g. a bias gradient
+// (M, 64) -> (64): R is cut into at most kMaxRowBlocks blocks (a function of R only) whose
+// partial sums are added in block order.
+template <class T>
+void column_sums_split(T* out, const T* x, long outer, long R, long inner) {
+  const long tiles = (inner + kTile - 1) / kTile, tasks = outer * tiles;
+  long rb = (R + kMaxRowBlocks - 1) / kMaxRowBlocks;
+  if (rb < kRowBlockMin) rb = kRowBlockMin;
+  const long blocks = (R + rb - 1) / rb;
+  double partial[kFewTasks * kMaxRowBlocks * kTile];  // (tasks, blocks, kTile)
+#pragma omp parallel for schedule(static) if (outer * R * inner > kParallelMin)
+  for (long t = 0; t < tasks * blocks; ++t) {
+    const long task = t / blocks, b = t % blocks;
+    const long o = task / tiles, i0 = (task % tiles) * kTile;
+    const long w = inner - i0 < kTile ? inner - i0 : kTile;
+    const long r1 = (b + 1) * rb < R ? (b + 1) * rb : R;
+    column_block(partial + t * kTile, x + o * R * inner + i0, b * rb, r1, inner, w);
+  }
+  for (long task = 0; task < tasks; ++task) {
+    const long o = task / tiles, i0 = (task % tiles) * kTile;
+    const long w = inner - i0 < kTile ? inner - i0 : kTile;
+    for (long j = 0; j < w; ++j) {
+      double total = 0;
+      for (long b = 0; b < blocks; ++b) total += partial[(task * blocks + b) * kTile + j];
+      out[o * inner + i0 + j] = T(total);
+    }
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -77,17 +119,16 @@ void sum_forward(T* out, const T* x, long outer, long R, long inner) {
   }
   // Column sums: one task owns (o, a tile of kTile columns) and walks r in order.
   const long tiles = (inner + kTile - 1) / kTile;
+  if (outer * tiles < kFewTasks && R >= 2 * kRowBlockMin) {
+    column_sums_split(out, x, outer, R, inner);
+    return;
+  }
 #pragma omp parallel for schedule(static) if (outer * R * inner > kParallelMin)
   for (long t = 0; t < outer * tiles; ++t) {
     const long o = t / tiles, i0 = (t % tiles) * kTile;
     const long w = inner - i0 < kTile ? inner - i0 : kTile;
     double acc[kTile];
-    for (long j = 0; j < w; ++j) acc[j] = 0;
-    const T* xo = x + o * R * inner + i0;  // (R, inner), offset to the tile
-    for (long r = 0; r < R; ++r) {
-      const T* xr = xo + r * inner;
-      for (long j = 0; j < w; ++j) acc[j] += double(xr[j]);
-    }
+    column_block(acc, x + o * R * inner + i0, 0, R, inner, w);
     T* oo = out + o * inner + i0;
     for (long j = 0; j < w; ++j) oo[j] = T(acc[j]);
   }
@@ -95,6 +136,19 @@ void sum_forward(T* out, const T* x, long outer, long R, long inner) {
 
 template <class T>
 void max_forward(T* out, int64_t* idx, const T* x, long outer, long R, long inner) {
+  if (inner == 1) {  // rows are contiguous: a plain scan per row
+#pragma omp parallel for schedule(static) if (outer * R > kParallelMin)
+    for (long o = 0; o < outer; ++o) {
+      const T* xo = x + o * R;  // (R)
+      T best = xo[0];
+      long arg = 0;
+      for (long r = 1; r < R; ++r)
+        if (beats(xo[r], best)) best = xo[r], arg = r;
+      if (out) out[o] = best;
+      idx[o] = arg;
+    }
+    return;
+  }
   const long tiles = (inner + kTile - 1) / kTile;
 #pragma omp parallel for schedule(static) if (outer * R * inner > kParallelMin)
   for (long t = 0; t < outer * tiles; ++t) {

@@ -11,7 +11,10 @@
 // count. Sums accumulate in double (for float too: it costs nothing on a memory-bound loop).
 // An inner == 1 row is cut into at most 64 chunks of at least 4096 elements, each summed with 8
 // interleaved accumulators, then the chunk sums added in order; so a full sum over 10^8 values
-// still uses both cores and still gives the same bits at 1 or 2 threads.
+// still uses both cores and still gives the same bits at 1 or 2 threads. Column sums (inner > 1)
+// give each task a tile of 64 columns and walk r in order; when there are too few tiles to
+// share (a bias gradient (M, 64) -> (64)), R is also cut into at most 16 blocks whose partial
+// sums are added in order (block sizes again depend on R only).
 //
 // Raw loops: no autograd, no allocation, no exceptions. Outputs are OVERWRITTEN.
 //

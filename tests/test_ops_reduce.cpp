@@ -107,7 +107,7 @@ TEST_CASE("reduce: kernels match the naive twins at odd sizes") {
     struct Case { long outer, R, inner; };
     // Includes rows long enough for the chunked path (R > 4096) and tails of the 64-wide tiles.
     for (Case c : {Case{1, 1, 1}, Case{3, 7, 1}, Case{1, 300001, 1}, Case{5, 9001, 1}, Case{1, 37, 65},
-                   Case{3, 17, 129}, Case{2, 1, 5}, Case{1, 0, 3}}) {
+                   Case{3, 17, 129}, Case{2, 1, 5}, Case{1, 0, 3}, Case{1, 5001, 65}, Case{3, 1100, 7}}) {
       CAPTURE(c.outer);
       CAPTURE(c.R);
       CAPTURE(c.inner);
@@ -137,13 +137,13 @@ TEST_CASE("reduce: kernels match the naive twins at odd sizes") {
 
 TEST_CASE("reduce: results are bit-identical at 1 and 2 threads") {
   ThreadCountGuard guard;
-  Tensor big = randn({7 * 142859}), m = randn({513, 257});
+  Tensor big = randn({7 * 142859}), m = randn({513, 257}), tall = randn({5001, 64});
   auto compute = [&] {
     Tensor leaf = m.detach().set_requires_grad(true);
     sum(max(leaf, 0)).backward();
     return std::vector<Tensor>{sum(big),      sum(m, 0),       sum(m, 1),  mean(m, {0}),
                                sum(big.reshape({7, 142859}), 1), max(m, 1), argmax(m, 0),
-                               leaf.grad(),   reduce_to_shape(m, {257})};
+                               leaf.grad(),   reduce_to_shape(m, {257}), sum(tall, 0), max(tall, 0)};
   };
   set_num_threads(1);
   std::vector<Tensor> one = compute();
