@@ -1,7 +1,5 @@
 #include "layers/mlp.h"
 
-#include "layers/linear.h"
-
 namespace pmx::nn {
 
 MLP::MLP(int64_t in, const std::vector<int64_t>& hidden_sizes, int64_t out, Activation activation) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "layers/activation.h"
+#include "layers/linear.h"  // its children; users cast mlp[0] to Linear
 #include "layers/sequential.h"
 
 namespace pmx::nn {
