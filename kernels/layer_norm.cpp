@@ -12,8 +12,23 @@ namespace pmx {
 namespace kernels {
 
 namespace {
+
 constexpr long kParallelElements = 32768;
+
+// sum_{j < D} f(j) in 8 interleaved lanes added up in a fixed tree at the end. A plain running
+// sum is one long dependency chain the compiler may not reorder; lanes let it use one AVX
+// register per step, and the order still depends only on D, never on the thread count.
+template <class T, class F>
+inline T lane_sum(long D, F f) {
+  T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  long j = 0;
+  for (; j + 8 <= D; j += 8)
+    for (int k = 0; k < 8; ++k) acc[k] += f(j + k);
+  for (int k = 0; j < D; ++j, ++k) acc[k] += f(j);
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
+
+}  // namespace
 
 template <class T>
 void layer_norm_forward(T* out, T* mean, T* rstd, const T* x, const T* weight, const T* bias,
@@ -22,11 +37,8 @@ void layer_norm_forward(T* out, T* mean, T* rstd, const T* x, const T* weight, c
   for (long r = 0; r < rows; ++r) {
     const T* xr = x + r * D;  // (D)
     T* yr = out + r * D;      // (D)
-    T s = 0;
-    for (long j = 0; j < D; ++j) s += xr[j];
-    const T m = s / T(D);
-    T v = 0;
-    for (long j = 0; j < D; ++j) v += (xr[j] - m) * (xr[j] - m);
+    const T m = lane_sum<T>(D, [&](long j) { return xr[j]; }) / T(D);
+    const T v = lane_sum<T>(D, [&](long j) { return (xr[j] - m) * (xr[j] - m); });
     const T rs = T(1) / std::sqrt(v / T(D) + T(eps));
     mean[r] = m;
     rstd[r] = rs;
@@ -54,12 +66,10 @@ void layer_norm_backward(T* d_x, T* d_weight, T* d_bias, const T* d_out, const T
       const T* gr = d_out + r * D;   // (D)
       T* dr = d_x + r * D;           // (D)
       const T m = mean[r], rs = rstd[r];
-      T sum_g = 0, sum_gx = 0;
-      for (long j = 0; j < D; ++j) {
-        const T g = weight ? gr[j] * weight[j] : gr[j];
-        sum_g += g;
-        sum_gx += g * (xr[j] - m) * rs;
-      }
+      const T sum_g = weight ? lane_sum<T>(D, [&](long j) { return gr[j] * weight[j]; })
+                             : lane_sum<T>(D, [&](long j) { return gr[j]; });
+      const T sum_gx = weight ? lane_sum<T>(D, [&](long j) { return gr[j] * weight[j] * (xr[j] - m); }) * rs
+                              : lane_sum<T>(D, [&](long j) { return gr[j] * (xr[j] - m); }) * rs;
       const T mean_g = sum_g / T(D), mean_gx = sum_gx / T(D);
       for (long j = 0; j < D; ++j) {
         const T g = weight ? gr[j] * weight[j] : gr[j];
