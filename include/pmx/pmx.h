@@ -39,3 +39,5 @@
 #include "core/file_io.h"
 #include "core/safetensors.h"
 #include "optim/checkpoint.h"
+#include "layers/attention.h"
+#include "layers/transformer.h"

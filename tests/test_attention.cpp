@@ -1,0 +1,198 @@
+// MultiheadSelfAttention: a naive loop reference, gradients in float64, permutation equivariance,
+// parameter layout, errors, dropout modes and thread-count independence.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "autograd/gradcheck.h"
+#include "autograd/ops_elementwise.h"
+#include "autograd/ops_reduce.h"
+#include "autograd/ops_shape.h"
+#include "core/random.h"
+#include "core/threads.h"
+#include "layers/attention.h"
+
+using namespace pmx;
+
+namespace {
+
+// Attention by the definition, in double, from the module's own weights: x (B, N, d) -> (B, N, d).
+std::vector<double> naive_attention(const nn::MultiheadSelfAttention& attn, const std::vector<double>& x,
+                                    int64_t B, int64_t N) {
+  const int64_t d = attn.dim, H = attn.heads, dh = attn.head_dim;
+  std::vector<double> w_in = attn.in_proj_weight.to_vector<double>(), b_in = attn.in_proj_bias.to_vector<double>();
+  std::vector<double> w_out = attn.out_proj->weight.to_vector<double>(), b_out = attn.out_proj->bias.to_vector<double>();
+  std::vector<double> qkv(B * N * 3 * d), context(B * N * d), out(B * N * d);
+  for (int64_t r = 0; r < B * N; ++r)
+    for (int64_t o = 0; o < 3 * d; ++o) {
+      double acc = b_in[o];
+      for (int64_t i = 0; i < d; ++i) acc += x[r * d + i] * w_in[o * d + i];
+      qkv[r * 3 * d + o] = acc;
+    }
+  auto at = [&](int64_t b, int64_t n, int64_t part, int64_t h, int64_t c) {
+    return qkv[(b * N + n) * 3 * d + part * d + h * dh + c];
+  };
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < N; ++i) {
+        std::vector<double> s(N);
+        double top = -1e300, total = 0;
+        for (int64_t j = 0; j < N; ++j) {
+          double dot = 0;
+          for (int64_t c = 0; c < dh; ++c) dot += at(b, i, 0, h, c) * at(b, j, 1, h, c);
+          s[j] = dot / std::sqrt(double(dh));
+          top = std::max(top, s[j]);
+        }
+        for (int64_t j = 0; j < N; ++j) total += (s[j] = std::exp(s[j] - top));
+        for (int64_t c = 0; c < dh; ++c) {
+          double acc = 0;
+          for (int64_t j = 0; j < N; ++j) acc += s[j] / total * at(b, j, 2, h, c);
+          context[(b * N + i) * d + h * dh + c] = acc;
+        }
+      }
+  for (int64_t r = 0; r < B * N; ++r)
+    for (int64_t o = 0; o < d; ++o) {
+      double acc = b_out[o];
+      for (int64_t i = 0; i < d; ++i) acc += context[r * d + i] * w_out[o * d + i];
+      out[r * d + o] = acc;
+    }
+  return out;
+}
+
+// Non-zero biases, so the test sees whether they are used (PyTorch initialises them to zero).
+void randomize_biases(nn::MultiheadSelfAttention& attn) {
+  uniform_(attn.in_proj_bias, -0.5, 0.5);
+  uniform_(attn.out_proj->bias, -0.5, 0.5);
+}
+
+}  // namespace
+
+TEST_CASE("attention: matches a naive loop reference (B=2, N=5, d=8, heads=2)") {
+  manual_seed(3);
+  nn::MultiheadSelfAttention attn(8, 2);
+  randomize_biases(attn);
+  Tensor x = randn({2, 5, 8});
+  Tensor y = attn(x);
+  REQUIRE(y.shape() == Shape{2, 5, 8});
+  std::vector<double> ref = naive_attention(attn, x.to_vector<double>(), 2, 5);
+  std::vector<float> got = y.to_vector<float>();
+  for (size_t i = 0; i < ref.size(); ++i) CHECK(got[i] == doctest::Approx(ref[i]).epsilon(1e-4));
+
+  attn.to(DType::Float64);
+  Tensor x64 = x.to(DType::Float64);
+  std::vector<double> got64 = attn(x64).to_vector<double>();
+  for (size_t i = 0; i < ref.size(); ++i) CHECK(got64[i] == doctest::Approx(ref[i]).epsilon(1e-12));
+}
+
+TEST_CASE("attention: one head of size 1 with equal keys averages the values (hand-computed)") {
+  // d = 1: q = k = v = w x + b. With w_q = w_k = 0 all scores are 0, so every row averages V.
+  nn::MultiheadSelfAttention attn(1, 1);
+  float* w = attn.in_proj_weight.data<float>();
+  w[0] = 0, w[1] = 0, w[2] = 2;  // rows: q, k, v
+  attn.out_proj->weight.data<float>()[0] = 1;
+  attn.out_proj->bias.data<float>()[0] = 0.5f;
+  Tensor x = from_vector(std::vector<float>{1, 2, 6}, {1, 3, 1});
+  // v = (2, 4, 12), mean 6, plus 0.5.
+  for (float v : attn(x).to_vector<float>()) CHECK(v == doctest::Approx(6.5f).epsilon(1e-6));
+}
+
+TEST_CASE("attention: gradcheck in float64 for the input and every parameter") {
+  manual_seed(11);
+  nn::MultiheadSelfAttention attn(6, 3);
+  randomize_biases(attn);
+  attn.to(DType::Float64);
+  Tensor x = randn({2, 4, 6}, DType::Float64).set_requires_grad(true);
+  std::vector<Tensor> inputs{x};
+  for (const Tensor& p : attn.parameters()) inputs.push_back(p);
+  auto r = gradcheck([&](const std::vector<Tensor>& in) { return attn(in[0]); }, inputs);
+  CHECK_MESSAGE(r.ok, r.message);
+}
+
+TEST_CASE("attention: permuting the input rows permutes the output rows") {
+  manual_seed(5);
+  nn::MultiheadSelfAttention attn(8, 4);
+  randomize_biases(attn);
+  const int64_t N = 7;
+  std::vector<int64_t> perm{3, 0, 6, 1, 5, 2, 4};
+  Tensor x = randn({2, N, 8});
+  std::vector<float> xv = x.to_vector<float>(), xp(xv.size());
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t c = 0; c < 8; ++c) xp[(b * N + i) * 8 + c] = xv[(b * N + perm[i]) * 8 + c];
+  std::vector<float> y = attn(x).to_vector<float>();
+  std::vector<float> yp = attn(from_vector(xp, {2, N, 8})).to_vector<float>();
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t c = 0; c < 8; ++c)
+        CHECK(yp[(b * N + i) * 8 + c] == doctest::Approx(y[(b * N + perm[i]) * 8 + c]).epsilon(1e-5));
+}
+
+TEST_CASE("attention: PyTorch parameter names, shapes, init and count") {
+  manual_seed(0);
+  nn::MultiheadSelfAttention attn(32, 4);
+  auto named = attn.named_parameters();
+  REQUIRE(named.size() == 4);
+  CHECK(named[0].first == "in_proj_weight");
+  CHECK(named[0].second.shape() == Shape{96, 32});
+  CHECK(named[1].first == "in_proj_bias");
+  CHECK(named[1].second.shape() == Shape{96});
+  CHECK(named[2].first == "out_proj.weight");
+  CHECK(named[2].second.shape() == Shape{32, 32});
+  CHECK(named[3].first == "out_proj.bias");
+  CHECK(attn.num_parameters() == 4 * 32 * 32 + 4 * 32);
+  CHECK(attn.head_dim == 8);
+  // Xavier bound sqrt(6 / (32 + 96)) = 0.2165; biases start at zero.
+  float hi = 0;
+  for (float v : attn.in_proj_weight.to_vector<float>()) hi = std::max(hi, std::abs(v));
+  CHECK(hi <= 0.2166f);
+  CHECK(hi > 0.2f);
+  for (float v : attn.in_proj_bias.to_vector<float>()) CHECK(v == 0.f);
+  for (float v : attn.out_proj->bias.to_vector<float>()) CHECK(v == 0.f);
+}
+
+TEST_CASE("attention: bad arguments and inputs throw naming the problem") {
+  CHECK_THROWS_WITH_AS(nn::MultiheadSelfAttention(10, 4),
+                       doctest::Contains("dim = 10 is not divisible by heads = 4"), Error);
+  CHECK_THROWS_WITH_AS(nn::MultiheadSelfAttention(8, 0), doctest::Contains("[MultiheadSelfAttention]"), Error);
+  CHECK_THROWS_WITH_AS(nn::MultiheadSelfAttention(8, 2, 1.0), doctest::Contains("dropout"), Error);
+  nn::MultiheadSelfAttention attn(8, 2);
+  CHECK_THROWS_WITH_AS(attn(zeros({2, 5, 6})),
+                       doctest::Contains("[MultiheadSelfAttention] expected input (B, N, 8), got (2, 5, 6)"), Error);
+  CHECK_THROWS_WITH_AS(attn(zeros({5, 8})), doctest::Contains("got (5, 8)"), Error);
+}
+
+TEST_CASE("attention: dropout acts on the probabilities in training only") {
+  manual_seed(2);
+  nn::MultiheadSelfAttention with_dropout(8, 2, 0.5);
+  manual_seed(2);
+  nn::MultiheadSelfAttention plain(8, 2);
+  Tensor x = randn({2, 6, 8});
+  std::vector<float> reference = plain(x).to_vector<float>();
+  with_dropout.eval();
+  CHECK(with_dropout(x).to_vector<float>() == reference);
+  with_dropout.train();
+  CHECK(with_dropout(x).to_vector<float>() != reference);
+}
+
+TEST_CASE("attention: outputs and gradients are bit-identical at 1 and 2 threads") {
+  const int previous = get_num_threads();
+  std::vector<std::vector<float>> runs;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    manual_seed(9);
+    nn::MultiheadSelfAttention attn(16, 4);
+    randomize_biases(attn);
+    Tensor x = randn({3, 33, 16}).set_requires_grad(true);
+    Tensor y = attn(x);
+    sum(mul(y, randn(y.shape()))).backward();  // a random seed, so every gradient path is exercised
+    std::vector<float> all = y.to_vector<float>();
+    for (const Tensor& g : {x.grad(), attn.in_proj_weight.grad(), attn.out_proj->weight.grad()}) {
+      std::vector<float> v = g.to_vector<float>();
+      all.insert(all.end(), v.begin(), v.end());
+    }
+    runs.push_back(all);
+  }
+  set_num_threads(previous);
+  CHECK(runs[0] == runs[1]);
+}
