@@ -1,0 +1,83 @@
+#include "layers/paramixer_block.h"
+
+#include "autograd/ops_elementwise.h"
+#include "autograd/ops_grouped_linear.h"
+#include "autograd/ops_linalg.h"
+#include "autograd/ops_mixing.h"
+#include "autograd/ops_nn.h"
+#include "autograd/ops_shape.h"
+#include "layers/linear.h"
+
+namespace pmx::nn {
+
+ParamixerMLP::ParamixerMLP(int64_t in, int64_t hidden, int64_t out) {
+  network = register_module("network", std::make_shared<MLP>(in, std::vector<int64_t>{hidden}, out, Activation::Gelu));
+}
+
+Linear& ParamixerMLP::first() const { return static_cast<Linear&>((*network)[0]); }
+Linear& ParamixerMLP::second() const { return static_cast<Linear&>((*network)[2]); }
+
+ParamixerBlock::ParamixerBlock(int64_t n_, int64_t dim_, int64_t hidden_, Protocol protocol_, bool floor_factors,
+                               double p2_)
+    : n(n_), dim(dim_), hidden(hidden_), protocol(protocol_), p2(p2_) {
+  PMX_CHECK(n >= 2 && dim > 0 && hidden > 0, "[ParamixerBlock] need n >= 2, dim > 0, hidden > 0, got n = ", n,
+            ", dim = ", dim, ", hidden = ", hidden);
+  PMX_CHECK(p2 >= 0 && p2 < 1, "[ParamixerBlock] p2 must be in [0, 1), got ", p2);
+  num_factors = kernels::num_factors(n, floor_factors);
+  for (int64_t m = 0; m < num_factors; ++m)
+    offsets.push_back(kernels::protocol_offsets(protocol, n, m, num_factors));
+  links = int64_t(offsets[0].size());
+  g = register_module("g", std::make_shared<ParamixerMLP>(dim, hidden, dim));
+  // A plain Module as a list (torch.nn.ModuleList): children "0", "1", ... and no forward.
+  auto fs_list = register_module("fs", std::make_shared<Module>());
+  for (int64_t m = 0; m < num_factors; ++m)
+    fs.push_back(fs_list->register_module(std::to_string(m), std::make_shared<ParamixerMLP>(dim, hidden, links)));
+}
+
+void ParamixerBlock::check_input(const Tensor& t, const char* what) const {
+  PMX_CHECK(t.defined() && t.dim() == 3, "[ParamixerBlock] ", what, " must be (B, N, d), got ",
+            t.defined() ? shape_str(t.shape()) : "undefined");
+  PMX_CHECK(t.size(1) == n, "[ParamixerBlock] ", what, " ", shape_str(t.shape()), " has sequence length N = ",
+            t.size(1), " but the block was built for n = ", n);
+  PMX_CHECK(t.size(2) == dim, "[ParamixerBlock] ", what, " ", shape_str(t.shape()), " has d = ", t.size(2),
+            " but the block was built for dim = ", dim);
+}
+
+std::vector<Tensor> ParamixerBlock::factor_weights(const Tensor& x) {
+  check_input(x, "x");
+  int64_t B = x.size(0), M = num_factors, K = links;
+  std::vector<Tensor> w(M);
+  if (!fused_f) {
+    for (int64_t m = 0; m < M; ++m) w[m] = (*fs[m])(x);
+    return w;
+  }
+  // All f_m read the same X: their first layers run as ONE tall GEMM (d -> M*h) over
+  // concatenated weights instead of M skinny ones, so X is read once and BLAS gets a wide N.
+  // The concat of the small weight matrices is cheap, and its backward splits the gradient back.
+  std::vector<Tensor> w1, b1, w2, b2;
+  for (const auto& f : fs) {
+    w1.push_back(f->first().weight);
+    b1.push_back(f->first().bias);
+    w2.push_back(f->second().weight);
+    b2.push_back(f->second().bias);
+  }
+  Tensor x2 = reshape(x, {B * n, dim});                                  // (R, d)
+  Tensor hid = gelu(linear(x2, concat(w1, 0), concat(b1, 0)));           // (R, M*h)
+  // Second layers read their column block of hid in place (no slice copies).
+  Tensor all = grouped_linear(hid, w2, b2);                              // (M, R, K)
+  for (int64_t m = 0; m < M; ++m) w[m] = reshape(slice(all, 0, m, m + 1), {B, n, K});
+  return w;
+}
+
+Tensor ParamixerBlock::forward(const Tensor& v_in, const Tensor& x) {
+  check_input(v_in, "v_in");
+  check_input(x, "x");
+  PMX_CHECK(v_in.size(0) == x.size(0), "[ParamixerBlock] batch sizes differ: v_in ", shape_str(v_in.shape()),
+            ", x ", shape_str(x.shape()));
+  Tensor v = (*g)(v_in);
+  std::vector<Tensor> w = factor_weights(x);
+  for (int64_t m = 0; m < num_factors; ++m) v = mix(v, w[m], offsets[m]);
+  return p2 > 0 ? dropout(v, p2, is_training()) : v;
+}
+
+}  // namespace pmx::nn

@@ -1,0 +1,78 @@
+// ParamixerBlock: one Paramixer layer (Yu et al., CVPR 2022), as the official PyTorch code
+// computes it (see /work/shared/docs/paramixer.md).
+//
+//   V = g(V_in)                          g   = Linear(d,h) -> GELU -> Linear(h,d), per position
+//   for m = 0..M-1:
+//     W_m = f_m(X)                       f_m = Linear(d,h) -> GELU -> Linear(h,K), per position
+//     V   = (I + W_m) V                  V[b,i,:] += sum_k W_m[b,i,k] V[b,(i+o_k) mod N,:]
+//   out = Dropout(p2)(V)
+//
+// Shapes: v_in, x, out (B, N, d); W_m (B, N, K). N is fixed at construction (it sets M and the
+// offsets). Protocol CHORD: K = M + 1, offsets [0, 1, 2, 4, ..., 2^(M-1)] for every factor;
+// CDIL: K = 9, factor m has offsets s*[0, 1, 2, 3, 4, -1, -2, -3, -4], s = 2^m.
+// M = ceil(log2 N), or floor(log2 N) with floor_factors.
+//
+// Parameter names match the official model: "g.network.{0,2}.{weight,bias}" and
+// "fs.{m}.network.{0,2}.{weight,bias}" (network.1 is the GELU). Init: PyTorch's Linear default.
+//
+// Two f-MLP paths give the same numbers: the fused one (default) and the plain reference
+// (fused_f = false, one MLP call per factor, kept to test the fused one against).
+//
+//   pmx::nn::ParamixerBlock block(/*n=*/1024, /*dim=*/32, /*hidden=*/32);
+//   pmx::Tensor x = embed(tokens);                 // (B, 1024, 32)
+//   pmx::Tensor v = block.forward(x, x);           // first block: V_in = X
+//   v = next_block.forward(v, x);                  // later blocks read the same X
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "kernels/mixing.h"
+#include "layers/mlp.h"
+#include "layers/module.h"
+
+namespace pmx::nn {
+
+using Protocol = kernels::Protocol;
+
+// The official code's MLP wrapper: a module whose only child is "network" (so names read
+// "network.0.weight"). Forward runs the network.
+class ParamixerMLP : public Module {
+ public:
+  ParamixerMLP(int64_t in, int64_t hidden, int64_t out);
+  std::string type_name() const override { return "ParamixerMLP"; }
+  Tensor forward(const Tensor& x) override { return network->forward(x); }
+  Linear& first() const;   // network.0
+  Linear& second() const;  // network.2
+
+  std::shared_ptr<MLP> network;
+};
+
+class ParamixerBlock : public Module {
+ public:
+  ParamixerBlock(int64_t n, int64_t dim, int64_t hidden, Protocol protocol = Protocol::Chord,
+                 bool floor_factors = false, double p2 = 0);
+  std::string type_name() const override { return "ParamixerBlock"; }
+  // v_in, x: (B, n, dim) of one floating dtype -> (B, n, dim). Throws pmx::Error on other shapes.
+  Tensor forward(const Tensor& v_in, const Tensor& x);
+  // The mixing weights of every factor, W_m = f_m(x): M tensors (B, n, K). Uses the path chosen
+  // by fused_f. Exposed for tests and inspection.
+  std::vector<Tensor> factor_weights(const Tensor& x);
+
+  int64_t n, dim, hidden;
+  Protocol protocol;
+  int64_t num_factors;  // M
+  int64_t links;        // K
+  double p2;
+  // true: the first layers of all f_m as one GEMM and grouped_linear for the second layers;
+  // false: one plain MLP call per factor (the reference).
+  bool fused_f = true;
+  std::vector<std::vector<long>> offsets;  // offsets[m]: the K slot offsets of factor m
+
+  std::shared_ptr<ParamixerMLP> g;
+  std::vector<std::shared_ptr<ParamixerMLP>> fs;
+
+ private:
+  void check_input(const Tensor& t, const char* what) const;
+};
+
+}  // namespace pmx::nn

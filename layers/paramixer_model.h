@@ -1,0 +1,75 @@
+// ParamixerModel: the Paramixer sequence classifier / regressor of the official code: an input
+// embedding, L ParamixerBlocks that all read the same embedded input X, and a head.
+//
+//   tokens (B, N) int64:  E = Embedding(vocab, d)(tokens)         ("embedding.weight")
+//   values (B, N, F):     E = Linear(F, d)(values)                ("init_linear.{weight,bias}")
+//   CLS head:             E = [cls; E], a learned (d) vector at position 0 ("cls_token"), so
+//                         the blocks see N' = N + 1 positions; otherwise N' = N
+//   position table:       E = E + P, P (N', d) learned            ("apc_embedding.weight")
+//   X = Dropout(p1)(E);   V = Dropout(p1)(X)   (a second, independent mask)
+//   V = block_l(V, X) for l = 0..L-1                             ("attention.{l}. ...")
+//   head ("final.{weight,bias}"):
+//     Flatten: Linear(N'*d, classes) on V reshaped (B, N'*d), position-major (feature n*d + c)
+//     Cls:     Linear(d, classes) on V[:, 0, :]
+//     Mean:    Linear(d, classes) on the mean of V over positions
+//   output (B, classes); classes = 1 for regression (the adding problem).
+//
+// Init as PyTorch: Linear U(+-1/sqrt(fan_in)); embedding, position table and cls_token N(0, 1).
+// Parameters are drawn in registration order: input layer, cls_token, position table, blocks,
+// final.
+//
+//   pmx::nn::ParamixerConfig c;
+//   c.seq_len = 1024; c.input_features = 2; c.dim = c.hidden = 32;       // the adding problem
+//   pmx::nn::ParamixerModel model(c);                                   // 49,167 parameters
+//   pmx::Tensor y = model(values);                                      // (B, 1024, 2) -> (B, 1)
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "layers/dropout.h"
+#include "layers/embedding.h"
+#include "layers/linear.h"
+#include "layers/paramixer_block.h"
+
+namespace pmx::nn {
+
+enum class ParamixerHead { Flatten, Cls, Mean };
+
+struct ParamixerConfig {
+  int64_t seq_len = 0;          // N of the input (without the CLS position)
+  int64_t vocab = 0;            // > 0: token input (int64 ids in [0, vocab))
+  int64_t padding_idx = -1;     // token input only; -1: none
+  int64_t input_features = 0;   // > 0: real-valued input (B, N, input_features)
+  int64_t dim = 32;             // d
+  int64_t hidden = 32;          // h, of g and every f_m
+  int64_t layers = 1;           // L
+  int64_t classes = 1;
+  Protocol protocol = Protocol::Chord;
+  bool floor_factors = false;   // M = floor(log2 N') instead of ceil
+  bool position_table = false;  // learned (N', d) table added to the embedding
+  ParamixerHead head = ParamixerHead::Flatten;
+  double p1 = 0;                // dropout on the embedding (twice, see above)
+  double p2 = 0;                // dropout at the end of every block
+};
+
+class ParamixerModel : public Module {
+ public:
+  explicit ParamixerModel(const ParamixerConfig& config);
+  std::string type_name() const override { return "ParamixerModel"; }
+  // tokens (B, N) int64, or values (B, N, input_features) floating -> (B, classes).
+  Tensor forward(const Tensor& input) override;
+  // The sequence length inside the blocks: seq_len, plus one with the CLS head.
+  int64_t inner_len() const { return config.seq_len + (config.head == ParamixerHead::Cls ? 1 : 0); }
+  // Selects the fused or the reference f-MLP path in every block.
+  void set_fused_f(bool on);
+
+  ParamixerConfig config;
+  std::shared_ptr<Embedding> embedding;    // token input
+  std::shared_ptr<Linear> init_linear;     // real-valued input
+  Tensor cls_token;                        // (d), Cls head only
+  std::shared_ptr<Embedding> apc_embedding;  // position table (N', d), when config.position_table
+  std::vector<std::shared_ptr<ParamixerBlock>> blocks;
+  std::shared_ptr<Linear> final;
+};
+
+}  // namespace pmx::nn

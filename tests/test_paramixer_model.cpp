@@ -1,0 +1,307 @@
+// ParamixerModel: names, sizes, gradients of the whole model, errors, threads, and a short
+// training run on the adding problem.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cmath>
+#include <set>
+
+#include "autograd/gradcheck.h"
+#include "autograd/node.h"
+#include "autograd/ops_loss.h"
+#include "core/random.h"
+#include "core/threads.h"
+#include "layers/paramixer_model.h"
+#include "optim/adam.h"
+#include "optim/clip_grad.h"
+
+using namespace pmx;
+using pmx::nn::ParamixerConfig;
+using pmx::nn::ParamixerHead;
+using pmx::nn::ParamixerModel;
+using pmx::nn::Protocol;
+
+namespace {
+
+ParamixerConfig adding_config(int64_t N) {
+  ParamixerConfig c;
+  c.seq_len = N;
+  c.input_features = 2;
+  c.dim = c.hidden = 32;
+  c.layers = 1;
+  c.classes = 1;
+  c.head = ParamixerHead::Flatten;
+  return c;
+}
+
+// Adding problem: values 1 - 2u, markers at two distinct positions, target 0.5 + (v_p1 + v_p2) / 4.
+void adding_batch(int64_t B, int64_t N, Generator& g, Tensor* input, Tensor* target) {
+  std::vector<float> in(B * N * 2, 0.f), y(B);
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t t = 0; t < N; ++t) in[(b * N + t) * 2] = float(1 - 2 * random_uniform(g.seed(), g.advance(1)));
+    int64_t p1 = int64_t(random_uniform(g.seed(), g.advance(1)) * N);
+    int64_t p2 = int64_t(random_uniform(g.seed(), g.advance(1)) * (N - 1));
+    if (p2 >= p1) ++p2;
+    in[(b * N + p1) * 2 + 1] = in[(b * N + p2) * 2 + 1] = 1.f;
+    y[b] = 0.5f + (in[(b * N + p1) * 2] + in[(b * N + p2) * 2]) / 4;
+  }
+  *input = from_vector(in, {B, N, 2});
+  *target = from_vector(y, {B, 1});
+}
+
+bool bit_equal(const Tensor& a, const Tensor& b) {
+  std::vector<float> x = a.to_vector<float>(), y = b.to_vector<float>();
+  return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin());
+}
+
+void check_model_gradients(ParamixerModel& model, const Tensor& input) {
+  model.to(DType::Float64);
+  Tensor in = input.dtype() == DType::Int64 ? input : input.to(DType::Float64);
+  std::vector<Tensor> params = model.parameters();
+  auto r = gradcheck([&](const std::vector<Tensor>&) { return model(in); }, params);
+  CHECK_MESSAGE(r.ok, r.message);
+}
+
+}  // namespace
+
+TEST_CASE("paramixer: adding model at N = 1024 has exactly 49,167 parameters") {
+  ParamixerModel model(adding_config(1024));
+  CHECK(model.num_parameters() == 49167);
+  CHECK(model.blocks.size() == 1);
+  CHECK(model.blocks[0]->num_factors == 10);
+  CHECK(model.blocks[0]->links == 11);
+}
+
+TEST_CASE("paramixer: model state_dict keys match the official names") {
+  ParamixerConfig c;
+  c.seq_len = 8;
+  c.vocab = 6;
+  c.dim = 4;
+  c.hidden = 5;
+  c.layers = 2;
+  c.classes = 4;
+  c.position_table = true;
+  ParamixerModel model(c);
+  std::set<std::string> keys;
+  for (const auto& [k, t] : model.state_dict()) keys.insert(k);
+  std::set<std::string> want{"embedding.weight", "apc_embedding.weight", "final.weight", "final.bias"};
+  for (int l = 0; l < 2; ++l) {
+    std::string a = "attention." + std::to_string(l) + ".";
+    for (std::string s : {"weight", "bias"}) {
+      want.insert(a + "g.network.0." + s);
+      want.insert(a + "g.network.2." + s);
+      for (int m = 0; m < 3; ++m) {
+        want.insert(a + "fs." + std::to_string(m) + ".network.0." + s);
+        want.insert(a + "fs." + std::to_string(m) + ".network.2." + s);
+      }
+    }
+  }
+  CHECK(keys == want);
+  auto sd = model.state_dict();
+  CHECK(sd.at("apc_embedding.weight").shape() == Shape{8, 4});
+  CHECK(sd.at("final.weight").shape() == Shape{4, 32});  // FLATTEN: N * d inputs
+  CHECK(sd.at("attention.1.fs.2.network.2.bias").shape() == Shape{4});
+
+  ParamixerModel adding(adding_config(16));
+  std::set<std::string> adding_keys;
+  for (const auto& [k, t] : adding.state_dict()) adding_keys.insert(k);
+  CHECK(adding_keys.count("init_linear.weight") == 1);
+  CHECK(adding_keys.count("init_linear.bias") == 1);
+  CHECK(adding_keys.count("embedding.weight") == 0);
+  CHECK(adding_keys.count("apc_embedding.weight") == 0);
+}
+
+TEST_CASE("paramixer: model gradcheck, tokens + position table + FLATTEN, both protocols") {
+  for (auto protocol : {Protocol::Chord, Protocol::Cdil}) {
+    CAPTURE(int(protocol));
+    ParamixerConfig c;
+    c.seq_len = 6;
+    c.vocab = 5;
+    c.dim = 3;
+    c.hidden = 3;
+    c.layers = 2;
+    c.classes = 2;
+    c.protocol = protocol;
+    c.position_table = true;
+    ParamixerModel model(c);
+    Tensor tokens = from_vector(std::vector<int64_t>{0, 1, 2, 3, 4, 1, 2, 2, 0, 4, 3, 1}, {2, 6});
+    check_model_gradients(model, tokens);
+  }
+}
+
+TEST_CASE("paramixer: the padding row of the token embedding starts at zero and gets no gradient") {
+  ParamixerConfig c;
+  c.seq_len = 6;
+  c.vocab = 5;
+  c.padding_idx = 0;
+  c.dim = 3;
+  c.hidden = 3;
+  ParamixerModel model(c);
+  std::vector<float> table = model.embedding->weight.to_vector<float>();
+  for (int j = 0; j < 3; ++j) CHECK(table[j] == 0.f);
+  Tensor tokens = from_vector(std::vector<int64_t>{0, 1, 2, 0, 4, 1}, {1, 6});
+  model(tokens).backward(full({1, 1}, 1.0));
+  std::vector<float> grad = model.embedding->weight.grad().to_vector<float>();
+  for (int j = 0; j < 3; ++j) CHECK(grad[j] == 0.f);
+  CHECK(std::abs(grad[3]) + std::abs(grad[4]) + std::abs(grad[5]) > 0.f);  // row 1 is used
+}
+
+TEST_CASE("paramixer: model gradcheck, real input + MEAN and CLS heads, both protocols") {
+  for (auto head : {ParamixerHead::Mean, ParamixerHead::Cls})
+    for (auto protocol : {Protocol::Chord, Protocol::Cdil}) {
+      CAPTURE(int(head));
+      CAPTURE(int(protocol));
+      ParamixerConfig c;
+      c.seq_len = 9;
+      c.input_features = 2;
+      c.dim = 3;
+      c.hidden = 4;
+      c.classes = 3;
+      c.protocol = protocol;
+      c.head = head;
+      c.position_table = head == ParamixerHead::Cls;
+      ParamixerModel model(c);
+      CHECK(model.inner_len() == (head == ParamixerHead::Cls ? 10 : 9));
+      check_model_gradients(model, randn({2, 9, 2}));
+    }
+}
+
+TEST_CASE("paramixer: CLS head prepends a learned token, so the blocks see N + 1 positions") {
+  ParamixerConfig c;
+  c.seq_len = 7;
+  c.input_features = 2;
+  c.dim = 4;
+  c.hidden = 4;
+  c.head = ParamixerHead::Cls;
+  ParamixerModel model(c);
+  CHECK(model.blocks[0]->n == 8);
+  CHECK(model.cls_token.shape() == Shape{4});
+  CHECK(model.final->weight.shape() == Shape{1, 4});
+  Tensor out = model(randn({3, 7, 2}));
+  CHECK(out.shape() == Shape{3, 1});
+}
+
+TEST_CASE("paramixer: fused and reference paths agree for the whole model") {
+  ParamixerConfig c = adding_config(37);
+  c.dim = 8;
+  c.hidden = 6;
+  c.layers = 2;
+  ParamixerModel model(c);
+  model.to(DType::Float64);
+  Tensor in = randn({3, 37, 2}, DType::Float64);
+  auto run = [&](bool fused) {
+    model.set_fused_f(fused);
+    model.zero_grad();
+    Tensor out = model(in);
+    out.backward(full({3, 1}, 1.0, DType::Float64));
+    std::vector<Tensor> r{out.detach()};
+    for (const Tensor& p : model.parameters()) r.push_back(p.grad());
+    return r;
+  };
+  auto a = run(true), b = run(false);
+  for (size_t i = 0; i < a.size(); ++i) {
+    std::vector<double> x = a[i].to_vector<double>(), y = b[i].to_vector<double>();
+    double err = 0;
+    for (size_t j = 0; j < x.size(); ++j) err = std::max(err, std::abs(x[j] - y[j]));
+    CHECK_MESSAGE(err < 1e-11, "tensor ", i);
+  }
+}
+
+TEST_CASE("paramixer: model rejects bad inputs and configs, naming the problem") {
+  ParamixerModel adding(adding_config(16));
+  CHECK_THROWS_WITH_AS(adding(randn({2, 15, 2})), doctest::Contains("(B, 16, 2)"), Error);
+  CHECK_THROWS_WITH_AS(adding(randn({2, 16, 3})), doctest::Contains("[ParamixerModel] real input"), Error);
+  CHECK_THROWS_AS(adding(randn({2, 16, 2}, DType::Float64)), Error);
+  ParamixerConfig c;
+  c.seq_len = 4;
+  c.vocab = 6;
+  c.dim = 4;
+  c.hidden = 4;
+  ParamixerModel tokens(c);
+  CHECK_THROWS_WITH_AS(tokens(from_vector(std::vector<int64_t>{0, 1, 6, 2}, {1, 4})), doctest::Contains("6"), Error);
+  CHECK_THROWS_AS(tokens(from_vector(std::vector<int64_t>{0, 1, -1, 2}, {1, 4})), Error);
+  CHECK_THROWS_WITH_AS(tokens(from_vector(std::vector<int64_t>{0, 1, 2}, {1, 3})), doctest::Contains("token input"),
+                       Error);
+  CHECK_THROWS_WITH_AS(tokens(randn({1, 4})), doctest::Contains("int64"), Error);
+  ParamixerConfig both = c;
+  both.input_features = 2;
+  CHECK_THROWS_WITH_AS(ParamixerModel{both}, doctest::Contains("exactly one"), Error);
+  ParamixerConfig short_seq = c;
+  short_seq.seq_len = 1;
+  CHECK_THROWS_AS(ParamixerModel{short_seq}, Error);
+  ParamixerConfig bad_p1 = c;
+  bad_p1.p1 = 1.5;
+  CHECK_THROWS_AS(ParamixerModel{bad_p1}, Error);
+}
+
+TEST_CASE("paramixer: p1 dropout masks X and the first V independently, only in training") {
+  ParamixerConfig c;
+  c.seq_len = 16;
+  c.vocab = 4;
+  c.dim = 8;
+  c.hidden = 8;
+  c.p1 = 0.3;
+  ParamixerModel model(c);
+  Tensor tokens = randint(0, 4, {2, 16});
+  manual_seed(5);
+  Tensor a = model(tokens);
+  manual_seed(6);
+  Tensor b = model(tokens);
+  CHECK_FALSE(bit_equal(a, b));
+  model.eval();
+  CHECK(bit_equal(model(tokens), model(tokens)));
+}
+
+TEST_CASE("paramixer: model outputs and gradients are bit-identical at 1 and 2 threads") {
+  int saved = get_num_threads();
+  ParamixerModel model(adding_config(256));
+  Tensor in, target;
+  Generator g(3);
+  adding_batch(8, 256, g, &in, &target);
+  auto run = [&](int threads) {
+    set_num_threads(threads);
+    model.zero_grad();
+    Tensor out = model(in);
+    mse_loss(out, target).backward();
+    std::vector<Tensor> r{out.detach()};
+    for (const Tensor& p : model.parameters()) r.push_back(p.grad());
+    return r;
+  };
+  auto one = run(1), two = run(2);
+  set_num_threads(saved);
+  for (size_t i = 0; i < one.size(); ++i) CHECK_MESSAGE(bit_equal(one[i], two[i]), "tensor ", i);
+}
+
+TEST_CASE("paramixer: a short Adam run on the adding problem lowers the MSE 5x") {
+  // One thread: at B*N = 512 rows every op is a few microseconds, and OpenMP barriers on a
+  // loaded 2-core machine would cost more than the work.
+  int saved = get_num_threads();
+  set_num_threads(1);
+  auto start = std::chrono::steady_clock::now();
+  manual_seed(0);
+  const int64_t N = 16, B = 32;
+  ParamixerModel model(adding_config(N));
+  optim::Adam opt(model.parameters(), 1e-3);
+  Generator data(11), eval_data(12);
+  Tensor eval_in, eval_y;
+  adding_batch(512, N, eval_data, &eval_in, &eval_y);
+  auto eval_mse = [&] {
+    NoGradGuard no_grad;
+    return mse_loss(model(eval_in), eval_y).item();
+  };
+  double before = eval_mse();
+  for (int step = 0; step < 300; ++step) {
+    Tensor in, y;
+    adding_batch(B, N, data, &in, &y);
+    model.zero_grad();
+    mse_loss(model(in), y).backward();
+    optim::clip_grad_norm_(model.parameters(), 1.0);
+    opt.step();
+  }
+  double after = eval_mse();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  set_num_threads(saved);
+  MESSAGE("adding N = 16: eval MSE ", before, " -> ", after, " in ", seconds, " s");
+  CHECK(after * 5 < before);
+  CHECK(seconds < 20);
+}
