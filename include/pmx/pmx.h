@@ -41,3 +41,6 @@
 #include "optim/checkpoint.h"
 #include "layers/attention.h"
 #include "layers/transformer.h"
+#include "autograd/ops_grouped_linear.h"
+#include "layers/paramixer_block.h"
+#include "layers/paramixer_model.h"
