@@ -64,6 +64,35 @@ inline void strided_row(T* out, const T* a, int64_t sa, const T* b, int64_t sb, 
   }
 }
 
+// For an input walked across its fast dim (a transposed view), row-by-row order touches one
+// cache line per element. Walking the last two dims in 32 x 32 tiles keeps those lines hot
+// until all their elements are used. Each element is still written once, by one thread.
+constexpr long kTransposeTile = 32;
+
+template <BinaryOp OP, class T>
+void strided_tiled(T* out, const T* a, const int64_t* sa, const T* b, const int64_t* sb,
+                   const int64_t* shape, int ndim) {
+  const long L = long(shape[ndim - 1]), P = long(shape[ndim - 2]);
+  long batches = 1;
+  for (int d = 0; d < ndim - 2; ++d) batches *= long(shape[d]);
+  const long ptiles = (P + kTransposeTile - 1) / kTransposeTile;
+  const int64_t ap = sa[ndim - 2], al = sa[ndim - 1], bp = sb[ndim - 2], bl = sb[ndim - 1];
+#pragma omp parallel for schedule(static) if (batches * P * L > kParallelMin)
+  for (long t = 0; t < batches * ptiles; ++t) {
+    const long batch = t / ptiles, p0 = (t % ptiles) * kTransposeTile;
+    const long p1 = p0 + kTransposeTile < P ? p0 + kTransposeTile : P;
+    // row_offset over the leading ndim - 1 dims maps a batch index to its offset.
+    const T* ab = a + (ndim > 2 ? row_offset(batch, sa, shape, ndim - 1) : 0);
+    const T* bb = b + (ndim > 2 ? row_offset(batch, sb, shape, ndim - 1) : 0);
+    T* ob = out + batch * P * L;  // (P, L)
+    for (long j0 = 0; j0 < L; j0 += kTransposeTile) {
+      const long j1 = j0 + kTransposeTile < L ? j0 + kTransposeTile : L;
+      for (long p = p0; p < p1; ++p)
+        for (long j = j0; j < j1; ++j) ob[p * L + j] = bin<OP>(ab[p * ap + j * al], bb[p * bp + j * bl]);
+    }
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -116,8 +145,14 @@ void binary_strided(T* out, const T* a, const int64_t* a_strides, const T* b,
   long rows = 1;
   for (int d = 0; d < ndim - 1; ++d) rows *= long(shape[d]);
   if (len == 0 || rows == 0) return;
+  const bool across = (a_strides[ndim - 1] != 0 && a_strides[ndim - 1] != 1) ||
+                      (b_strides[ndim - 1] != 0 && b_strides[ndim - 1] != 1);
   with_binary_op(op, [&](auto tag) {
     constexpr BinaryOp OP = decltype(tag)::value;
+    if (across && ndim >= 2 && len >= 8) {
+      strided_tiled<OP>(out, a, a_strides, b, b_strides, shape, ndim);
+      return;
+    }
 #pragma omp parallel for schedule(static) if (rows * len > kParallelMin)
     for (long r = 0; r < rows; ++r) {
       const T* ar = a + row_offset(r, a_strides, shape, ndim);
@@ -222,6 +257,9 @@ void with_unary_op(UnaryOp op, F&& f) {
 // exp, no branch, one division per 8 values.
 inline __m256 erf_avx2(__m256 z) {
   const __m256 lim = _mm256_set1_ps(3.92f);
+  const __m256 sign = _mm256_and_ps(z, _mm256_set1_ps(-0.f));
+  // Past the fit range erf is +-1 exactly, so gelu(-20) is 0, not 20 * (1 - rational(3.92)).
+  const __m256 saturated = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.f), z), lim, _CMP_GE_OQ);
   z = _mm256_max_ps(_mm256_min_ps(z, lim), _mm256_sub_ps(_mm256_setzero_ps(), lim));
   const __m256 w = _mm256_mul_ps(z, z);
   __m256 p = _mm256_set1_ps(1.9917291292217287e-8f);
@@ -236,7 +274,11 @@ inline __m256 erf_avx2(__m256 z) {
   q = _mm256_fmadd_ps(q, w, _mm256_set1_ps(1.1427102597842555e-1f));
   q = _mm256_fmadd_ps(q, w, _mm256_set1_ps(5.0896065288069947e-1f));
   q = _mm256_fmadd_ps(q, w, _mm256_set1_ps(1.f));
-  return _mm256_div_ps(_mm256_mul_ps(z, p), q);
+  // Rounding can push |erf| a few ulps past 1 near the clamp; 1 + erf must not go negative.
+  const __m256 one = _mm256_set1_ps(1.f);
+  __m256 e = _mm256_div_ps(_mm256_mul_ps(z, p), q);
+  e = _mm256_max_ps(_mm256_min_ps(e, one), _mm256_sub_ps(_mm256_setzero_ps(), one));
+  return _mm256_blendv_ps(e, _mm256_or_ps(sign, one), saturated);
 }
 
 // exp(t) for t in [-87, 0] (Cephes expf): t = n ln2 + r with |r| <= ln2/2, a degree-7

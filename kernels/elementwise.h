@@ -1,12 +1,13 @@
 // Elementwise kernels: binary arithmetic with broadcasting, unary math functions and their
-// derivatives, exact-erf GELU (strided copies: kernels/copy.h). Raw loops on float and double: no autograd,
-// no allocation, no exceptions; the autograd layer (autograd/ops_elementwise.cpp) validates.
+// derivatives, exact-erf GELU (strided copies live in kernels/copy.h). Raw loops on float and
+// double: no autograd, no allocation, no exceptions; autograd/ops_elementwise.cpp validates.
 //
 // Binary: out[i] = a[i] (+ - * /) b[i] over the broadcast shape. Four layouts, fastest first:
 //   binary_same     a, b, out: (n) all contiguous
 //   binary_scalar   x: (n) op one value s (either side)
 //   binary_row      x: (M, n) op row: (n), either side: the bias case
-//   binary_strided  any shape; per-input strides with 0 on broadcast dims; out contiguous
+//   binary_strided  any shape; per-input strides with 0 on broadcast dims; out contiguous;
+//                   inputs read across their fast dim (transposed views) go in 32 x 32 tiles
 // Unary: out = f(in); backward d_in = d_out * f'(in) (OVERWRITES d_in, does not accumulate).
 //   GELU is exact: gelu(x) = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)),
 //   gelu'(x) = Phi(x) + x exp(-x^2 / 2) / sqrt(2 pi).
