@@ -104,6 +104,39 @@ void column_sums_split(T* out, const T* x, long outer, long R, long inner) {
   }
 }
 
+// Index of the first maximal element of x: (R), R >= 1. A branch-free lane-wise max (it
+// vectorises) then a search for the first element equal to it; rows holding a NaN take the
+// scalar scan, so NaN still wins.
+template <class T>
+long first_max(const T* x, long R) {
+  if (R >= 16) {
+    T lane[8];
+    int nan[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int j = 0; j < 8; ++j) lane[j] = x[j], nan[j] = x[j] != x[j];
+    long i = 8;
+    for (; i + 8 <= R; i += 8)
+      for (int j = 0; j < 8; ++j) {
+        const T v = x[i + j];
+        lane[j] = v > lane[j] ? v : lane[j];
+        nan[j] |= v != v;
+      }
+    T best = lane[0];
+    int any_nan = 0;
+    for (int j = 0; j < 8; ++j) best = lane[j] > best ? lane[j] : best, any_nan |= nan[j];
+    for (; i < R; ++i) best = x[i] > best ? x[i] : best, any_nan |= x[i] != x[i];
+    if (!any_nan) {
+      long r = 0;
+      while (!(x[r] == best)) ++r;
+      return r;
+    }
+  }
+  T best = x[0];
+  long arg = 0;
+  for (long r = 1; r < R; ++r)
+    if (beats(x[r], best)) best = x[r], arg = r;
+  return arg;
+}
+
 }  // namespace
 
 template <class T>
@@ -136,15 +169,11 @@ void sum_forward(T* out, const T* x, long outer, long R, long inner) {
 
 template <class T>
 void max_forward(T* out, int64_t* idx, const T* x, long outer, long R, long inner) {
-  if (inner == 1) {  // rows are contiguous: a plain scan per row
+  if (inner == 1) {  // rows are contiguous
 #pragma omp parallel for schedule(static) if (outer * R > kParallelMin)
     for (long o = 0; o < outer; ++o) {
-      const T* xo = x + o * R;  // (R)
-      T best = xo[0];
-      long arg = 0;
-      for (long r = 1; r < R; ++r)
-        if (beats(xo[r], best)) best = xo[r], arg = r;
-      if (out) out[o] = best;
+      const long arg = first_max(x + o * R, R);
+      if (out) out[o] = x[o * R + arg];
       idx[o] = arg;
     }
     return;

@@ -64,6 +64,15 @@ TEST_CASE("reduce: sum, mean, max, argmax give hand-computed values") {
   Tensor t = from_vector(std::vector<float>{1, 5, 5, 2, std::nanf(""), 3}, {2, 3});
   CHECK(argmax(t, 1).to_vector<int64_t>() == std::vector<int64_t>{1, 1});
   CHECK(std::isnan(values(max(t, 1))[1]));
+  // The same on rows long enough for the vectorised scan: ties, -0 vs +0, a NaN late in a row.
+  std::vector<float> row(40, -1.f);
+  row[5] = 7, row[33] = 7, row[20] = -0.f;
+  CHECK(argmax(from_vector(row, {40}), 0).to_vector<int64_t>()[0] == 5);
+  row[37] = std::nanf("");
+  CHECK(argmax(from_vector(row, {40}), 0).to_vector<int64_t>()[0] == 37);
+  std::vector<float> zeros_row(17, 0.f);
+  zeros_row[0] = -0.f;
+  CHECK(argmax(from_vector(zeros_row, {17}), 0).to_vector<int64_t>()[0] == 0);
   // Sums of a transposed view read through its strides.
   CHECK(values(sum(transpose(x, 0, 2), 0)) == std::vector<double>{3, 21, 12, 30});
   CHECK(sum(scalar(3.f)).item() == 3);
@@ -119,6 +128,8 @@ TEST_CASE("reduce: kernels match the naive twins at odd sizes") {
       for (size_t i = 0; i < a.size(); ++i)
         CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-6).scale(1 + std::sqrt(double(c.R))));
       if (c.R == 0) continue;
+      // A NaN in the first row checks that NaN wins on every max path.
+      if (c.R > 100) x.data<T>()[c.R / 2] = std::numeric_limits<T>::quiet_NaN();
       Tensor idx = empty({c.outer * c.inner}, DType::Int64), idx_ref = empty({c.outer * c.inner}, DType::Int64);
       kernels::max_forward(out.data<T>(), idx.data<int64_t>(), x.data<T>(), c.outer, c.R, c.inner);
       kernels::max_forward_naive(ref.data<T>(), idx_ref.data<int64_t>(), x.data<T>(), c.outer, c.R, c.inner);
