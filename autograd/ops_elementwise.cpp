@@ -139,21 +139,21 @@ Tensor unary(const Tensor& a, UnaryOp op, double param, const char* name) {
 
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor out = binary_values(a, b, BinaryOp::Add, "add");
-  return record("add", out, {a, b},
-                [sa = a.shape(), sb = b.shape(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {
-                  return std::vector<Tensor>{na ? reduce_to_shape(g, sa) : Tensor(),
-                                             nb ? reduce_to_shape(g, sb) : Tensor()};
-                });
+  const bool na = a.requires_grad(), nb = b.requires_grad();
+  return record("add", out, {a, b}, [sa = a.shape(), sb = b.shape(), na, nb](const Tensor& g) {
+    return std::vector<Tensor>{na ? reduce_to_shape(g, sa) : Tensor(),
+                               nb ? reduce_to_shape(g, sb) : Tensor()};
+  });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor out = binary_values(a, b, BinaryOp::Sub, "sub");
-  return record("sub", out, {a, b},
-                [sa = a.shape(), sb = b.shape(), na = a.requires_grad(), nb = b.requires_grad()](const Tensor& g) {
-                  // Negate after reducing: the reduced gradient is the smaller tensor.
-                  return std::vector<Tensor>{na ? reduce_to_shape(g, sa) : Tensor(),
-                                             nb ? neg(reduce_to_shape(g, sb)) : Tensor()};
-                });
+  const bool na = a.requires_grad(), nb = b.requires_grad();
+  return record("sub", out, {a, b}, [sa = a.shape(), sb = b.shape(), na, nb](const Tensor& g) {
+    // Negate after reducing: the reduced gradient is the smaller tensor.
+    return std::vector<Tensor>{na ? reduce_to_shape(g, sa) : Tensor(),
+                               nb ? neg(reduce_to_shape(g, sb)) : Tensor()};
+  });
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
