@@ -1,5 +1,7 @@
 #include "autograd/ops_grouped_linear.h"
 
+#include <cstring>
+
 #include "autograd/node.h"
 #include "autograd/ops_shape.h"
 #include "kernels/bias.h"
@@ -48,10 +50,9 @@ void grouped_linear_backward(std::vector<Tensor>& grads, const Tensor& d_out, co
   }
 }
 
-}  // namespace
-
-Tensor grouped_linear(const Tensor& hidden_in, const std::vector<Tensor>& weights_in,
-                      const std::vector<Tensor>& biases_in) {
+// Validates the arguments; returns {hidden, weights..., biases...} made contiguous.
+std::vector<Tensor> checked_inputs(const Tensor& hidden_in, const std::vector<Tensor>& weights_in,
+                                   const std::vector<Tensor>& biases_in, GroupSizes* sizes) {
   PMX_CHECK(!weights_in.empty(), "[grouped_linear] needs at least one weight");
   int64_t G = int64_t(weights_in.size());
   PMX_CHECK(weights_in[0].defined() && weights_in[0].dim() == 2, "[grouped_linear] weight 0 must be (K, h), got ",
@@ -80,23 +81,90 @@ Tensor grouped_linear(const Tensor& hidden_in, const std::vector<Tensor>& weight
               dtype_name(dt));
     inputs.push_back(contiguous(b));
   }
-  GroupSizes s{G, hidden_in.size(0), h, K};
-  std::vector<Tensor> weights(inputs.begin() + 1, inputs.begin() + 1 + G);
-  std::vector<Tensor> biases(inputs.begin() + 1 + G, inputs.end());
-  Tensor out = empty({G, s.R, K}, dt);
-  PMX_DISPATCH_FLOATING(dt, "grouped_linear", [&] {
+  *sizes = GroupSizes{G, hidden_in.size(0), h, K};
+  return inputs;
+}
+
+// out (G, R, K) = the forward of every group, no autograd.
+Tensor grouped_forward(const std::vector<Tensor>& inputs, GroupSizes s) {
+  std::vector<Tensor> weights(inputs.begin() + 1, inputs.begin() + 1 + s.G);
+  std::vector<Tensor> biases(inputs.begin() + 1 + s.G, inputs.end());
+  Tensor out = empty({s.G, s.R, s.K}, inputs[0].dtype());
+  PMX_DISPATCH_FLOATING(out.dtype(), "grouped_linear", [&] {
     grouped_linear_forward<scalar_t>(out, inputs[0], weights, biases, s);
   });
-  return record("grouped_linear", out, inputs, [inputs, s](const Tensor& g) {
-    std::vector<Tensor> grads(inputs.size());
-    for (size_t i = 0; i < inputs.size(); ++i)
-      if (inputs[i].requires_grad()) grads[i] = empty(inputs[i].shape(), inputs[i].dtype());
-    std::vector<Tensor> weights(inputs.begin() + 1, inputs.begin() + 1 + s.G);
-    PMX_DISPATCH_FLOATING(g.dtype(), "grouped_linear", [&] {
-      grouped_linear_backward<scalar_t>(grads, g, inputs[0], weights, s);
-    });
-    return grads;
+  return out;
+}
+
+// One gradient per input (undefined where not needed) from d_out (G, R, K).
+std::vector<Tensor> grouped_backward(const std::vector<Tensor>& inputs, const Tensor& d_out, GroupSizes s) {
+  std::vector<Tensor> grads(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].requires_grad()) grads[i] = empty(inputs[i].shape(), inputs[i].dtype());
+  std::vector<Tensor> weights(inputs.begin() + 1, inputs.begin() + 1 + s.G);
+  PMX_DISPATCH_FLOATING(d_out.dtype(), "grouped_linear", [&] {
+    grouped_linear_backward<scalar_t>(grads, d_out, inputs[0], weights, s);
   });
+  return grads;
+}
+
+// Gradients of the slabs of grouped_linear_groups, gathered until the shared node runs.
+struct SlabGradients {
+  Tensor d_out;               // (G, R, K), allocated by the first slab that gets a gradient
+  std::vector<char> written;  // which slabs were written (the others are zero)
+};
+
+}  // namespace
+
+Tensor grouped_linear(const Tensor& hidden, const std::vector<Tensor>& weights, const std::vector<Tensor>& biases) {
+  GroupSizes s;
+  std::vector<Tensor> inputs = checked_inputs(hidden, weights, biases, &s);
+  Tensor out = grouped_forward(inputs, s);
+  return record("grouped_linear", out, inputs,
+                [inputs, s](const Tensor& g) { return grouped_backward(inputs, g, s); });
+}
+
+std::vector<Tensor> grouped_linear_groups(const Tensor& hidden, const std::vector<Tensor>& weights,
+                                          const std::vector<Tensor>& biases) {
+  GroupSizes s;
+  std::vector<Tensor> inputs = checked_inputs(hidden, weights, biases, &s);
+  Tensor out = grouped_forward(inputs, s);
+  auto slab_of = [&](const Tensor& t, int64_t m) { return make_view(t, {s.R, s.K}, {s.K, 1}, t.offset() + m * s.R * s.K); };
+  std::vector<Tensor> slabs(s.G);
+  if (!grad_enabled() || !any_requires_grad(inputs)) {
+    for (int64_t m = 0; m < s.G; ++m) slabs[m] = slab_of(out, m);
+    return slabs;
+  }
+  // A node has one output, so the G slabs are G small nodes that feed one shared node. Each
+  // slab copies its gradient into its block of one shared (G, R, K) buffer and passes nothing
+  // on the edge; the engine then runs the shared node (with an undefined gradient), which reads
+  // the buffer. Slicing would instead hand the engine G full-size, mostly-zero gradients to
+  // allocate, clear and add.
+  auto state = std::make_shared<SlabGradients>();
+  state->written.assign(size_t(s.G), 0);
+  Tensor all = record("grouped_linear", out, inputs, [inputs, s, state](const Tensor&) {
+    Tensor d_out = std::move(state->d_out);
+    std::vector<char> written(size_t(s.G), 0);
+    std::swap(written, state->written);
+    if (!d_out.defined()) return std::vector<Tensor>(inputs.size());
+    size_t slab_bytes = size_t(s.R * s.K) * dtype_size(d_out.dtype());
+    char* base = static_cast<char*>(d_out.storage()->data());
+    for (int64_t m = 0; m < s.G; ++m)
+      if (!written[m]) std::memset(base + m * slab_bytes, 0, slab_bytes);
+    return grouped_backward(inputs, d_out, s);
+  });
+  for (int64_t m = 0; m < s.G; ++m)
+    slabs[m] = record("grouped_linear_slab", slab_of(all, m), {all}, [state, s, m](const Tensor& g) {
+      if (g.defined()) {
+        if (!state->d_out.defined()) state->d_out = empty({s.G, s.R, s.K}, g.dtype());
+        size_t slab_bytes = size_t(s.R * s.K) * dtype_size(g.dtype());
+        std::memcpy(static_cast<char*>(state->d_out.storage()->data()) + m * slab_bytes,
+                    static_cast<const char*>(g.storage()->data()) + g.offset() * dtype_size(g.dtype()), slab_bytes);
+        state->written[m] = 1;
+      }
+      return std::vector<Tensor>(1);
+    });
+  return slabs;
 }
 
 }  // namespace pmx

@@ -11,9 +11,14 @@
 // dW_m = dOut_m^T H_m, db_m = column sum of dOut_m. Every input's gradient is skipped when that
 // input needs none.
 //
-//   Tensor hid = gelu(linear(x2d, w1_all, b1_all));        // (R, G*h)
-//   Tensor w = grouped_linear(hid, {w2_0, w2_1}, {b2_0, b2_1});   // (2, R, K)
-//   Tensor w0 = reshape(select_block(w, 0), {B, N, K});    // e.g. slice(w, 0, 0, 1)
+// grouped_linear_groups returns the same numbers as G separate (R, K) tensors (views of one
+// buffer). Use it instead of slicing the (G, R, K) result: slice's backward would hand the engine
+// G full-size, mostly-zero gradients; here each group writes only its own block of one shared
+// gradient buffer.
+//
+//   Tensor hid = gelu(linear(x2d, w1_all, b1_all));               // (R, G*h)
+//   Tensor w = grouped_linear(hid, {w2_0, w2_1}, {b2_0, b2_1});    // (2, R, K)
+//   std::vector<Tensor> ws = grouped_linear_groups(hid, {w2_0, w2_1}, {b2_0, b2_1});  // 2 x (R, K)
 #pragma once
 #include <vector>
 
@@ -25,5 +30,8 @@ namespace pmx {
 // All of one floating dtype. Returns (G, R, K).
 Tensor grouped_linear(const Tensor& hidden, const std::vector<Tensor>& weights,
                       const std::vector<Tensor>& biases);
+// The same, as G tensors (R, K): element m is out[m].
+std::vector<Tensor> grouped_linear_groups(const Tensor& hidden, const std::vector<Tensor>& weights,
+                                          const std::vector<Tensor>& biases);
 
 }  // namespace pmx

@@ -63,9 +63,10 @@ std::vector<Tensor> ParamixerBlock::factor_weights(const Tensor& x) {
   }
   Tensor x2 = reshape(x, {B * n, dim});                                  // (R, d)
   Tensor hid = gelu(linear(x2, concat(w1, 0), concat(b1, 0)));           // (R, M*h)
-  // Second layers read their column block of hid in place (no slice copies).
-  Tensor all = grouped_linear(hid, w2, b2);                              // (M, R, K)
-  for (int64_t m = 0; m < M; ++m) w[m] = reshape(slice(all, 0, m, m + 1), {B, n, K});
+  // Second layers read their column block of hid in place (no slice copies), and hand back
+  // M views whose gradients land in one shared buffer (see grouped_linear_groups).
+  std::vector<Tensor> slabs = grouped_linear_groups(hid, w2, b2);        // M x (R, K)
+  for (int64_t m = 0; m < M; ++m) w[m] = reshape(slabs[m], {B, n, K});
   return w;
 }
 

@@ -7,6 +7,7 @@
 #include "autograd/gradcheck.h"
 #include "autograd/node.h"
 #include "autograd/ops_grouped_linear.h"
+#include "autograd/ops_elementwise.h"
 #include "autograd/ops_linalg.h"
 #include "autograd/ops_reduce.h"
 #include "autograd/ops_shape.h"
@@ -129,6 +130,39 @@ TEST_CASE("paramixer: grouped_linear gradcheck in float64") {
   in[1 + G + 1].set_requires_grad(false);
   r = gradcheck(fn, in);
   CHECK_MESSAGE(r.ok, r.message);
+}
+
+TEST_CASE("paramixer: grouped_linear_groups equals grouped_linear, gradients included") {
+  int64_t R = 6, G = 3, h = 4, K = 3;
+  std::vector<Tensor> in{randn({R, G * h}, DType::Float64).set_requires_grad(true)};
+  for (int64_t m = 0; m < G; ++m) in.push_back(randn({K, h}, DType::Float64).set_requires_grad(true));
+  for (int64_t m = 0; m < G; ++m) in.push_back(randn({K}, DType::Float64).set_requires_grad(true));
+  auto W = [&](const std::vector<Tensor>& t) { return std::vector<Tensor>(t.begin() + 1, t.begin() + 1 + G); };
+  auto b = [&](const std::vector<Tensor>& t) { return std::vector<Tensor>(t.begin() + 1 + G, t.end()); };
+  Tensor whole = grouped_linear(in[0], W(in), b(in));
+  std::vector<Tensor> groups = grouped_linear_groups(in[0], W(in), b(in));
+  REQUIRE(groups.size() == size_t(G));
+  for (int64_t m = 0; m < G; ++m) {
+    CHECK(groups[m].shape() == Shape{R, K});
+    CHECK(max_abs_diff(groups[m], slice(whole, 0, m, m + 1)) == 0.0);
+  }
+  // All groups used, with different weights so every slab's gradient matters.
+  auto all_used = [&](const std::vector<Tensor>& t) {
+    auto g = grouped_linear_groups(t[0], W(t), b(t));
+    return concat({g[0], g[1] * 2.0, g[2] * -3.0}, 0);
+  };
+  auto r = gradcheck(all_used, in);
+  CHECK_MESSAGE(r.ok, r.message);
+  // Group 1 unused: its block of the shared gradient must read as zero, not garbage.
+  auto some_used = [&](const std::vector<Tensor>& t) {
+    auto g = grouped_linear_groups(t[0], W(t), b(t));
+    return concat({g[2], g[0]}, 0);
+  };
+  r = gradcheck(some_used, in);
+  CHECK_MESSAGE(r.ok, r.message);
+  // Without grad mode the groups are plain views.
+  NoGradGuard no_grad;
+  CHECK_FALSE(grouped_linear_groups(in[0], W(in), b(in))[1].requires_grad());
 }
 
 TEST_CASE("paramixer: grouped_linear is bit-identical at 1 and 2 threads") {
