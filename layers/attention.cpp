@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "autograd/ops_attention.h"
 #include "autograd/ops_elementwise.h"
 #include "autograd/ops_linalg.h"
 #include "autograd/ops_nn.h"
@@ -33,6 +34,7 @@ Tensor MultiheadSelfAttention::forward(const Tensor& x) {
             "), got ", shape_str(x.shape()));
   const int64_t B = x.size(0), N = x.size(1);
   Tensor qkv = linear(x, in_proj_weight, in_proj_bias);  // (B, N, 3d)
+  if (fused && !(is_training() && dropout > 0)) return (*out_proj)(self_attention(qkv, heads));
   // (B, N, 3, H, dh) -> (3, B, H, N, dh): views only; the batched matmul reads the strided heads
   // in place (rows of one head are 3d apart, columns contiguous), so nothing is copied here.
   Tensor heads_view = permute(reshape(qkv, {B, N, 3, heads, head_dim}), {2, 0, 3, 1, 4});

@@ -11,10 +11,13 @@
 // Xavier-uniform U(+-sqrt(6 / (d + 3d))), out_proj.weight U(+-1/sqrt(d)), both biases zero.
 // Count: 4 d^2 + 4 d.
 //
-// Built from pmx ops (linear, views, batched matmul, softmax, dropout), so the gradient is theirs.
-// Memory: the scores and the probabilities are (B, H, N, N) each and both are kept for backward
-// (plus the dropped-out copy when dropout > 0): at B = 16, H = 4, N = 4096 that is 4 GiB per
-// tensor in float32. This quadratic cost is what Paramixer avoids; keep N modest here.
+// Two paths with the same result. Fused (default, when no dropout is active): the packed
+// projection goes to pmx::self_attention (autograd/ops_attention.h), which works in row blocks and
+// keeps only a (B, H, N) log-sum-exp for backward: O(B N d) memory, no (N, N) matrix. Composed
+// (fused = false, or dropout > 0 in training): linear, views, batched matmul, softmax, dropout;
+// the scores and the probabilities are (B, H, N, N) each and both are kept for backward (plus
+// the dropped-out copy): at B = 16, H = 4, N = 4096 that is 4 GiB per tensor in float32.
+// Either way the time is O(B N^2 d): the quadratic cost Paramixer avoids.
 //
 //   pmx::nn::MultiheadSelfAttention attn(/*dim=*/32, /*heads=*/4);
 //   pmx::Tensor y = attn(pmx::randn({8, 100, 32}));   // (8, 100, 32)
@@ -37,6 +40,7 @@ class MultiheadSelfAttention : public Module {
 
   int64_t dim, heads, head_dim;
   double dropout;
+  bool fused = true;  // false: always take the composed path (the reference the tests compare with)
   Tensor in_proj_weight;  // (3 dim, dim): rows [0, d) make Q, [d, 2d) K, [2d, 3d) V
   Tensor in_proj_bias;    // (3 dim)
   std::shared_ptr<Linear> out_proj;  // dim -> dim

@@ -6,11 +6,13 @@
 #include <vector>
 
 #include "autograd/gradcheck.h"
+#include "autograd/ops_attention.h"
 #include "autograd/ops_elementwise.h"
 #include "autograd/ops_reduce.h"
 #include "autograd/ops_shape.h"
 #include "core/random.h"
 #include "core/threads.h"
+#include "kernels/attention.h"
 #include "layers/attention.h"
 
 using namespace pmx;
@@ -195,4 +197,94 @@ TEST_CASE("attention: outputs and gradients are bit-identical at 1 and 2 threads
   }
   set_num_threads(previous);
   CHECK(runs[0] == runs[1]);
+}
+
+// ---- the fused path: kernels/attention.h and pmx::self_attention ----
+
+TEST_CASE("attention: fused kernel matches its naive twin at odd sizes, several row blocks") {
+  // Packed layout as in the op: head columns inside rows of 3 * H * dh, so ld != dh is exercised.
+  const int64_t N = 37, H = 2, dh = 5, d = H * dh, ld = 3 * d, block = 8;
+  manual_seed(13);
+  std::vector<double> qkv = randn({N, ld}, DType::Float64).to_vector<double>();
+  std::vector<double> d_out = randn({N, d}, DType::Float64).to_vector<double>();
+  const double scale = 1.0 / std::sqrt(double(dh));
+  for (int64_t h = 0; h < H; ++h) {
+    const double* q = qkv.data() + h * dh;
+    std::vector<double> out(N * d), out_ref(N * d), lse(N), lse_ref(N), scratch(2 * block * N + block);
+    kernels::attention_forward(out.data() + h * dh, d, lse.data(), q, q + d, q + 2 * d, ld, N, dh, scale,
+                               scratch.data(), block);
+    kernels::attention_forward_naive(out_ref.data() + h * dh, d, lse_ref.data(), q, q + d, q + 2 * d, ld, N, dh,
+                                     scale);
+    for (int64_t i = 0; i < N; ++i) CHECK(lse[i] == doctest::Approx(lse_ref[i]).epsilon(1e-12));
+    for (int64_t i = 0; i < N * d; ++i) CHECK(out[i] == doctest::Approx(out_ref[i]).epsilon(1e-12));
+
+    std::vector<double> grad(N * ld, 0.5), grad_ref(N * ld, 0.5);  // d_k, d_v must accumulate onto 0.5
+    kernels::attention_backward(grad.data() + h * dh, grad.data() + d + h * dh, grad.data() + 2 * d + h * dh,
+                                d_out.data() + h * dh, out.data() + h * dh, d, lse.data(), q, q + d, q + 2 * d,
+                                ld, N, dh, scale, scratch.data(), block);
+    kernels::attention_backward_naive(grad_ref.data() + h * dh, grad_ref.data() + d + h * dh,
+                                      grad_ref.data() + 2 * d + h * dh, d_out.data() + h * dh,
+                                      out_ref.data() + h * dh, d, lse_ref.data(), q, q + d, q + 2 * d, ld, N, dh,
+                                      scale);
+    for (int64_t i = 0; i < N * ld; ++i) CHECK(grad[i] == doctest::Approx(grad_ref[i]).epsilon(1e-10));
+  }
+}
+
+TEST_CASE("attention: self_attention gradcheck in float64") {
+  manual_seed(17);
+  Tensor qkv = randn({2, 5, 3 * 6}, DType::Float64).set_requires_grad(true);
+  auto r = gradcheck([](const std::vector<Tensor>& in) { return self_attention(in[0], 3); }, {qkv});
+  CHECK_MESSAGE(r.ok, r.message);
+}
+
+TEST_CASE("attention: fused and composed paths agree on outputs and gradients") {
+  manual_seed(19);
+  nn::MultiheadSelfAttention attn(12, 3);
+  randomize_biases(attn);
+  attn.to(DType::Float64);
+  Tensor x = randn({2, 9, 12}, DType::Float64).set_requires_grad(true);
+  Tensor seed = randn({2, 9, 12}, DType::Float64);
+  std::vector<std::vector<double>> runs;
+  for (bool fused : {true, false}) {
+    attn.fused = fused;
+    attn.zero_grad();
+    x.impl().grad = nullptr;
+    Tensor y = attn(x);
+    sum(mul(y, seed)).backward();
+    std::vector<double> all = y.to_vector<double>();
+    for (const Tensor& g : {x.grad(), attn.in_proj_weight.grad(), attn.in_proj_bias.grad()}) {
+      std::vector<double> v = g.to_vector<double>();
+      all.insert(all.end(), v.begin(), v.end());
+    }
+    runs.push_back(all);
+  }
+  REQUIRE(runs[0].size() == runs[1].size());
+  for (size_t i = 0; i < runs[0].size(); ++i) CHECK(runs[0][i] == doctest::Approx(runs[1][i]).epsilon(1e-10));
+}
+
+TEST_CASE("attention: self_attention is bit-identical at 1 and 2 threads (BLAS threads)") {
+  const int previous = get_num_threads();
+  std::vector<std::vector<float>> runs;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    manual_seed(23);
+    Tensor qkv = randn({2, 300, 3 * 16}).set_requires_grad(true);  // 300 rows: two row blocks
+    Tensor y = self_attention(qkv, 2);
+    sum(mul(y, randn(y.shape()))).backward();
+    std::vector<float> all = y.to_vector<float>(), g = qkv.grad().to_vector<float>();
+    all.insert(all.end(), g.begin(), g.end());
+    runs.push_back(all);
+  }
+  set_num_threads(previous);
+  CHECK(runs[0] == runs[1]);
+}
+
+TEST_CASE("attention: self_attention rejects bad shapes, naming them") {
+  CHECK_THROWS_WITH_AS(self_attention(zeros({2, 5, 10}), 2),
+                       doctest::Contains("[self_attention] expected qkv (B, N, 3d), got (2, 5, 10)"), Error);
+  CHECK_THROWS_WITH_AS(self_attention(zeros({2, 5, 12}), 3),
+                       doctest::Contains("[self_attention] d = 4 (qkv (2, 5, 12)) is not divisible by heads = 3"),
+                       Error);
+  CHECK_THROWS_WITH_AS(self_attention(zeros({5, 12}), 2), doctest::Contains("got (5, 12)"), Error);
+  CHECK_THROWS_AS(self_attention(zeros({2, 5, 12}, DType::Int64), 2), Error);
 }

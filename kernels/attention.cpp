@@ -1,0 +1,124 @@
+#include "kernels/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/blas.h"
+
+namespace pmx::kernels {
+
+template <class T>
+void attention_forward(T* out, int64_t ld_out, T* lse, const T* q, const T* k, const T* v, int64_t ld,
+                       int64_t N, int64_t dh, T scale, T* scratch, int64_t block) {
+  T* scores = scratch;  // (block, N)
+  for (int64_t r0 = 0; r0 < N; r0 += block) {
+    const int64_t rb = std::min(block, N - r0);
+    gemm(false, true, rb, N, dh, scale, q + r0 * ld, ld, k, ld, T(0), scores, N);
+    for (int64_t i = 0; i < rb; ++i) {
+      T* row = scores + i * N;
+      T top = row[0];
+      for (int64_t j = 1; j < N; ++j) top = std::max(top, row[j]);
+      T total = 0;
+      for (int64_t j = 0; j < N; ++j) total += (row[j] = std::exp(row[j] - top));
+      const T inv = T(1) / total;
+      for (int64_t j = 0; j < N; ++j) row[j] *= inv;
+      lse[r0 + i] = top + std::log(total);
+    }
+    gemm(false, false, rb, dh, N, T(1), scores, N, v, ld, T(0), out + r0 * ld_out, ld_out);
+  }
+}
+
+template <class T>
+void attention_backward(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, int64_t ld_out, const T* lse,
+                        const T* q, const T* k, const T* v, int64_t ld, int64_t N, int64_t dh, T scale,
+                        T* scratch, int64_t block) {
+  T* probs = scratch;                   // (block, N), recomputed from lse
+  T* d_scores = scratch + block * N;    // (block, N): dP, then dS in place
+  T* row_dot = scratch + 2 * block * N; // (block): D_i = <dO_i, O_i>
+  for (int64_t r0 = 0; r0 < N; r0 += block) {
+    const int64_t rb = std::min(block, N - r0);
+    const T* d_out_blk = d_out + r0 * ld_out;
+    gemm(false, true, rb, N, dh, scale, q + r0 * ld, ld, k, ld, T(0), probs, N);
+    gemm(false, true, rb, N, dh, T(1), d_out_blk, ld_out, v, ld, T(0), d_scores, N);
+    for (int64_t i = 0; i < rb; ++i) {
+      T dot = 0;
+      for (int64_t c = 0; c < dh; ++c) dot += d_out_blk[i * ld_out + c] * out[(r0 + i) * ld_out + c];
+      row_dot[i] = dot;
+      T* p = probs + i * N;
+      const T shift = lse[r0 + i];
+      for (int64_t j = 0; j < N; ++j) p[j] = std::exp(p[j] - shift);
+    }
+    gemm(true, false, N, dh, rb, T(1), probs, N, d_out_blk, ld_out, T(1), d_v, ld);
+    for (int64_t i = 0; i < rb; ++i) {
+      const T* p = probs + i * N;
+      T* ds = d_scores + i * N;
+      for (int64_t j = 0; j < N; ++j) ds[j] = p[j] * (ds[j] - row_dot[i]);
+    }
+    gemm(false, false, rb, dh, N, scale, d_scores, N, k, ld, T(0), d_q + r0 * ld, ld);
+    gemm(true, false, N, dh, rb, scale, d_scores, N, q + r0 * ld, ld, T(1), d_k, ld);
+  }
+}
+
+template <class T>
+void attention_forward_naive(T* out, int64_t ld_out, T* lse, const T* q, const T* k, const T* v, int64_t ld,
+                             int64_t N, int64_t dh, T scale) {
+  std::vector<double> s(N);
+  for (int64_t i = 0; i < N; ++i) {
+    double top = -INFINITY, total = 0;
+    for (int64_t j = 0; j < N; ++j) {
+      double dot = 0;
+      for (int64_t c = 0; c < dh; ++c) dot += double(q[i * ld + c]) * k[j * ld + c];
+      s[j] = dot * scale;
+      top = std::max(top, s[j]);
+    }
+    for (int64_t j = 0; j < N; ++j) total += std::exp(s[j] - top);
+    lse[i] = T(top + std::log(total));
+    for (int64_t c = 0; c < dh; ++c) {
+      double acc = 0;
+      for (int64_t j = 0; j < N; ++j) acc += std::exp(s[j] - top) / total * v[j * ld + c];
+      out[i * ld_out + c] = T(acc);
+    }
+  }
+}
+
+template <class T>
+void attention_backward_naive(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, int64_t ld_out,
+                              const T* lse, const T* q, const T* k, const T* v, int64_t ld, int64_t N,
+                              int64_t dh, T scale) {
+  for (int64_t i = 0; i < N; ++i) {
+    double row_dot = 0;
+    for (int64_t c = 0; c < dh; ++c) row_dot += double(d_out[i * ld_out + c]) * out[i * ld_out + c];
+    std::vector<double> dq(dh, 0.0);
+    for (int64_t j = 0; j < N; ++j) {
+      double s = 0, dp = 0;
+      for (int64_t c = 0; c < dh; ++c) {
+        s += double(q[i * ld + c]) * k[j * ld + c];
+        dp += double(d_out[i * ld_out + c]) * v[j * ld + c];
+      }
+      const double p = std::exp(s * scale - lse[i]);
+      const double ds = p * (dp - row_dot);
+      for (int64_t c = 0; c < dh; ++c) {
+        d_v[j * ld + c] += T(p * d_out[i * ld_out + c]);
+        d_k[j * ld + c] += T(scale * ds * q[i * ld + c]);
+        dq[c] += scale * ds * k[j * ld + c];
+      }
+    }
+    for (int64_t c = 0; c < dh; ++c) d_q[i * ld + c] = T(dq[c]);
+  }
+}
+
+#define PMX_ATTENTION_INSTANTIATE(T)                                                                        \
+  template void attention_forward<T>(T*, int64_t, T*, const T*, const T*, const T*, int64_t, int64_t,       \
+                                     int64_t, T, T*, int64_t);                                              \
+  template void attention_backward<T>(T*, T*, T*, const T*, const T*, int64_t, const T*, const T*,          \
+                                      const T*, const T*, int64_t, int64_t, int64_t, T, T*, int64_t);       \
+  template void attention_forward_naive<T>(T*, int64_t, T*, const T*, const T*, const T*, int64_t,          \
+                                           int64_t, int64_t, T);                                            \
+  template void attention_backward_naive<T>(T*, T*, T*, const T*, const T*, int64_t, const T*, const T*,    \
+                                            const T*, const T*, int64_t, int64_t, int64_t, T);
+PMX_ATTENTION_INSTANTIATE(float)
+PMX_ATTENTION_INSTANTIATE(double)
+#undef PMX_ATTENTION_INSTANTIATE
+
+}  // namespace pmx::kernels

@@ -1,0 +1,53 @@
+// Fused, row-blocked dot-product attention for one (batch, head) slice, forward and backward.
+//
+//   S = scale * Q K^T  (N, N),  P = softmax_rows(S),  O = P V,  lse_i = log sum_j exp(S_ij)
+// Backward, with D_i = <dO_i, O_i> and P recomputed from lse (P_ij = exp(S_ij - lse_i)):
+//   dV = P^T dO,  dS = P * (dO V^T - D),  dQ = scale dS K,  dK = scale dS^T Q
+//
+// Rows are processed in blocks of `block` rows: only a (block, N) slab of scores (and of dP in
+// backward) ever exists, never the (N, N) matrix, so memory is O(block * N) instead of O(N^2).
+// The products are GEMMs (kernels/blas.h, OpenBLAS threads); the row-wise softmax between them
+// runs on the calling thread. It was an OpenMP loop at first, but one op makes ~12 short
+// parallel regions per (batch, head) squeezed between BLAS calls, and on the shared 2-core
+// machine (load ~7) spinning OpenMP workers made forward+backward 7x slower (3.5 s vs 0.5 s at
+// B = 4, N = 1024, d = 32, H = 4); serial rows cost ~15% when the machine is idle. dK and dV
+// accumulate over row blocks in a fixed order (beta = 1 GEMMs), so results do not depend on the
+// thread count.
+//
+// Q, K, V, dQ, dK, dV rows are `ld` elements apart (so they can be the Q/K/V columns of one head
+// inside a packed (N, 3d) projection, used in place); O and dO rows are `ld_out` apart.
+// Shapes: q, k, v, d_q, d_k, d_v: (N, dh) with row stride ld; out, d_out: (N, dh) with row stride
+// ld_out; lse: (N); scratch: (2 * block * N + block) in forward and backward.
+// d_k and d_v are ACCUMULATED into (zero them first); d_q is overwritten.
+// No validation, allocation or exceptions. The *_naive twins (the formulas as plain loops with
+// double accumulation and a small row buffer of their own) are used only by tests.
+//
+//   // one head of a (N, 3d) packed projection qkv, head h, dh = d / H:
+//   attention_forward(ctx + h * dh, d, lse, qkv + h * dh, qkv + d + h * dh, qkv + 2 * d + h * dh,
+//                     3 * d, N, dh, 1 / sqrt(dh), scratch, 64);
+#pragma once
+#include <cstdint>
+
+namespace pmx::kernels {
+
+// out: (N, dh) stride ld_out.  lse: (N).  q, k, v: (N, dh) stride ld.  scratch: (2 block N + block).
+template <class T>
+void attention_forward(T* out, int64_t ld_out, T* lse, const T* q, const T* k, const T* v, int64_t ld,
+                       int64_t N, int64_t dh, T scale, T* scratch, int64_t block);
+
+// d_q (overwritten), d_k, d_v (accumulated): (N, dh) stride ld.  d_out, out: (N, dh) stride ld_out.
+// lse: (N) from the forward.  q, k, v: (N, dh) stride ld.  scratch: (2 block N + block).
+template <class T>
+void attention_backward(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, int64_t ld_out, const T* lse,
+                        const T* q, const T* k, const T* v, int64_t ld, int64_t N, int64_t dh, T scale,
+                        T* scratch, int64_t block);
+
+template <class T>
+void attention_forward_naive(T* out, int64_t ld_out, T* lse, const T* q, const T* k, const T* v, int64_t ld,
+                             int64_t N, int64_t dh, T scale);
+template <class T>
+void attention_backward_naive(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, int64_t ld_out,
+                              const T* lse, const T* q, const T* k, const T* v, int64_t ld, int64_t N,
+                              int64_t dh, T scale);
+
+}  // namespace pmx::kernels
