@@ -44,3 +44,4 @@
 #include "autograd/ops_grouped_linear.h"
 #include "layers/paramixer_block.h"
 #include "layers/paramixer_model.h"
+#include "autograd/ops_attention.h"
