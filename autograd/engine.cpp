@@ -12,6 +12,33 @@ bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
 
+// Members of dying nodes waiting to be released. While a node is being torn down, any node
+// whose last reference drops parks its members here instead of releasing them recursively;
+// the outermost destructor drains the queue in a loop.
+struct PendingRelease {
+  std::vector<Edge> edges;
+  BackwardFn backward;
+};
+static thread_local std::vector<PendingRelease>* g_release_queue = nullptr;
+
+Node::~Node() {
+  PendingRelease mine{std::move(edges), std::move(backward)};
+  if (g_release_queue) {
+    g_release_queue->push_back(std::move(mine));
+    return;
+  }
+  std::vector<PendingRelease> queue;
+  g_release_queue = &queue;
+  queue.push_back(std::move(mine));
+  while (!queue.empty()) {
+    PendingRelease item = std::move(queue.back());
+    queue.pop_back();
+    item.edges.clear();      // may destroy nodes, which enqueue their own members
+    item.backward = nullptr;
+  }
+  g_release_queue = nullptr;
+}
+
 Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs, BackwardFn backward) {
   if (!g_grad_enabled || !any_requires_grad(inputs)) return output;
   auto node = std::make_shared<Node>();

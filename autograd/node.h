@@ -37,6 +37,9 @@ struct Node {
   Shape output_shape;
   DType output_dtype = DType::Float32;
   bool needs_grad(size_t input) const { return input < edges.size() && edges[input].needs_grad(); }
+  // Releases upstream nodes iteratively: a 100,000-op chain would otherwise be freed by
+  // 100,000 nested destructor calls and overflow the stack.
+  ~Node();
 };
 
 // Grad mode: on by default; NoGradGuard turns recording off in its scope (thread-local).

@@ -45,10 +45,17 @@ TEST_CASE("shape: gradcheck every view and copy") {
       [](auto& in) { return concat({in[0], slice(in[0], 1, 0, 2)}, 1); },
       [](auto& in) { return stack({in[0], in[0]}, 1); },
       [](auto& in) { return in[0].clone(); },
-      [](auto& in) { return in[0].to(DType::Float32).to(DType::Float64); },
   };
   for (auto& f : fns) {
     auto r = gradcheck(f, {rand64({2, 3, 4})}, 1e-6, 1e-5, 1e-4);
     CHECK_MESSAGE(r.ok, r.message);
   }
+}
+
+TEST_CASE("shape: the gradient of a dtype round trip is the identity") {
+  // Through float32 the function is x rounded to 24 bits, so a finite difference needs a step
+  // far above float32 resolution; the function is linear, so a large step is exact.
+  auto f = [](auto& in) { return in[0].to(DType::Float32).to(DType::Float64); };
+  auto r = gradcheck(f, {rand64({2, 3})}, 1e-2, 1e-5, 1e-4);
+  CHECK_MESSAGE(r.ok, r.message);
 }
