@@ -21,6 +21,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <type_traits>
 
 #include "core/error.h"
 
@@ -65,11 +67,13 @@ std::vector<long> protocol_offsets(Protocol protocol, long n, long factor_index,
 
 namespace detail {
 // Defined in kernels/mixing_avx512.cpp (compiled for AVX-512F); same contracts as the AVX2 ones.
+// `stream`: write full, 64-byte aligned lines with non-temporal stores (the caller checks
+// alignment and size and issues the sfence).
 void gather_rows_avx512(float* dst, const float* base, const float* src, const float* w,
                         const long* sh, long K, long N, long d, long i0, long i1,
-                        bool w_at_src);
+                        bool w_at_src, bool stream);
 void dot_rows_avx512(float* dw, const float* g, const float* v, const long* sh, long K, long N,
-                     long d, long i0, long i1);
+                     long d, long i0, long i1, bool stream);
 }  // namespace detail
 
 namespace {
@@ -93,7 +97,7 @@ namespace {
 
 template <class T>
 void gather_rows_portable(T* dst, const T* base, const T* src, const T* w, const long* sh,
-                          long K, long N, long d, long i0, long i1, bool w_at_src) {
+                          long K, long N, long d, long i0, long i1, bool w_at_src, bool) {
   for (long i = i0; i < i1; ++i) {
     T* o = dst + i * d;  // accumulate in place: the row stays in L1
     for (long c = 0; c < d; ++c) o[c] = base[i * d + c];
@@ -109,7 +113,7 @@ void gather_rows_portable(T* dst, const T* base, const T* src, const T* w, const
 
 template <class T>
 void dot_rows_portable(T* dw, const T* g, const T* v, const long* sh, long K, long N, long d,
-                       long i0, long i1) {
+                       long i0, long i1, bool) {
   for (long i = i0; i < i1; ++i)
     for (long k = 0; k < K; ++k) {
       long j = i + sh[k];
@@ -176,8 +180,10 @@ void gather_rowblock_avx2(float* dst, const float* base, const float* src, const
       gather_tail_scalar(dst, base, src, w, sh, K, N, d, i0 + r, 8 * nv, w_at_src);
 }
 
+// (The AVX2 kernels ignore `stream`: regular stores.)
 void gather_rows_avx2(float* dst, const float* base, const float* src, const float* w,
-                      const long* sh, long K, long N, long d, long i0, long i1, bool w_at_src) {
+                      const long* sh, long K, long N, long d, long i0, long i1, bool w_at_src,
+                      bool) {
   // Enough independent accumulators (8-12) to hide the FMA latency.
   const long nv = d / 8;
   long i = i0;
@@ -226,7 +232,7 @@ void dot_group_avx2(float* dw, const float* g, const float* v, const long* sh, l
 }
 
 void dot_rows_avx2(float* dw, const float* g, const float* v, const long* sh, long K, long N,
-                   long d, long i0, long i1) {
+                   long d, long i0, long i1, bool) {
   using Fn = void (*)(float*, const float*, const float*, const long*, long, long, long, long, long);
   static const Fn group[9] = {nullptr,           dot_group_avx2<1>, dot_group_avx2<2>,
                               dot_group_avx2<3>, dot_group_avx2<4>, dot_group_avx2<5>,
@@ -239,8 +245,9 @@ void dot_rows_avx2(float* dw, const float* g, const float* v, const long* sh, lo
 
 template <class T>
 struct RowKernels {
-  void (*gather)(T*, const T*, const T*, const T*, const long*, long, long, long, long, long, bool);
-  void (*dots)(T*, const T*, const T*, const long*, long, long, long, long, long);
+  void (*gather)(T*, const T*, const T*, const T*, const long*, long, long, long, long, long, bool,
+                 bool);
+  void (*dots)(T*, const T*, const T*, const long*, long, long, long, long, long, bool);
 };
 
 template <class T>
@@ -259,6 +266,18 @@ RowKernels<float> pick_kernels<float>() {
 constexpr long kMaxK = 128;           // slots per row handled without allocating
 constexpr long kParallelMin = 1 << 15;  // below this many multiply-adds, stay on one thread
 
+// Outputs at least this big go around the cache with non-temporal stores: they cannot stay in
+// the L3 for the next op anyway, and skipping the read-for-ownership saves a third of the
+// written traffic. Smaller outputs use regular stores so the next op finds them in cache.
+constexpr size_t kStreamBytes = size_t(32) << 20;
+
+// True when rows of row_len elements starting at p are whole 64-byte lines (fp32 only).
+template <class T>
+bool line_rows(const T* p, long row_len) {
+  return std::is_same<T, float>::value && p && row_len % 16 == 0 &&
+         (reinterpret_cast<uintptr_t>(p) & 63) == 0;
+}
+
 // Rows per tile: about 8 KiB of one (N, d) tensor, so the backward's second pass over the
 // tile's dOut rows hits L1. Tile size never changes the arithmetic, only the scheduling.
 long tile_rows(long d) { return std::max(8L, 2048 / std::max(1L, d)); }
@@ -273,12 +292,14 @@ void mix_forward(T* out, const T* v, const T* w, const long* offsets, long K, lo
   long sh[kMaxK];  // offsets reduced to [0, N)
   for (long k = 0; k < K; ++k) sh[k] = ((offsets[k] % N) + N) % N;
   const RowKernels<T> rk = pick_kernels<T>();
+  const bool stream = line_rows(out, d) && size_t(B * N * d) * sizeof(T) >= kStreamBytes;
   const long tile = tile_rows(d), tiles = (N + tile - 1) / tile;
 #pragma omp parallel for schedule(static) if (B * N * d * (K + 1) >= kParallelMin)
   for (long t = 0; t < B * tiles; ++t) {
     const long b = t / tiles, i0 = (t % tiles) * tile, i1 = std::min(N, i0 + tile);
     const T* vb = v + b * N * d;  // (N, d)
-    rk.gather(out + b * N * d, vb, vb, w + b * N * K, sh, K, N, d, i0, i1, false);
+    rk.gather(out + b * N * d, vb, vb, w + b * N * K, sh, K, N, d, i0, i1, false, stream);
+    if (stream) _mm_sfence();  // this thread's non-temporal stores land before the barrier
   }
 }
 
@@ -293,6 +314,10 @@ void mix_backward(T* d_v, T* d_w, const T* d_out, const T* v, const T* w, const 
     sh_b[k] = (N - sh_f[k]) % N;
   }
   const RowKernels<T> rk = pick_kernels<T>();
+  // Stream the outputs when together they exceed the cache.
+  const size_t out_bytes = size_t(B * N) * ((d_v ? d : 0) + (d_w ? K : 0)) * sizeof(T);
+  const bool stream_v = out_bytes >= kStreamBytes && line_rows(d_v, d);
+  const bool stream_w = out_bytes >= kStreamBytes && line_rows(d_w, K);
   const long tile = tile_rows(d), tiles = (N + tile - 1) / tile;
 #pragma omp parallel for schedule(static) if (B * N * d * (K + 1) >= kParallelMin)
   for (long t = 0; t < B * tiles; ++t) {
@@ -301,12 +326,14 @@ void mix_backward(T* d_v, T* d_w, const T* d_out, const T* v, const T* w, const 
     const T* wb = w + b * N * K;      // (N, K)
     if (d_w) {
       if (d > 0) {
-        rk.dots(d_w + b * N * K, gb, v + b * N * d, sh_f, K, N, d, i0, i1);
+        rk.dots(d_w + b * N * K, gb, v + b * N * d, sh_f, K, N, d, i0, i1, stream_w);
       } else {
         std::fill(d_w + (b * N + i0) * K, d_w + (b * N + i1) * K, T(0));
       }
     }
-    if (d_v && d > 0) rk.gather(d_v + b * N * d, gb, gb, wb, sh_b, K, N, d, i0, i1, true);
+    if (d_v && d > 0)
+      rk.gather(d_v + b * N * d, gb, gb, wb, sh_b, K, N, d, i0, i1, true, stream_v);
+    if (stream_v || stream_w) _mm_sfence();
   }
 }
 

@@ -23,6 +23,12 @@ namespace kernels {
 namespace detail {
 namespace {
 
+// Slots whose source rows lie at least this many floats (256 KiB) ahead of the output row
+// read lines that the L2 no longer (or not yet) holds; for those the kernels prefetch into L2
+// kPrefetchBytes ahead, which the hardware prefetchers, juggling 9-16 streams, do too late.
+constexpr long kFarFloats = 1L << 16;
+constexpr long kPrefetchBytes = 32L << 10;
+
 // Mask of the first n (0..16) lanes.
 inline __mmask16 lanes(long n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 
@@ -36,7 +42,7 @@ inline __mmask16 lanes(long n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16(
 template <int R, int C, bool Masked, bool WAtSrc, long D, bool Contiguous>
 inline void gather_block(float* dst, const float* base, const float* src, const float* w,
                          const long* sh, long K, long N, long d_rt, long i0, long c0,
-                         __mmask16 last) {
+                         __mmask16 last, bool stream) {
   const long d = D > 0 ? D : d_rt;
   auto load = [&](const float* p, int c) {
     return (Masked && c == C - 1) ? _mm512_maskz_loadu_ps(last, p + 16 * c)
@@ -46,9 +52,16 @@ inline void gather_block(float* dst, const float* base, const float* src, const 
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) acc[r][c] = load(base + (i0 + r) * d + c0, c);
   const float* w_out = w + i0 * K;  // weights of the output rows (forward)
+  const long prefetch_rows = kPrefetchBytes / (4 * d);
   for (long k = 0; k < K; ++k) {
     long j0 = i0 + sh[k];
     if (j0 >= N) j0 -= N;
+    if (sh[k] * d >= kFarFloats) {  // a far slot: its source rows are not in L2 yet
+      long jp = j0 + prefetch_rows;
+      if (jp >= N) jp -= N;
+      const char* p = reinterpret_cast<const char*>(src + jp * d + c0);
+      for (int q = 0; q < R * C; ++q) _mm_prefetch(p + 64 * q, _MM_HINT_T1);
+    }
     if (Contiguous) {  // the R source rows are j0 .. j0+R-1, no wrap inside the block
       const float* s = src + j0 * d + c0;
       const float* wp = WAtSrc ? w + j0 * K + k : w_out + k;
@@ -71,6 +84,8 @@ inline void gather_block(float* dst, const float* base, const float* src, const 
       float* p = dst + (i0 + r) * d + c0 + 16 * c;
       if (Masked && c == C - 1)
         _mm512_mask_storeu_ps(p, last, acc[r][c]);
+      else if (stream)  // aligned full line, and dst is too big to stay in cache anyway
+        _mm512_stream_ps(p, acc[r][c]);
       else
         _mm512_storeu_ps(p, acc[r][c]);
     }
@@ -79,7 +94,7 @@ inline void gather_block(float* dst, const float* base, const float* src, const 
 // Rows [i0, i1), all d columns: blocks of R rows, columns in chunks of up to 4 vectors.
 template <int R, bool WAtSrc, long D>
 void gather_rows_t(float* dst, const float* base, const float* src, const float* w,
-                   const long* sh, long K, long N, long d_rt, long i0, long i1) {
+                   const long* sh, long K, long N, long d_rt, long i0, long i1, bool stream) {
   const long d = D > 0 ? D : d_rt;
   const long full = d / 64 * 64, rem = d - full, nv = (rem + 15) / 16;
   const __mmask16 last = lanes(rem - 16 * (nv - 1));
@@ -88,13 +103,16 @@ void gather_rows_t(float* dst, const float* base, const float* src, const float*
     constexpr int RR = decltype(rows)::value;
     constexpr bool CT = decltype(contiguous)::value;
     for (long c0 = 0; c0 < full; c0 += 64)
-      gather_block<RR, 4, false, WAtSrc, D, CT>(dst, base, src, w, sh, K, N, d, i, c0, 0);
-#define PMX_CASE(C)                                                                             \
-  case C:                                                                                       \
-    if (masked)                                                                                 \
-      gather_block<RR, C, true, WAtSrc, D, CT>(dst, base, src, w, sh, K, N, d, i, full, last);  \
-    else                                                                                        \
-      gather_block<RR, C, false, WAtSrc, D, CT>(dst, base, src, w, sh, K, N, d, i, full, last); \
+      gather_block<RR, 4, false, WAtSrc, D, CT>(dst, base, src, w, sh, K, N, d, i, c0, 0,
+                                                stream);
+#define PMX_CASE(C)                                                                    \
+  case C:                                                                              \
+    if (masked)                                                                        \
+      gather_block<RR, C, true, WAtSrc, D, CT>(dst, base, src, w, sh, K, N, d, i, full, \
+                                               last, stream);                          \
+    else                                                                               \
+      gather_block<RR, C, false, WAtSrc, D, CT>(dst, base, src, w, sh, K, N, d, i,     \
+                                                full, last, stream);                   \
     break;
     switch (nv) {
       PMX_CASE(1)
@@ -125,21 +143,22 @@ void gather_rows_t(float* dst, const float* base, const float* src, const float*
 
 template <bool WAtSrc>
 void gather_rows_dispatch(float* dst, const float* base, const float* src, const float* w,
-                          const long* sh, long K, long N, long d, long i0, long i1) {
+                          const long* sh, long K, long N, long d, long i0, long i1,
+                          bool stream) {
   // R rows x C vectors = 8-12 independent accumulators, enough to hide the FMA latency;
   // common d get compile-time strides.
   switch (d) {
-    case 16: return gather_rows_t<8, WAtSrc, 16>(dst, base, src, w, sh, K, N, d, i0, i1);
-    case 32: return gather_rows_t<4, WAtSrc, 32>(dst, base, src, w, sh, K, N, d, i0, i1);
-    case 64: return gather_rows_t<2, WAtSrc, 64>(dst, base, src, w, sh, K, N, d, i0, i1);
-    case 128: return gather_rows_t<2, WAtSrc, 128>(dst, base, src, w, sh, K, N, d, i0, i1);
+    case 16: return gather_rows_t<8, WAtSrc, 16>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
+    case 32: return gather_rows_t<8, WAtSrc, 32>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
+    case 64: return gather_rows_t<2, WAtSrc, 64>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
+    case 128: return gather_rows_t<2, WAtSrc, 128>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
     default: break;
   }
   const long nv = (d + 15) / 16;
-  if (nv <= 1) return gather_rows_t<8, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1);
-  if (nv <= 2) return gather_rows_t<4, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1);
-  if (nv <= 3) return gather_rows_t<3, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1);
-  return gather_rows_t<2, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1);
+  if (nv <= 1) return gather_rows_t<8, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
+  if (nv <= 2) return gather_rows_t<4, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
+  if (nv <= 3) return gather_rows_t<3, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
+  return gather_rows_t<2, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
 }
 
 // Sum of each of 16 vectors as one vector (lane t = sum of a[t]): a transpose-and-add tree,
@@ -168,7 +187,7 @@ inline __m512 reduce16(const __m512* a) {
 // every source pointer is its run start plus the same row offset.
 template <int KN, long D>
 void dot_rows_t(float* dw, const float* g, const float* v, const long* sh, long K, long N,
-                long d_rt, long i0, long i1, long k0) {
+                long d_rt, long i0, long i1, long k0, bool stream) {
   const long d = D > 0 ? D : d_rt;
   const long full = d / 16 * 16;
   const __mmask16 tail = lanes(d - full), store = lanes(KN);
@@ -197,7 +216,10 @@ void dot_rows_t(float* dw, const float* g, const float* v, const long* sh, long 
         for (int t = 0; t < KN; ++t)
           acc[t] = _mm512_fmadd_ps(gv, _mm512_maskz_loadu_ps(tail, s[t] + off + full), acc[t]);
       }
-      _mm512_mask_storeu_ps(dw + (i + r) * K + k0, store, reduce16(acc));
+      if (KN == 16 && stream)  // a full aligned line (K is a multiple of 16 then)
+        _mm512_stream_ps(dw + (i + r) * K + k0, reduce16(acc));
+      else
+        _mm512_mask_storeu_ps(dw + (i + r) * K + k0, store, reduce16(acc));
     }
     i += run;
     for (int t = 0; t < KN; ++t) {
@@ -209,11 +231,11 @@ void dot_rows_t(float* dw, const float* g, const float* v, const long* sh, long 
 
 template <long D>
 void dot_rows_d(float* dw, const float* g, const float* v, const long* sh, long K, long N,
-                long d, long i0, long i1) {
+                long d, long i0, long i1, bool stream) {
   for (long k0 = 0; k0 < K; k0 += 16) {
     switch (std::min(16L, K - k0)) {
 #define PMX_CASE(KN) \
-  case KN: dot_rows_t<KN, D>(dw, g, v, sh, K, N, d, i0, i1, k0); break;
+  case KN: dot_rows_t<KN, D>(dw, g, v, sh, K, N, d, i0, i1, k0, stream); break;
       PMX_CASE(1) PMX_CASE(2) PMX_CASE(3) PMX_CASE(4) PMX_CASE(5) PMX_CASE(6) PMX_CASE(7)
       PMX_CASE(8) PMX_CASE(9) PMX_CASE(10) PMX_CASE(11) PMX_CASE(12) PMX_CASE(13) PMX_CASE(14)
       PMX_CASE(15) PMX_CASE(16)
@@ -226,21 +248,21 @@ void dot_rows_d(float* dw, const float* g, const float* v, const long* sh, long 
 
 void gather_rows_avx512(float* dst, const float* base, const float* src, const float* w,
                         const long* sh, long K, long N, long d, long i0, long i1,
-                        bool w_at_src) {
+                        bool w_at_src, bool stream) {
   if (w_at_src)
-    gather_rows_dispatch<true>(dst, base, src, w, sh, K, N, d, i0, i1);
+    gather_rows_dispatch<true>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
   else
-    gather_rows_dispatch<false>(dst, base, src, w, sh, K, N, d, i0, i1);
+    gather_rows_dispatch<false>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
 }
 
 void dot_rows_avx512(float* dw, const float* g, const float* v, const long* sh, long K, long N,
-                     long d, long i0, long i1) {
+                     long d, long i0, long i1, bool stream) {
   switch (d) {  // common d: the column loop unrolls completely
-    case 16: return dot_rows_d<16>(dw, g, v, sh, K, N, d, i0, i1);
-    case 32: return dot_rows_d<32>(dw, g, v, sh, K, N, d, i0, i1);
-    case 64: return dot_rows_d<64>(dw, g, v, sh, K, N, d, i0, i1);
-    case 128: return dot_rows_d<128>(dw, g, v, sh, K, N, d, i0, i1);
-    default: return dot_rows_d<0>(dw, g, v, sh, K, N, d, i0, i1);
+    case 16: return dot_rows_d<16>(dw, g, v, sh, K, N, d, i0, i1, stream);
+    case 32: return dot_rows_d<32>(dw, g, v, sh, K, N, d, i0, i1, stream);
+    case 64: return dot_rows_d<64>(dw, g, v, sh, K, N, d, i0, i1, stream);
+    case 128: return dot_rows_d<128>(dw, g, v, sh, K, N, d, i0, i1, stream);
+    default: return dot_rows_d<0>(dw, g, v, sh, K, N, d, i0, i1, stream);
   }
 }
 
