@@ -34,8 +34,8 @@ Tensor TransformerEncoderLayer::forward(const Tensor& x) {
 namespace {
 
 void check_config(const TransformerConfig& c) {
-  PMX_CHECK(c.n > 0 && c.dim > 0 && c.layers >= 0 && c.classes > 0,
-            "[TransformerModel] n, dim and classes must be positive and layers >= 0, got n = ", c.n,
+  PMX_CHECK(c.seq_len > 0 && c.dim > 0 && c.layers >= 0 && c.classes > 0,
+            "[TransformerModel] seq_len, dim and classes must be positive and layers >= 0, got seq_len = ", c.seq_len,
             ", dim = ", c.dim, ", classes = ", c.classes, ", layers = ", c.layers);
   PMX_CHECK((c.vocab > 0) != (c.input_features > 0),
             "[TransformerModel] set exactly one of vocab (token input) and input_features (real input), got vocab = ",
@@ -73,23 +73,23 @@ TransformerModel::TransformerModel(const TransformerConfig& c) : config(c) {
 
 Tensor TransformerModel::forward(const Tensor& input) {
   const TransformerConfig& c = config;
-  Tensor x;  // (B, n, d)
+  Tensor x;  // (B, seq_len, d)
   if (embedding) {
-    PMX_CHECK(input.dim() == 2 && input.dtype() == DType::Int64 && input.size(1) == c.n,
-              "[TransformerModel] expected token ids (B, ", c.n, ") int64, got ", shape_str(input.shape()),
-              " ", dtype_name(input.dtype()));
+    PMX_CHECK(input.dim() == 2 && input.dtype() == DType::Int64 && input.size(1) == c.seq_len,
+              "[TransformerModel] expected token ids (B, ", c.seq_len, ") int64, got ", shape_str(input.shape()),
+              " ", dtype_name(input.dtype()), " (the position table and head are built for seq_len = ", c.seq_len, ")");
     x = (*embedding)(input);
   } else {
-    PMX_CHECK(input.dim() == 3 && input.size(1) == c.n && input.size(2) == c.input_features,
-              "[TransformerModel] expected values (B, ", c.n, ", ", c.input_features, "), got ",
-              shape_str(input.shape()));
+    PMX_CHECK(input.dim() == 3 && input.size(1) == c.seq_len && input.size(2) == c.input_features,
+              "[TransformerModel] expected values (B, ", c.seq_len, ", ", c.input_features, "), got ",
+              shape_str(input.shape()), " (the position table and head are built for seq_len = ", c.seq_len, ")");
     x = (*init_linear)(input);
   }
   const int64_t B = x.size(0), d = c.dim;
   if (c.head == TransformerHead::Cls) {
     // Broadcasting the (d) vector against zeros gives (B, 1, d) whose gradient sums back to (d).
     Tensor cls = add(zeros({B, 1, d}, x.dtype()), reshape(cls_token, {1, 1, d}));
-    x = concat({cls, x}, 1);  // (B, n + 1, d)
+    x = concat({cls, x}, 1);  // (B, seq_len + 1, d)
   }
   if (pos_embedding.defined()) x = add(x, pos_embedding);
   x = pmx::dropout(x, c.embed_dropout, is_training());

@@ -1,5 +1,7 @@
 // The Transformer baseline: a pre-LN encoder layer and a sequence classifier/regressor with the
-// same inputs and heads as the Paramixer model, so the two can be swapped in an experiment.
+// same inputs and heads as the Paramixer model (TransformerConfig mirrors ParamixerConfig's input
+// and head fields: seq_len, vocab, padding_idx, input_features, position_table, head, classes),
+// so the two can be swapped in an experiment.
 //
 // TransformerEncoderLayer(dim, heads, ff_hidden, dropout), pre-LN (x (B, N, d) -> (B, N, d)):
 //   x = x + Dropout(Attn(LN1(x)))
@@ -10,7 +12,7 @@
 //
 // TransformerModel(config): input (B, N) int64 token ids (config.vocab > 0) or (B, N, F) real
 // values (config.input_features = F > 0); output (B, classes).
-//   E = Embedding(vocab, d, padding_idx)(ids)  or  Linear(F, d)(values)     (B, N, d)
+//   E = Embedding(vocab, d, padding_idx)(ids)  or  Linear(F, d)(values)     (B, N, d), N = seq_len
 //   CLS head: prepend a learned vector "cls_token" (d) at position 0 -> (B, N + 1, d)
 //   + position table "pos_embedding" (N', d) if config.position_table, N' = N (+ 1 with CLS)
 //   X = Dropout(embed_dropout)(...); L encoder layers "layers.{l}"; final LayerNorm "norm"
@@ -20,7 +22,7 @@
 // Memory: every layer keeps (B, H, N', N') scores and probabilities (see layers/attention.h).
 //
 //   pmx::nn::TransformerConfig cfg;
-//   cfg.n = 128; cfg.dim = 32; cfg.heads = 4; cfg.ff_hidden = 64; cfg.layers = 2;
+//   cfg.seq_len = 128; cfg.dim = 32; cfg.heads = 4; cfg.ff_hidden = 64; cfg.layers = 2;
 //   cfg.vocab = 6; cfg.classes = 4; cfg.head = pmx::nn::TransformerHead::Cls;
 //   pmx::nn::TransformerModel model(cfg);
 //   pmx::Tensor logits = model(tokens);      // tokens (B, 128) int64 -> (B, 4)
@@ -54,17 +56,17 @@ class TransformerEncoderLayer : public Module {
 enum class TransformerHead { Flatten, Cls, Mean };
 
 struct TransformerConfig {
-  int64_t n = 0;               // sequence length of the input (without the CLS position)
+  int64_t seq_len = 0;         // N of the input (without the CLS position)
   int64_t dim = 32;
   int64_t heads = 4;
   int64_t ff_hidden = 64;
   int64_t layers = 1;
-  int64_t classes = 2;         // 1 for regression
+  int64_t classes = 1;         // 1 for regression
   // Exactly one of vocab (token ids) and input_features (real values) is > 0.
   int64_t vocab = 0;
   int64_t padding_idx = -1;    // token embedding row that stays zero; -1: none
   int64_t input_features = 0;
-  bool position_table = true;  // learned absolute positions (N', d)
+  bool position_table = false; // learned absolute positions (N', d)
   TransformerHead head = TransformerHead::Flatten;
   double dropout = 0;          // inside every encoder layer
   double embed_dropout = 0;    // on the embedded input
@@ -74,11 +76,11 @@ class TransformerModel : public Module {
  public:
   explicit TransformerModel(const TransformerConfig& config);
   std::string type_name() const override { return "TransformerModel"; }
-  // ids (B, n) int64 or values (B, n, input_features) -> (B, classes).
+  // ids (B, seq_len) int64 or values (B, seq_len, input_features) -> (B, classes).
   Tensor forward(const Tensor& input) override;
 
-  // The number of positions the encoder sees: n, plus one with the CLS head.
-  int64_t positions() const { return config.n + (config.head == TransformerHead::Cls ? 1 : 0); }
+  // The number of positions the encoder sees: seq_len, plus one with the CLS head.
+  int64_t positions() const { return config.seq_len + (config.head == TransformerHead::Cls ? 1 : 0); }
 
   TransformerConfig config;
   std::shared_ptr<Embedding> embedding;     // token input, or null

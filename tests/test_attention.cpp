@@ -3,9 +3,11 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "autograd/gradcheck.h"
+#include "autograd/node.h"
 #include "autograd/ops_attention.h"
 #include "autograd/ops_elementwise.h"
 #include "autograd/ops_reduce.h"
@@ -287,4 +289,22 @@ TEST_CASE("attention: self_attention rejects bad shapes, naming them") {
                        Error);
   CHECK_THROWS_WITH_AS(self_attention(zeros({5, 12}), 2), doctest::Contains("got (5, 12)"), Error);
   CHECK_THROWS_AS(self_attention(zeros({2, 5, 12}, DType::Int64), 2), Error);
+}
+
+TEST_CASE("attention: the module takes the fused path unless dropout is active or fused = false") {
+  auto producer_of_context = [](nn::MultiheadSelfAttention& attn) {
+    Tensor x = randn({1, 4, 8}).set_requires_grad(true);
+    Tensor y = attn(x);
+    const Edge& into_out_proj = y.grad_fn()->edges[0];  // out_proj's input: the merged heads
+    return std::string(into_out_proj.node ? into_out_proj.node->name : "leaf");
+  };
+  nn::MultiheadSelfAttention attn(8, 2, 0.25);
+  attn.eval();
+  CHECK(producer_of_context(attn) == "self_attention");
+  attn.train();
+  CHECK(producer_of_context(attn) != "self_attention");
+  nn::MultiheadSelfAttention plain(8, 2);
+  CHECK(producer_of_context(plain) == "self_attention");
+  plain.fused = false;
+  CHECK(producer_of_context(plain) != "self_attention");
 }

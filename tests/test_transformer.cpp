@@ -22,7 +22,7 @@ namespace {
 
 nn::TransformerConfig small_config(nn::TransformerHead head, bool tokens) {
   nn::TransformerConfig c;
-  c.n = 4;
+  c.seq_len = 4;
   c.dim = 4;
   c.heads = 2;
   c.ff_hidden = 6;
@@ -93,7 +93,7 @@ TEST_CASE("attention: model gradcheck in float64 for every head and input kind")
     nn::TransformerModel model(c);
     perturb(model);
     model.to(DType::Float64);
-    Tensor input = k.tokens ? randint(0, c.vocab, {2, c.n}) : randn({2, c.n, 2}, DType::Float64);
+    Tensor input = k.tokens ? randint(0, c.vocab, {2, c.seq_len}) : randn({2, c.seq_len, 2}, DType::Float64);
     if (!k.tokens) input.set_requires_grad(true);
     std::vector<Tensor> inputs{input};
     for (const Tensor& p : model.parameters()) inputs.push_back(p);
@@ -104,7 +104,8 @@ TEST_CASE("attention: model gradcheck in float64 for every head and input kind")
 
 TEST_CASE("attention: model parameter names and count match the formula") {
   nn::TransformerConfig c;
-  c.n = 16; c.dim = 8; c.heads = 2; c.ff_hidden = 12; c.layers = 3; c.classes = 4; c.vocab = 6;
+  c.seq_len = 16; c.dim = 8; c.heads = 2; c.ff_hidden = 12; c.layers = 3; c.classes = 4; c.vocab = 6;
+  c.position_table = true;
   c.head = nn::TransformerHead::Cls;
   nn::TransformerModel model(c);
   const int64_t d = 8, ff = 12, L = 3, N1 = 17;
@@ -154,8 +155,8 @@ TEST_CASE("attention: model outputs and gradients are bit-identical at 1 and 2 t
     set_num_threads(threads);
     manual_seed(21);
     nn::TransformerConfig c;
-    c.n = 37; c.dim = 16; c.heads = 4; c.ff_hidden = 24; c.layers = 2; c.classes = 3; c.vocab = 7;
-    c.head = nn::TransformerHead::Cls; c.dropout = 0.1; c.embed_dropout = 0.1;
+    c.seq_len = 37; c.dim = 16; c.heads = 4; c.ff_hidden = 24; c.layers = 2; c.classes = 3; c.vocab = 7;
+    c.head = nn::TransformerHead::Cls; c.position_table = true; c.dropout = 0.1; c.embed_dropout = 0.1;
     nn::TransformerModel model(c);
     Tensor logits = model(randint(0, 7, {4, 37}));
     cross_entropy(logits, randint(0, 3, {4})).backward();
@@ -172,8 +173,9 @@ TEST_CASE("attention: a tiny Transformer learns to copy the token at position 2 
   auto start = std::chrono::steady_clock::now();
   manual_seed(0);
   nn::TransformerConfig c;
-  c.n = 8; c.dim = 16; c.heads = 2; c.ff_hidden = 32; c.layers = 1; c.classes = 4; c.vocab = 4;
+  c.seq_len = 8; c.dim = 16; c.heads = 2; c.ff_hidden = 32; c.layers = 1; c.classes = 4; c.vocab = 4;
   c.head = nn::TransformerHead::Cls;
+  c.position_table = true;  // without positions the task is not solvable
   nn::TransformerModel model(c);
   optim::Adam opt(model.parameters(), 3e-3);
   auto batch_loss = [&](int64_t batch) {
