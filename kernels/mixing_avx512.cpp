@@ -23,9 +23,11 @@ namespace kernels {
 namespace detail {
 namespace {
 
-// Slots whose source rows lie at least this many floats (256 KiB) ahead of the output row
-// read lines that the L2 no longer (or not yet) holds; for those the kernels prefetch into L2
-// kPrefetchBytes ahead, which the hardware prefetchers, juggling 9-16 streams, do too late.
+// Slots whose source rows lie at least this many floats (256 KiB) ahead of or behind the
+// output row read lines that the L2 does not hold (yet, or any more); for those the gather
+// prefetches into L2 kPrefetchBytes ahead: with 9-16 interleaved streams the hardware
+// prefetchers start too late. (Measured: ~10 % on the forward at N = 32768, within noise
+// on the backward.)
 constexpr long kFarFloats = 1L << 16;
 constexpr long kPrefetchBytes = 32L << 10;
 
@@ -56,11 +58,14 @@ inline void gather_block(float* dst, const float* base, const float* src, const 
   for (long k = 0; k < K; ++k) {
     long j0 = i0 + sh[k];
     if (j0 >= N) j0 -= N;
-    if (sh[k] * d >= kFarFloats) {  // a far slot: its source rows are not in L2 yet
-      long jp = j0 + prefetch_rows;
-      if (jp >= N) jp -= N;
-      const char* p = reinterpret_cast<const char*>(src + jp * d + c0);
-      for (int q = 0; q < R * C; ++q) _mm_prefetch(p + 64 * q, _MM_HINT_T1);
+    if (std::min(sh[k], N - sh[k]) * d >= kFarFloats) {  // far ahead or far behind: not in L2
+      // (Here N * d >= 2 * kFarFloats, so prefetch_rows + R < N and one wrap suffices.)
+      for (int r = 0; r < R; ++r) {  // one prefetch per 64-byte vector of the R rows
+        long jp = j0 + prefetch_rows + r;
+        if (jp >= N) jp -= N;
+        for (int c = 0; c < C; ++c)
+          _mm_prefetch(reinterpret_cast<const char*>(src + jp * d + c0 + 16 * c), _MM_HINT_T1);
+      }
     }
     if (Contiguous) {  // the R source rows are j0 .. j0+R-1, no wrap inside the block
       const float* s = src + j0 * d + c0;
