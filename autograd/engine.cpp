@@ -9,8 +9,8 @@ namespace pmx {
 
 static thread_local bool g_grad_enabled = true;
 bool grad_enabled() { return g_grad_enabled; }
-NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
-NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+GradModeGuard::GradModeGuard(bool enabled) : previous_(g_grad_enabled) { g_grad_enabled = enabled; }
+GradModeGuard::~GradModeGuard() { g_grad_enabled = previous_; }
 
 // Members of dying nodes waiting to be released. While a node is being torn down, any node
 // whose last reference drops parks its members here instead of releasing them recursively;
@@ -39,8 +39,9 @@ Node::~Node() {
   g_release_queue = nullptr;
 }
 
-Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs, BackwardFn backward) {
-  if (!g_grad_enabled || !any_requires_grad(inputs)) return output;
+Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs, BackwardFn backward,
+              bool always) {
+  if (!g_grad_enabled || !(always || any_requires_grad(inputs))) return output;
   auto node = std::make_shared<Node>();
   node->name = name;
   node->backward = std::move(backward);

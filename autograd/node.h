@@ -42,23 +42,31 @@ struct Node {
   ~Node();
 };
 
-// Grad mode: on by default; NoGradGuard turns recording off in its scope (thread-local).
+// Grad mode: on by default; NoGradGuard turns recording off in its scope, GradModeGuard sets
+// it either way (used to re-run a forward inside a backward). Thread-local.
 bool grad_enabled();
-class NoGradGuard {
+class GradModeGuard {
  public:
-  NoGradGuard();
-  ~NoGradGuard();
-  NoGradGuard(const NoGradGuard&) = delete;
-  NoGradGuard& operator=(const NoGradGuard&) = delete;
+  explicit GradModeGuard(bool enabled);
+  ~GradModeGuard();
+  GradModeGuard(const GradModeGuard&) = delete;
+  GradModeGuard& operator=(const GradModeGuard&) = delete;
 
  private:
   bool previous_;
+};
+class NoGradGuard : public GradModeGuard {
+ public:
+  NoGradGuard() : GradModeGuard(false) {}
 };
 
 // Attaches a Node named `name` to `output` if grad mode is on and some input requires grad;
 // returns `output` (now requiring grad) either way. `backward` receives the output's gradient
 // (same shape and dtype as output, contiguous) and returns one entry per input.
-Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs, BackwardFn backward);
+// With `always` the node is recorded whenever grad mode is on, even if no input requires grad
+// (for ops whose backward reaches parameters that are not inputs, like checkpoint()).
+Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs, BackwardFn backward,
+              bool always = false);
 
 // The Node of `t` (for backward functions that want to know which inputs need gradients).
 inline bool any_requires_grad(const std::vector<Tensor>& inputs) {

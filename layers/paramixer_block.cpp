@@ -1,5 +1,7 @@
 #include "layers/paramixer_block.h"
 
+#include "autograd/checkpoint.h"
+#include "autograd/node.h"
 #include "autograd/ops_elementwise.h"
 #include "autograd/ops_grouped_linear.h"
 #include "autograd/ops_linalg.h"
@@ -47,6 +49,12 @@ std::vector<Tensor> ParamixerBlock::factor_weights(const Tensor& x) {
   check_input(x, "x");
   int64_t B = x.size(0), M = num_factors, K = links;
   std::vector<Tensor> w(M);
+  if (recompute_f && grad_enabled()) {
+    // Per factor, so only one f_m's hidden layer exists at a time, in forward and in backward.
+    for (int64_t m = 0; m < M; ++m)
+      w[m] = checkpoint([f = fs[m]](const std::vector<Tensor>& in) { return (*f)(in[0]); }, {x});
+    return w;
+  }
   if (!fused_f) {
     for (int64_t m = 0; m < M; ++m) w[m] = (*fs[m])(x);
     return w;

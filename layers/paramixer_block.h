@@ -69,6 +69,10 @@ class ParamixerBlock : public Module {
   // the fused hidden layer (B*N, M*h) is 21 MB and leaves the cache while each (B*N, h) fits.
   // Row-chunking the fused path (one op over chunks of rows) is the fix not yet written.
   bool fused_f = true;
+  // true: the f-MLPs run under checkpoint() (autograd/checkpoint.h): their (B, N, h) hidden
+  // layers are recomputed in backward instead of kept, one factor at a time. Saves about
+  // 2 * M * B * N * h floats of activations for one more f-MLP forward per step.
+  bool recompute_f = false;
   std::vector<std::vector<long>> offsets;  // offsets[m]: the K slot offsets of factor m
 
   std::shared_ptr<ParamixerMLP> g;

@@ -35,6 +35,7 @@ ParamixerModel::ParamixerModel(const ParamixerConfig& c) : config(c) {
   for (int64_t l = 0; l < c.layers; ++l)
     blocks.push_back(list->register_module(
         std::to_string(l), std::make_shared<ParamixerBlock>(n, c.dim, c.hidden, c.protocol, c.floor_factors, c.p2)));
+  for (auto& b : blocks) b->recompute_f = c.recompute;
   int64_t head_in = c.head == ParamixerHead::Flatten ? n * c.dim : c.dim;
   final = register_module("final", std::make_shared<Linear>(head_in, c.classes));
 }

@@ -50,6 +50,7 @@ struct ParamixerConfig {
   ParamixerHead head = ParamixerHead::Flatten;
   double p1 = 0;                // dropout on the embedding (twice, see above)
   double p2 = 0;                // dropout at the end of every block
+  bool recompute = false;       // recompute f-MLP activations in backward (ParamixerBlock::recompute_f)
 };
 
 class ParamixerModel : public Module {

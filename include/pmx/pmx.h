@@ -13,6 +13,7 @@
 
 #include "autograd/node.h"
 #include "autograd/gradcheck.h"
+#include "autograd/checkpoint.h"
 #include "autograd/ops_shape.h"
 #include "autograd/ops_elementwise.h"
 #include "autograd/ops_reduce.h"
