@@ -8,7 +8,7 @@
 // Bytes are the minimum traffic: forward reads V, W and writes out; backward reads dOut, V, W
 // and writes dV, dW (each tensor once; V alone is 64 MiB, so everything streams from DRAM).
 //
-//   ./build/bench/bench_mixing [--isa=auto|avx512|avx2|portable] [--reps=3]
+//   ./build/bench/bench_mixing [--isa=auto|avx512|avx2|portable] [--reps=4]
 #include <immintrin.h>
 #include <omp.h>
 
@@ -115,6 +115,18 @@ double peak_gflops(bool avx512) {
   return best;
 }
 
+// The 1-minute load average: on a shared machine, other processes' work skews every number.
+std::string load_average() {
+  std::FILE* f = std::fopen("/proc/loadavg", "r");
+  char buf[64] = "?";
+  if (f) {
+    if (!std::fgets(buf, sizeof buf, f)) buf[0] = 0;
+    std::fclose(f);
+  }
+  std::string s = buf;
+  return s.substr(0, s.find(' '));
+}
+
 struct Limits {
   double gbs, gflops;
 };
@@ -136,14 +148,14 @@ void print_row(const char* name, int threads, const char* pass, const Result& r,
 }  // namespace
 
 int main(int argc, char** argv) {
-  int reps = 3;
+  int reps = 4;
   std::string isa = "auto";
   for (int a = 1; a < argc; ++a) {
     std::string s = argv[a];
     if (s.rfind("--isa=", 0) == 0) isa = s.substr(6);
     else if (s.rfind("--reps=", 0) == 0) reps = std::max(1, std::atoi(s.c_str() + 7));
     else {
-      std::fprintf(stderr, "usage: %s [--isa=auto|avx512|avx2|portable] [--reps=3]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--isa=auto|avx512|avx2|portable] [--reps=4]\n", argv[0]);
       return 2;
     }
   }
@@ -155,8 +167,9 @@ int main(int argc, char** argv) {
   const bool has512 = __builtin_cpu_supports("avx512f");
 
   const long B = 16, N = 32768, d = 32, M = num_factors(N), Kmax = M + 1;
-  std::printf("mixing step benchmark: B = %ld, N = %ld, d = %ld, M = %ld factors, fp32, path %s\n",
-              B, N, d, M, isa_name[static_cast<int>(mix_isa())]);
+  std::printf("mixing step benchmark: B = %ld, N = %ld, d = %ld, M = %ld factors, fp32, path %s, "
+              "best of %d, load average %s\n",
+              B, N, d, M, isa_name[static_cast<int>(mix_isa())], reps, load_average().c_str());
   Buffer v(B * N * d), out(B * N * d), g(B * N * d), dv(B * N * d);  // (B, N, d) each, 64 MiB
   Buffer w(B * N * Kmax), dw(B * N * Kmax);                         // (B, N, K <= 16)
   fill(v, 1.f, 1), fill(g, 1.f, 2), fill(w, 0.1f, 3);
@@ -213,5 +226,6 @@ int main(int argc, char** argv) {
       print_row(name, threads[t], "fwd+bwd", both, lim[t]);
     }
   }
+  std::printf("load average at the end: %s\n", load_average().c_str());
   return 0;
 }

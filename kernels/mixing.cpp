@@ -128,21 +128,27 @@ void dot_rows_portable(T* dw, const T* g, const T* v, const long* sh, long K, lo
 
 // R rows x C vectors of 8 columns starting at column c0, all accumulators in registers. Every
 // element's sum runs base + w_0 s_0 + w_1 s_1 + ... in slot order, whatever R and C are.
-template <int R, int C>
+// Contiguous: no slot's source rows wrap around N inside the block (checked by the caller).
+template <int R, int C, bool Contiguous>
 inline void gather_block_avx2(float* dst, const float* base, const float* src, const float* w,
                               const long* sh, long K, long N, long d, long i0, long c0,
                               bool w_at_src) {
   __m256 acc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) acc[r][c] = _mm256_loadu_ps(base + (i0 + r) * d + c0 + 8 * c);
-  for (long k = 0; k < K; ++k)
+  for (long k = 0; k < K; ++k) {
+    long j0 = i0 + sh[k];
+    if (j0 >= N) j0 -= N;
+    const float* wp = w_at_src ? w + j0 * K + k : w + i0 * K + k;
     for (int r = 0; r < R; ++r) {
-      long j = i0 + r + sh[k];
-      if (j >= N) j -= N;
-      const __m256 wv = _mm256_set1_ps(w[(w_at_src ? j : i0 + r) * K + k]);
+      long j = j0 + r;
+      if (!Contiguous && j >= N) j -= N;
+      const __m256 wv = _mm256_set1_ps(Contiguous ? wp[r * K] : w[(w_at_src ? j : i0 + r) * K + k]);
       const float* s = src + j * d + c0;
-      for (int c = 0; c < C; ++c) acc[r][c] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(s + 8 * c), acc[r][c]);
+      for (int c = 0; c < C; ++c)
+        acc[r][c] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(s + 8 * c), acc[r][c]);
     }
+  }
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) _mm256_storeu_ps(dst + (i0 + r) * d + c0 + 8 * c, acc[r][c]);
 }
@@ -162,17 +168,18 @@ inline void gather_tail_scalar(float* dst, const float* base, const float* src, 
   }
 }
 
-template <int R>
+template <int R, bool Contiguous>
 void gather_rowblock_avx2(float* dst, const float* base, const float* src, const float* w,
                           const long* sh, long K, long N, long d, long i0, bool w_at_src) {
   const long nv = d / 8;
   long v = 0;
   for (; v + 4 <= nv; v += 4)
-    gather_block_avx2<R, 4>(dst, base, src, w, sh, K, N, d, i0, 8 * v, w_at_src);
+    gather_block_avx2<R, 4, Contiguous>(dst, base, src, w, sh, K, N, d, i0, 8 * v, w_at_src);
+  const long c0 = 8 * v;
   switch (nv - v) {
-    case 3: gather_block_avx2<R, 3>(dst, base, src, w, sh, K, N, d, i0, 8 * v, w_at_src); break;
-    case 2: gather_block_avx2<R, 2>(dst, base, src, w, sh, K, N, d, i0, 8 * v, w_at_src); break;
-    case 1: gather_block_avx2<R, 1>(dst, base, src, w, sh, K, N, d, i0, 8 * v, w_at_src); break;
+    case 3: gather_block_avx2<R, 3, Contiguous>(dst, base, src, w, sh, K, N, d, i0, c0, w_at_src); break;
+    case 2: gather_block_avx2<R, 2, Contiguous>(dst, base, src, w, sh, K, N, d, i0, c0, w_at_src); break;
+    case 1: gather_block_avx2<R, 1, Contiguous>(dst, base, src, w, sh, K, N, d, i0, c0, w_at_src); break;
     default: break;
   }
   if (d % 8)
@@ -180,7 +187,23 @@ void gather_rowblock_avx2(float* dst, const float* base, const float* src, const
       gather_tail_scalar(dst, base, src, w, sh, K, N, d, i0 + r, 8 * nv, w_at_src);
 }
 
-// (The AVX2 kernels ignore `stream`: regular stores.)
+// Rows [i, i + R): the contiguous variant unless some slot's source rows wrap inside them.
+template <int R>
+void gather_rowblock_avx2(float* dst, const float* base, const float* src, const float* w,
+                          const long* sh, long K, long N, long d, long i, bool w_at_src) {
+  bool contiguous = true;
+  for (long k = 0; k < K; ++k) {
+    long j0 = i + sh[k];
+    if (j0 >= N) j0 -= N;
+    contiguous &= j0 + R <= N;
+  }
+  if (contiguous)
+    gather_rowblock_avx2<R, true>(dst, base, src, w, sh, K, N, d, i, w_at_src);
+  else
+    gather_rowblock_avx2<R, false>(dst, base, src, w, sh, K, N, d, i, w_at_src);
+}
+
+// (The AVX2 kernels ignore `stream` and use regular stores.)
 void gather_rows_avx2(float* dst, const float* base, const float* src, const float* w,
                       const long* sh, long K, long N, long d, long i0, long i1, bool w_at_src,
                       bool) {
@@ -193,7 +216,7 @@ void gather_rows_avx2(float* dst, const float* base, const float* src, const flo
     for (; i + 4 <= i1; i += 4) gather_rowblock_avx2<4>(dst, base, src, w, sh, K, N, d, i, w_at_src);
   else
     for (; i + 2 <= i1; i += 2) gather_rowblock_avx2<2>(dst, base, src, w, sh, K, N, d, i, w_at_src);
-  for (; i < i1; ++i) gather_rowblock_avx2<1>(dst, base, src, w, sh, K, N, d, i, w_at_src);
+  for (; i < i1; ++i) gather_rowblock_avx2<1, true>(dst, base, src, w, sh, K, N, d, i, w_at_src);
 }
 
 // Sum of each of 8 vectors, returned as one vector (lane t = sum of a[t]).
@@ -204,41 +227,56 @@ inline __m256 reduce8(const __m256* a) {
   return _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x20), _mm256_permute2f128_ps(q0, q1, 0x31));
 }
 
-// dW for one row and KN slots starting at k0: KN independent accumulator chains over d.
+// dW for rows [i0, i1) and KN (1..8) slots starting at k0: KN independent accumulator chains
+// over d per row, one reduce8, then the scalar column tail. Rows are walked in runs where no
+// slot's source row wraps around N, so inside a run every source pointer moves by d per row.
 template <int KN>
-void dot_group_avx2(float* dw, const float* g, const float* v, const long* sh, long K, long N,
-                    long d, long i, long k0) {
-  const float* s[KN];
-  for (int t = 0; t < KN; ++t) {
-    long j = i + sh[k0 + t];
-    if (j >= N) j -= N;
-    s[t] = v + j * d;
-  }
-  const float* gi = g + i * d;
-  __m256 acc[8];
-  for (int t = 0; t < 8; ++t) acc[t] = _mm256_setzero_ps();
+void dot_rows_avx2_t(float* dw, const float* g, const float* v, const long* sh, long K, long N,
+                     long d, long i0, long i1, long k0) {
   const long d8 = d / 8 * 8;
-  for (long c = 0; c < d8; c += 8) {
-    const __m256 gv = _mm256_loadu_ps(gi + c);
-    for (int t = 0; t < KN; ++t) acc[t] = _mm256_fmadd_ps(gv, _mm256_loadu_ps(s[t] + c), acc[t]);
-  }
-  alignas(32) float out[8];
-  _mm256_store_ps(out, reduce8(acc));
+  long j[KN];
   for (int t = 0; t < KN; ++t) {
-    float tail = 0.f;
-    for (long c = d8; c < d; ++c) tail = std::fma(gi[c], s[t][c], tail);
-    dw[i * K + k0 + t] = out[t] + tail;
+    j[t] = i0 + sh[k0 + t];
+    if (j[t] >= N) j[t] -= N;
+  }
+  for (long i = i0; i < i1;) {
+    long run = i1 - i;
+    for (int t = 0; t < KN; ++t) run = std::min(run, N - j[t]);
+    for (long r = 0; r < run; ++r) {
+      const float* gi = g + (i + r) * d;
+      const float* s[KN];
+      for (int t = 0; t < KN; ++t) s[t] = v + (j[t] + r) * d;
+      __m256 acc[8];
+      for (int t = 0; t < 8; ++t) acc[t] = _mm256_setzero_ps();
+      for (long c = 0; c < d8; c += 8) {
+        const __m256 gv = _mm256_loadu_ps(gi + c);
+        for (int t = 0; t < KN; ++t)
+          acc[t] = _mm256_fmadd_ps(gv, _mm256_loadu_ps(s[t] + c), acc[t]);
+      }
+      alignas(32) float out[8];
+      _mm256_store_ps(out, reduce8(acc));
+      for (int t = 0; t < KN; ++t) {
+        float tail = 0.f;
+        for (long c = d8; c < d; ++c) tail = std::fma(gi[c], s[t][c], tail);
+        dw[(i + r) * K + k0 + t] = out[t] + tail;
+      }
+    }
+    i += run;
+    for (int t = 0; t < KN; ++t) {
+      j[t] += run;
+      if (j[t] >= N) j[t] -= N;
+    }
   }
 }
 
 void dot_rows_avx2(float* dw, const float* g, const float* v, const long* sh, long K, long N,
                    long d, long i0, long i1, bool) {
-  using Fn = void (*)(float*, const float*, const float*, const long*, long, long, long, long, long);
-  static const Fn group[9] = {nullptr,           dot_group_avx2<1>, dot_group_avx2<2>,
-                              dot_group_avx2<3>, dot_group_avx2<4>, dot_group_avx2<5>,
-                              dot_group_avx2<6>, dot_group_avx2<7>, dot_group_avx2<8>};
-  for (long i = i0; i < i1; ++i)
-    for (long k0 = 0; k0 < K; k0 += 8) group[std::min(8L, K - k0)](dw, g, v, sh, K, N, d, i, k0);
+  using Fn = void (*)(float*, const float*, const float*, const long*, long, long, long, long,
+                      long, long);
+  static const Fn group[9] = {nullptr,            dot_rows_avx2_t<1>, dot_rows_avx2_t<2>,
+                              dot_rows_avx2_t<3>, dot_rows_avx2_t<4>, dot_rows_avx2_t<5>,
+                              dot_rows_avx2_t<6>, dot_rows_avx2_t<7>, dot_rows_avx2_t<8>};
+  for (long k0 = 0; k0 < K; k0 += 8) group[std::min(8L, K - k0)](dw, g, v, sh, K, N, d, i0, i1, k0);
 }
 
 // ---- drivers ------------------------------------------------------------------------------
