@@ -46,3 +46,5 @@
 #include "layers/paramixer_block.h"
 #include "layers/paramixer_model.h"
 #include "autograd/ops_attention.h"
+#include "core/image_io.h"
+#include "layers/paramixer_inspect.h"

@@ -1,0 +1,64 @@
+#include "layers/paramixer_inspect.h"
+
+#include <utility>
+
+#include "autograd/node.h"
+#include "autograd/ops_elementwise.h"
+#include "autograd/ops_shape.h"
+#include "core/dtype.h"
+#include "kernels/mixing.h"
+
+namespace pmx::nn {
+
+Tensor effective_interaction(ParamixerBlock& block, const Tensor& x) {
+  PMX_CHECK(x.defined() && x.dim() == 3 && x.size(0) == 1 && x.size(1) == block.n && x.size(2) == block.dim,
+            "[effective_interaction] x must be (1, ", block.n, ", ", block.dim, ") for this block, got ",
+            x.defined() ? shape_str(x.shape()) : std::string("undefined"));
+  const int64_t n = block.n;
+  PMX_CHECK(n <= kMaxInteractionLen, "[effective_interaction] N = ", n, " is above ", kMaxInteractionLen,
+            ": the dense (N, N) result would take ", n * n * 8 / (1 << 20), " MiB");
+  NoGradGuard no_grad;
+  std::vector<Tensor> w = block.factor_weights(x);  // M x (1, N, K)
+  for (Tensor& t : w) t = t.detach().contiguous();
+
+  // Two (N, N) buffers, ping-ponged: the kernel's output must not alias its input.
+  Tensor cur = zeros({n, n}, x.dtype());
+  Tensor next = empty({n, n}, x.dtype());
+  PMX_DISPATCH_FLOATING(x.dtype(), "effective_interaction", [&] {
+    scalar_t* e = cur.data<scalar_t>();  // (N, N), starts as I
+    for (int64_t i = 0; i < n; ++i) e[i * n + i] = scalar_t(1);
+    for (size_t m = 0; m < w.size(); ++m) {
+      const std::vector<long>& o = block.offsets[m];
+      // V = I with d = N: row i of (I + W_m) E is E[i,:] + sum_k W_m[i,k] E[(i+o_k) mod N,:].
+      kernels::mix_forward(next.data<scalar_t>(), cur.data<scalar_t>(), w[m].data<scalar_t>(), o.data(),
+                           long(o.size()), 1L, long(n), long(n));
+      std::swap(cur, next);
+    }
+  });
+  return cur;
+}
+
+Tensor embedded_input(ParamixerModel& model, const Tensor& input) {
+  const ParamixerConfig& c = model.config;
+  NoGradGuard no_grad;
+  Tensor e;
+  if (model.embedding) {
+    PMX_CHECK(input.defined() && input.dim() == 2 && input.dtype() == DType::Int64 && input.size(1) == c.seq_len,
+              "[embedded_input] token input must be int64 (B, ", c.seq_len, "), got ",
+              input.defined() ? std::string(dtype_name(input.dtype())) + " " + shape_str(input.shape()) : std::string("undefined"));
+    e = (*model.embedding)(input);
+  } else {
+    PMX_CHECK(input.defined() && input.dim() == 3 && input.size(1) == c.seq_len && input.size(2) == c.input_features,
+              "[embedded_input] real input must be (B, ", c.seq_len, ", ", c.input_features, "), got ",
+              input.defined() ? shape_str(input.shape()) : std::string("undefined"));
+    e = (*model.init_linear)(input);
+  }
+  if (model.cls_token.defined()) {
+    Tensor cls = add(zeros({e.size(0), 1, c.dim}, model.cls_token.dtype()), model.cls_token);
+    e = concat({cls, e}, 1);
+  }
+  if (model.apc_embedding) e = add(e, model.apc_embedding->weight);
+  return e.detach();
+}
+
+}  // namespace pmx::nn
