@@ -1,0 +1,228 @@
+#include "apps/common/trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <sstream>
+
+#include "apps/common/plot.h"
+#include "apps/common/report.h"
+#include "autograd/node.h"
+#include "core/error.h"
+#include "core/random.h"
+#include "core/safetensors.h"
+#include "core/timer.h"
+#include "optim/checkpoint.h"
+#include "optim/clip_grad.h"
+
+namespace pmx::apps {
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+
+extern "C" void on_sigint(int) {
+  g_stop = 1;
+  // A second Ctrl-C kills the process the usual way, in case a step hangs.
+  std::signal(SIGINT, SIG_DFL);
+}
+
+// Installs the handler for the loop's lifetime and puts the previous one back afterwards.
+class SigintScope {
+ public:
+  explicit SigintScope(bool on) : on_(on) {
+    if (on_) previous_ = std::signal(SIGINT, on_sigint);
+  }
+  ~SigintScope() {
+    if (on_) std::signal(SIGINT, previous_ == SIG_ERR ? SIG_DFL : previous_);
+  }
+
+ private:
+  bool on_;
+  void (*previous_)(int) = SIG_DFL;
+};
+
+bool reached(MetricKind kind, double metric, double target) {
+  if (target < 0) return false;
+  return kind == MetricKind::ErrorPct ? metric <= target : metric >= target;
+}
+
+// Reads the checkpoint's metadata first, so a mismatching config is refused before load_checkpoint
+// overwrites anything.
+std::map<std::string, std::string> checked_metadata(const std::string& path,
+                                                    const std::map<std::string, std::string>& expected) {
+  std::map<std::string, std::string> meta;
+  load_safetensors(path, &meta);
+  for (const auto& [key, value] : expected) {
+    auto it = meta.find(key);
+    PMX_CHECK(it != meta.end(), "[train] checkpoint ", path, " has no '", key, "' entry; it was not written by this "
+              "app");
+    PMX_CHECK(it->second == value, "[train] checkpoint ", path, " was trained with a different ", key, ":\n  checkpoint: ",
+              it->second, "\n  this run:   ", value);
+  }
+  return meta;
+}
+
+double metadata_double(const std::map<std::string, std::string>& meta, const std::string& key) {
+  auto it = meta.find(key);
+  return it == meta.end() ? 0.0 : std::strtod(it->second.c_str(), nullptr);
+}
+
+void save(const std::string& path, const nn::Module& model, const optim::Optimizer& opt, int64_t step,
+          const TrainerConfig& config, const std::vector<HistoryRow>& history, double seconds) {
+  optim::CheckpointExtra extra{step, default_generator().state(), config.metadata};
+  extra.metadata["history"] = history_to_string(history);
+  extra.metadata["seconds"] = std::to_string(seconds);
+  optim::save_checkpoint(path, model, opt, extra);
+}
+
+void write_plot(const std::string& path, const std::vector<HistoryRow>& history, MetricKind kind,
+                TrainResult& result) {
+  Curve loss{"train loss (mean per interval)", {}, {}}, metric{"validation " + metric_name(kind), {}, {}};
+  for (const HistoryRow& r : history) {
+    loss.x.push_back(double(r.step)), loss.y.push_back(r.train_loss);
+    metric.x.push_back(double(r.step)), metric.y.push_back(r.val_metric);
+  }
+  std::string title = kind == MetricKind::ErrorPct ? "validation error (%)" : "validation accuracy (%)";
+  write_curves_png(path, {Panel{"train loss (log scale)", true, {loss}}, Panel{title, false, {metric}}});
+  result.plot_written = path;
+}
+
+}  // namespace
+
+std::string metric_name(MetricKind kind) { return kind == MetricKind::ErrorPct ? "error_pct" : "accuracy_pct"; }
+
+void request_stop() { g_stop = 1; }
+bool stop_requested() { return g_stop != 0; }
+
+std::string history_to_string(const std::vector<HistoryRow>& rows) {
+  std::string out;
+  char buf[128];
+  for (const HistoryRow& r : rows) {
+    std::snprintf(buf, sizeof buf, "%s%ld,%.17g,%.17g,%.17g", out.empty() ? "" : ";", long(r.step), r.train_loss,
+                  r.val_metric, r.seconds);
+    out += buf;
+  }
+  return out;
+}
+
+std::vector<HistoryRow> history_from_string(const std::string& text) {
+  std::vector<HistoryRow> rows;
+  std::istringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ';')) {
+    HistoryRow r{};
+    long step = 0;
+    PMX_CHECK(std::sscanf(item.c_str(), "%ld,%lf,%lf,%lf", &step, &r.train_loss, &r.val_metric, &r.seconds) == 4,
+              "[train] malformed history entry '", item, "' in the checkpoint");
+    r.step = step;
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+double evaluate(nn::Module& model, const Task& task, Split split, int64_t size, int64_t eval_batch) {
+  PMX_CHECK(size >= 1 && eval_batch >= 1, "[evaluate] size and eval_batch must be >= 1, got ", size, " and ",
+            eval_batch);
+  NoGradGuard no_grad;
+  bool was_training = model.is_training();
+  model.eval();
+  int64_t ok = 0;
+  for (int64_t first = 0; first < size; first += eval_batch) {
+    Batch b = task.batch(split, first, std::min(eval_batch, size - first));
+    ok += task.correct(model(b.input), b.target);
+  }
+  model.train(was_training);
+  double accuracy = 100.0 * double(ok) / double(size);
+  return task.metric_kind() == MetricKind::ErrorPct ? 100.0 - accuracy : accuracy;
+}
+
+TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimizer, const TrainerConfig& config) {
+  PMX_CHECK(config.steps >= 1 && config.batch >= 1 && config.eval_size >= 1 && config.eval_batch >= 1 &&
+                config.test_size >= 0,
+            "[train] need steps, batch, eval_size, eval_batch >= 1 and test_size >= 0, got steps ", config.steps,
+            ", batch ", config.batch, ", eval_size ", config.eval_size, ", eval_batch ", config.eval_batch,
+            ", test_size ", config.test_size);
+  g_stop = 0;
+  TrainResult result;
+  const MetricKind kind = task.metric_kind();
+  const std::string mname = "val_" + metric_name(kind);
+  double prior_seconds = 0;
+  if (!config.resume.empty()) {
+    std::map<std::string, std::string> meta = checked_metadata(config.resume, config.metadata);
+    optim::CheckpointExtra extra = optim::load_checkpoint(config.resume, model, optimizer);
+    result.start_step = extra.step;
+    result.history = history_from_string(meta.count("history") ? meta.at("history") : "");
+    prior_seconds = metadata_double(meta, "seconds");
+    PMX_CHECK(extra.step <= config.steps, "[train] checkpoint ", config.resume, " is at step ", extra.step,
+              ", past --steps ", config.steps);
+    std::printf("resumed from %s at step %ld\n", config.resume.c_str(), long(extra.step));
+  }
+  result.steps = result.start_step;
+  if (!result.history.empty()) result.val_metric = result.history.back().val_metric;
+
+  CsvLog log(config.log, {"step", "train_loss", mname, "seconds"});
+  for (const HistoryRow& r : result.history) log.row({double(r.step), r.train_loss, r.val_metric, r.seconds});
+
+  SigintScope sigint(config.install_sigint);
+  Progress progress(config.steps, config.progress);
+  Timer timer;
+  double loss_sum = 0;
+  int64_t loss_count = 0;
+  bool saved_now = false;
+  model.train();
+  for (int64_t step = result.start_step + 1; step <= config.steps; ++step) {
+    Batch b = task.batch(Split::Train, (step - 1) * config.batch, config.batch);
+    Tensor loss = task.loss(model(b.input), b.target);
+    optimizer.zero_grad();
+    loss.backward();
+    if (config.clip > 0) optim::clip_grad_norm_(optimizer.params(), config.clip);
+    optimizer.step();
+    result.last_loss = loss.item();
+    result.steps = step;
+    loss_sum += result.last_loss, ++loss_count;
+    saved_now = false;
+    if (config.on_step) config.on_step(step, result.last_loss);
+
+    bool last = step == config.steps;
+    if ((config.eval_every > 0 && step % config.eval_every == 0) || last) {
+      result.val_metric = evaluate(model, task, Split::Validation, config.eval_size, config.eval_batch);
+      HistoryRow row{step, loss_sum / double(loss_count), result.val_metric, prior_seconds + timer.seconds()};
+      result.history.push_back(row);
+      log.row({double(row.step), row.train_loss, row.val_metric, row.seconds});
+      loss_sum = 0, loss_count = 0;
+      result.reached_target = reached(kind, result.val_metric, config.target);
+    }
+    double sps = double(step - result.start_step) * double(config.batch) / std::max(timer.seconds(), 1e-9);
+    if (config.progress) progress.update(step, {{"loss", result.last_loss}, {mname, result.val_metric}}, sps);
+    if (!config.checkpoint.empty() && config.checkpoint_every > 0 && step % config.checkpoint_every == 0) {
+      save(config.checkpoint, model, optimizer, step, config, result.history, prior_seconds + timer.seconds());
+      saved_now = true;
+    }
+    if (stop_requested()) {
+      result.interrupted = true;
+      break;
+    }
+    if (result.reached_target) break;
+  }
+  if (config.progress) progress.finish();
+  result.seconds = timer.seconds();
+  result.total_seconds = prior_seconds + result.seconds;
+  if (!config.checkpoint.empty() && result.steps > result.start_step && !saved_now) {
+    save(config.checkpoint, model, optimizer, result.steps, config, result.history, result.total_seconds);
+  }
+  if (!config.checkpoint.empty() && result.steps > result.start_step) result.checkpoint_written = config.checkpoint;
+  if (result.interrupted) {
+    if (config.checkpoint.empty()) std::printf("interrupted at step %ld (no --checkpoint path, nothing saved)\n",
+                                               long(result.steps));
+    else std::printf("interrupted at step %ld: checkpoint saved to %s (continue with --resume %s)\n",
+                     long(result.steps), config.checkpoint.c_str(), config.checkpoint.c_str());
+  } else if (config.test_size > 0) {
+    result.test_metric = evaluate(model, task, Split::Test, config.test_size, config.eval_batch);
+  }
+  if (!config.plot.empty()) write_plot(config.plot, result.history, kind, result);
+  return result;
+}
+
+}  // namespace pmx::apps

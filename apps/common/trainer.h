@@ -1,0 +1,117 @@
+// The training loop every app shares: a Task makes batches and scores predictions, the loop
+// trains a model with an optimizer, evaluates, logs, plots, checkpoints and resumes.
+//
+// One step s (1-based): batch = task.batch(Train, (s - 1) * batch, batch); loss = task.loss(
+// model(batch.input), batch.target); zero_grad; backward; clip_grad_norm_(clip) if clip > 0;
+// optimizer step. The data of a step is a pure function of (task seed, s), and the checkpoint holds
+// the model, the optimizer, the step and the default generator (dropout), so a resumed run
+// computes the same losses, bit for bit, as one that never stopped (same seed and threads).
+//
+// Every eval_every steps (and at the end) the metric is computed on the first eval_size
+// validation sequences; with a target the loop stops once the validation metric reaches it
+// (error_pct <= target, accuracy_pct >= target). Then the test metric on test_size sequences.
+// Every checkpoint_every steps, at the end and on Ctrl-C (SIGINT sets a flag; the loop finishes
+// the step, saves, and returns with interrupted = true) the checkpoint is written atomically.
+// The CSV log has one row per evaluation: step, train_loss (mean since the previous row),
+// the validation metric, seconds; the PNG plot draws those curves.
+//
+//   AddingTask task(1024, seed);
+//   nn::ParamixerModel model(cfg);
+//   optim::Adam opt(model.parameters(), 1e-3);
+//   TrainerConfig tc;  tc.steps = 3000;  tc.batch = 40;  tc.clip = 1;  tc.target = 1.0;
+//   TrainResult r = train(model, task, opt, tc);      // r.test_metric: % error on the test split
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "layers/module.h"
+#include "optim/optimizer.h"
+
+namespace pmx::apps {
+
+enum class Split { Train = 0, Validation = 1, Test = 2 };
+
+struct Batch {
+  Tensor input;   // the model's input
+  Tensor target;  // what task.loss and task.correct compare the output with
+};
+
+// error_pct: % of sequences predicted wrong (lower is better); accuracy_pct: % right.
+enum class MetricKind { ErrorPct, AccuracyPct };
+std::string metric_name(MetricKind kind);  // "error_pct" / "accuracy_pct"
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  virtual std::string name() const = 0;
+  // Sequences [first, first + count) of a split; a pure function of the arguments and the seed.
+  virtual Batch batch(Split split, int64_t first, int64_t count) const = 0;
+  virtual Tensor loss(const Tensor& output, const Tensor& target) const = 0;
+  // How many of the batch's predictions are right.
+  virtual int64_t correct(const Tensor& output, const Tensor& target) const = 0;
+  virtual MetricKind metric_kind() const = 0;
+};
+
+struct TrainerConfig {
+  int64_t steps = 1000;
+  int64_t batch = 40;
+  double clip = 1.0;             // <= 0: no clipping
+  int64_t eval_every = 100;      // <= 0: evaluate only at the end
+  int64_t eval_size = 1000;      // validation sequences per evaluation
+  int64_t test_size = 2000;      // test sequences at the end (0: no test)
+  int64_t eval_batch = 100;      // sequences per forward pass when evaluating
+  double target = -1;            // stop when the validation metric reaches it; < 0: never
+  std::string checkpoint;        // "" : no checkpoints (and Ctrl-C just stops)
+  int64_t checkpoint_every = 0;  // <= 0: only at the end and on Ctrl-C
+  std::string resume;            // a checkpoint to continue from
+  // Strings stored in the checkpoint; on resume, every key here must have the same value in the
+  // checkpoint (the app's model/task config), else the load is refused before touching anything.
+  std::map<std::string, std::string> metadata;
+  std::string log;               // CSV path ("" : none)
+  std::string plot;              // PNG path ("" : none)
+  bool progress = true;          // draw the progress line
+  bool install_sigint = true;    // Ctrl-C handling (tests may drive it with request_stop())
+  // Called after every step with (step, loss); tests use it to record losses or to interrupt.
+  std::function<void(int64_t, double)> on_step;
+};
+
+struct HistoryRow {
+  int64_t step;
+  double train_loss, val_metric, seconds;
+};
+
+struct TrainResult {
+  int64_t start_step = 0;       // the step the run resumed from (0: fresh)
+  int64_t steps = 0;            // the last completed step
+  double seconds = 0;           // wall time of this run's loop (including evaluations)
+  double total_seconds = 0;     // including the time before a resume
+  double last_loss = 0;
+  double val_metric = -1;       // the last validation metric
+  double test_metric = -1;      // on the test split (-1 if test_size == 0 or interrupted)
+  bool reached_target = false;
+  bool interrupted = false;
+  std::vector<HistoryRow> history;
+  std::string plot_written;     // the PNG path, if one was written
+  std::string checkpoint_written;
+};
+
+// The loop described above. Throws pmx::Error for a bad config or a missing, corrupt or
+// mismatching checkpoint.
+TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimizer, const TrainerConfig& config);
+
+// The metric of a split: sequences [0, size) in batches of eval_batch, eval mode, no graph.
+double evaluate(nn::Module& model, const Task& task, Split split, int64_t size, int64_t eval_batch);
+
+// What the SIGINT handler does; the loop checks it after every step. train() clears it on entry.
+void request_stop();
+bool stop_requested();
+
+// The history as the text stored in checkpoints ("step,loss,metric,seconds;...") and back.
+std::string history_to_string(const std::vector<HistoryRow>& rows);
+std::vector<HistoryRow> history_from_string(const std::string& text);
+
+}  // namespace pmx::apps

@@ -1,0 +1,293 @@
+// The shared training loop: resume is exact (bit for bit), Ctrl-C saves and stops, bad or
+// mismatching checkpoints are refused, the target stops training, a short run learns, and the
+// synthetic app rejects bad flags with a clear message and a non-zero exit.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "apps/common/plot.h"
+#include "apps/common/trainer.h"
+#include "apps/datasets/synthetic.h"
+#include "core/error.h"
+#include "core/random.h"
+#include "core/threads.h"
+#include "layers/paramixer_model.h"
+#include "optim/adam.h"
+#include "optim/checkpoint.h"
+
+namespace fs = std::filesystem;
+using namespace pmx;
+
+namespace {
+
+struct TempDir {
+  fs::path dir;
+  explicit TempDir(const std::string& tag) {
+    dir = fs::temp_directory_path() / ("pmx_trainer_" + tag + "_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  ~TempDir() { fs::remove_all(dir); }
+  std::string operator/(const std::string& name) const { return (dir / name).string(); }
+};
+
+struct GeneratorGuard {
+  GeneratorState saved = default_generator().state();
+  ~GeneratorGuard() { default_generator().set_state(saved); }
+};
+
+// A tiny adding-problem Paramixer with dropout, so the generator state matters on resume too.
+std::unique_ptr<nn::ParamixerModel> tiny_model(uint64_t seed, int64_t n = 16, int64_t dim = 8, double dropout = 0.1) {
+  manual_seed(seed);
+  nn::ParamixerConfig c;
+  c.seq_len = n;
+  c.input_features = 2;
+  c.dim = c.hidden = dim;
+  c.p1 = dropout;
+  return std::make_unique<nn::ParamixerModel>(c);
+}
+
+apps::TrainerConfig quiet_config(int64_t steps) {
+  apps::TrainerConfig tc;
+  tc.steps = steps;
+  tc.batch = 8;
+  tc.eval_every = 5;
+  tc.eval_size = 40;
+  tc.test_size = 0;
+  tc.progress = false;
+  tc.install_sigint = false;
+  return tc;
+}
+
+}  // namespace
+
+TEST_CASE("trainer: k steps + resume + k steps gives the same losses, bit for bit, as 2k steps straight") {
+  GeneratorGuard guard;
+  TempDir tmp("resume");
+  apps::AddingTask task(16, 3);
+  const int64_t k = 10;  // a multiple of eval_every, so both runs evaluate at the same steps
+
+  std::vector<double> straight;
+  auto m1 = tiny_model(1);
+  optim::Adam o1(m1->parameters(), 1e-2);
+  apps::TrainerConfig tc = quiet_config(2 * k);
+  tc.on_step = [&](int64_t, double loss) { straight.push_back(loss); };
+  apps::TrainResult full = apps::train(*m1, task, o1, tc);
+  REQUIRE(straight.size() == size_t(2 * k));
+
+  std::vector<double> pieces;
+  auto m2 = tiny_model(1);
+  optim::Adam o2(m2->parameters(), 1e-2);
+  tc = quiet_config(k);
+  tc.checkpoint = tmp / "run.ckpt";
+  tc.metadata["config"] = "tiny";
+  tc.on_step = [&](int64_t, double loss) { pieces.push_back(loss); };
+  apps::train(*m2, task, o2, tc);
+  REQUIRE(fs::exists(tmp / "run.ckpt"));
+
+  auto m3 = tiny_model(99);  // different init and generator: the checkpoint must restore both
+  optim::Adam o3(m3->parameters(), 1e-2);
+  tc.steps = 2 * k;
+  tc.checkpoint = "";
+  tc.resume = tmp / "run.ckpt";
+  apps::TrainResult resumed = apps::train(*m3, task, o3, tc);
+  CHECK(resumed.start_step == k);
+  REQUIRE(pieces.size() == size_t(2 * k));
+  for (size_t i = 0; i < pieces.size(); ++i) CHECK(pieces[i] == straight[i]);  // exact, not approximate
+  // The curve history continues across the resume.
+  REQUIRE(resumed.history.size() == full.history.size());
+  for (size_t i = 0; i < full.history.size(); ++i) {
+    CHECK(resumed.history[i].step == full.history[i].step);
+    CHECK(resumed.history[i].train_loss == full.history[i].train_loss);
+    CHECK(resumed.history[i].val_metric == full.history[i].val_metric);
+  }
+}
+
+TEST_CASE("trainer: Ctrl-C finishes the step, saves a checkpoint, stops, and the checkpoint resumes") {
+  GeneratorGuard guard;
+  TempDir tmp("sigint");
+  apps::AddingTask task(16, 4);
+  auto model = tiny_model(2);
+  optim::Adam opt(model->parameters(), 1e-2);
+  apps::TrainerConfig tc = quiet_config(50);
+  tc.install_sigint = true;
+  tc.checkpoint = tmp / "c.ckpt";
+  tc.on_step = [](int64_t step, double) {
+    if (step == 3) std::raise(SIGINT);
+  };
+  apps::TrainResult r = apps::train(*model, task, opt, tc);
+  CHECK(r.interrupted);
+  CHECK(r.steps == 3);
+  CHECK(r.test_metric == -1);
+  REQUIRE(fs::exists(tmp / "c.ckpt"));
+  auto again = tiny_model(5);
+  optim::Adam opt2(again->parameters(), 1e-2);
+  CHECK(optim::load_checkpoint(tmp / "c.ckpt", *again, opt2).step == 3);
+
+  // request_stop() is the same path without a signal.
+  tc.install_sigint = false;
+  tc.resume = tmp / "c.ckpt";
+  tc.on_step = [](int64_t step, double) {
+    if (step == 6) apps::request_stop();
+  };
+  apps::TrainResult r2 = apps::train(*again, task, opt2, tc);
+  CHECK(r2.interrupted);
+  CHECK(r2.start_step == 3);
+  CHECK(r2.steps == 6);
+  CHECK(optim::load_checkpoint(tmp / "c.ckpt", *again, opt2).step == 6);
+}
+
+TEST_CASE("trainer: missing, corrupt and mismatching checkpoints are refused before anything changes") {
+  GeneratorGuard guard;
+  TempDir tmp("refuse");
+  apps::AddingTask task(16, 0);
+  auto model = tiny_model(3);
+  optim::Adam opt(model->parameters(), 1e-2);
+  apps::TrainerConfig tc = quiet_config(2);
+  tc.checkpoint = tmp / "good.ckpt";
+  tc.metadata["config"] = "{\"n\":16}";
+  apps::train(*model, task, opt, tc);
+
+  auto fresh = tiny_model(4);
+  optim::Adam fresh_opt(fresh->parameters(), 1e-2);
+  std::vector<float> before = fresh->parameters()[0].to_vector<float>();
+  tc.checkpoint = "";
+  tc.steps = 4;
+  tc.resume = tmp / "missing.ckpt";
+  CHECK_THROWS_AS(apps::train(*fresh, task, fresh_opt, tc), pmx::Error);
+  std::ofstream(tmp / "corrupt.ckpt") << "this is not a checkpoint";
+  tc.resume = tmp / "corrupt.ckpt";
+  CHECK_THROWS_AS(apps::train(*fresh, task, fresh_opt, tc), pmx::Error);
+  tc.resume = tmp / "good.ckpt";
+  tc.metadata["config"] = "{\"n\":32}";
+  try {
+    apps::train(*fresh, task, fresh_opt, tc);
+    FAIL("expected a config mismatch");
+  } catch (const pmx::Error& e) {
+    CHECK(std::string(e.what()).find("different config") != std::string::npos);
+  }
+  CHECK(fresh->parameters()[0].to_vector<float>() == before);
+  CHECK(fresh_opt.step_count() == 0);
+}
+
+TEST_CASE("trainer: bad loop settings throw") {
+  apps::AddingTask task(16, 0);
+  auto model = tiny_model(3);
+  optim::Adam opt(model->parameters(), 1e-2);
+  for (int which = 0; which < 4; ++which) {
+    apps::TrainerConfig tc = quiet_config(5);
+    if (which == 0) tc.steps = 0;
+    if (which == 1) tc.batch = 0;
+    if (which == 2) tc.eval_size = 0;
+    if (which == 3) tc.test_size = -1;
+    CHECK_THROWS_AS(apps::train(*model, task, opt, tc), pmx::Error);
+  }
+}
+
+TEST_CASE("trainer: a reached target stops training at that evaluation") {
+  GeneratorGuard guard;
+  apps::AddingTask task(16, 0);
+  auto model = tiny_model(3);
+  optim::Adam opt(model->parameters(), 1e-2);
+  apps::TrainerConfig tc = quiet_config(100);
+  tc.target = 100;  // any error <= 100 %: reached at the first evaluation
+  apps::TrainResult r = apps::train(*model, task, opt, tc);
+  CHECK(r.reached_target);
+  CHECK(r.steps == tc.eval_every);
+}
+
+TEST_CASE("trainer: history survives its checkpoint text form; malformed text throws") {
+  std::vector<apps::HistoryRow> rows{{5, 0.125, 88.5, 1.5}, {10, 1.0 / 3.0, 0.1, 2.25}};
+  std::vector<apps::HistoryRow> back = apps::history_from_string(apps::history_to_string(rows));
+  REQUIRE(back.size() == 2);
+  CHECK(back[1].step == 10);
+  CHECK(back[1].train_loss == rows[1].train_loss);
+  CHECK(back[0].val_metric == 88.5);
+  CHECK(apps::history_from_string("").empty());
+  CHECK_THROWS_AS(apps::history_from_string("5,1,2"), pmx::Error);
+}
+
+TEST_CASE("trainer: the curve plot is a PNG file (builtin routine and default backend)") {
+  TempDir tmp("plot");
+  apps::Panel loss{"loss", true, {{"train", {1, 2, 3, 4}, {1.0, 0.5, 0.1, 0.0}}}};
+  apps::Panel err{"error %", false, {{"val", {1, 2, 3, 4}, {90, 50, NAN, 1}}}};
+  for (apps::PlotBackend backend : {apps::PlotBackend::Builtin, apps::PlotBackend::Auto}) {
+    std::string path = tmp / (backend == apps::PlotBackend::Builtin ? "b.png" : "a.png");
+    apps::write_curves_png(path, {loss, err}, backend);
+    std::ifstream in(path, std::ios::binary);
+    char sig[8] = {};
+    in.read(sig, 8);
+    CHECK(std::string(sig + 1, 3) == "PNG");
+    CHECK(fs::file_size(path) > 500);
+  }
+  CHECK_THROWS_AS(apps::write_curves_png(tmp / "x.png", {}), pmx::Error);
+  CHECK_THROWS_AS(apps::write_curves_png(tmp / "no_such_dir/x.png", {loss}, apps::PlotBackend::Builtin), pmx::Error);
+}
+
+TEST_CASE("trainer: a short end-to-end adding run at N = 16 lowers the validation error") {
+  GeneratorGuard guard;
+  TempDir tmp("e2e");
+  apps::AddingTask task(16, 21);
+  auto model = tiny_model(21, 16, 16, 0.0);
+  optim::Adam opt(model->parameters(), 3e-3);
+  double before = apps::evaluate(*model, task, apps::Split::Validation, 400, 100);
+  apps::TrainerConfig tc = quiet_config(400);
+  tc.batch = 40;
+  tc.eval_every = 100;
+  tc.eval_size = 400;
+  tc.test_size = 400;
+  tc.log = tmp / "log.csv";
+  tc.plot = tmp / "curves.png";
+  apps::TrainResult r = apps::train(*model, task, opt, tc);
+  MESSAGE("error before " << before << " %, validation after " << r.val_metric << " %, test " << r.test_metric
+                          << " %, " << r.seconds << " s");
+  CHECK(before > 80);
+  CHECK(r.val_metric < before - 30);
+  CHECK(r.test_metric < before - 30);
+  CHECK(r.history.size() == 4);
+  CHECK(r.plot_written == tmp / "curves.png");
+  CHECK(fs::exists(tmp / "curves.png"));
+  std::ifstream log(tmp / "log.csv");
+  std::string header;
+  std::getline(log, header);
+  CHECK(header == "step,train_loss,val_error_pct,seconds");
+}
+
+TEST_CASE("trainer: the synthetic app rejects bad flags with a message and a non-zero exit") {
+  // The app sits beside the tests in the build tree when apps are built.
+  fs::path app = fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "apps" / "synthetic";
+  if (!fs::exists(app)) {
+    MESSAGE("apps/synthetic not built (PMX_BUILD_APPS=OFF): skipped");
+    return;
+  }
+  TempDir tmp("cli");
+  std::ofstream(tmp / "corrupt.ckpt") << "garbage";
+  struct Case {
+    std::string flags, message;
+  } cases[] = {{"--n 1", "--n must be >= 2"},
+               {"--task sorting", "--task must be adding or order"},
+               {"--model rnn", "--model must be"},
+               {"--protocol star", "--protocol must be"},
+               {"--resume " + (tmp / "missing.ckpt"), "missing.ckpt"},
+               {"--resume " + (tmp / "corrupt.ckpt"), "corrupt.ckpt"},
+               {"--bogus 3", "--bogus"}};
+  for (const Case& c : cases) {
+    std::string cmd = app.string() + " --n 8 --steps 1 --quiet --checkpoint none --log none --plot none " + c.flags +
+                      " 2>&1";
+    FILE* pipe = popen(cmd.c_str(), "r");
+    REQUIRE(pipe);
+    std::string out;
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, pipe)) out += buf;
+    int status = pclose(pipe);
+    INFO(c.flags << " -> " << out);
+    CHECK(status != 0);
+    CHECK(out.find(c.message) != std::string::npos);
+  }
+}
