@@ -133,7 +133,7 @@ TEST_CASE("inspect: the block's output is effective_interaction @ g(V_in), float
   }
 }
 
-TEST_CASE("inspect: effective_interaction is bit-identical at 1 and 2 threads") {
+TEST_CASE("inspect: effective_interaction is bit-identical at 1 and 2 threads, float32 close to float64") {
   ParamixerBlock block(300, 8, 8, Protocol::Chord);  // N^2 (K + 1) well above the parallel threshold
   Tensor x = randn({1, 300, 8});
   int previous = get_num_threads();
@@ -143,6 +143,15 @@ TEST_CASE("inspect: effective_interaction is bit-identical at 1 and 2 threads") 
   std::vector<float> two = nn::effective_interaction(block, x).to_vector<float>();
   set_num_threads(previous);
   CHECK(one == two);
+  // The float32 kernels (vector paths at d = N = 300) agree with the float64 ones.
+  block.to(DType::Float64);
+  std::vector<double> ref = nn::effective_interaction(block, x.to(DType::Float64)).to_vector<double>();
+  double worst = 0, scale = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    worst = std::max(worst, std::abs(double(one[i]) - ref[i]));
+    scale = std::max(scale, std::abs(ref[i]));
+  }
+  CHECK(worst < 1e-5 * scale);
 }
 
 TEST_CASE("inspect: effective_interaction refuses bad inputs, naming the op and shapes") {
