@@ -183,7 +183,7 @@ int run(int argc, char** argv) {
     s.set("test_" + metric, r.test_metric);
     s.set("val_" + metric, r.val_metric);
     s.set("final_train_loss", r.history.empty() ? r.last_loss : r.history.back().train_loss);
-    s.set("reached_target", r.reached_target ? "true" : "false");
+    s.set_json("reached_target", r.reached_target ? "true" : "false");
     s.set("plot", r.plot_written);
     s.set_json("config", args.to_json());
     s.write(args.get_string("--summary"));

@@ -68,7 +68,7 @@ TEST_CASE("synthetic: adding values are spread over (-1, 1] and marker positions
   CHECK(pairs.size() == 28);  // every one of the 8 choose 2 pairs occurs
 }
 
-TEST_CASE("synthetic: temporal order has two X/Y symbols at sorted positions, other tokens in 0..3, the paper's label") {
+TEST_CASE("synthetic: temporal order has two X/Y symbols at sorted positions, tokens in 0..3, the paper's label") {
   apps::OrderTask task(33, 3);
   apps::Batch b = task.batch(Split::Validation, 0, 400);
   REQUIRE(b.input.shape() == Shape{400, 33});

@@ -152,8 +152,9 @@ bool write_with_gnuplot(const std::string& path, const std::vector<Panel>& panel
   if (ok) {
     // One gnuplot data block per curve, separated by two blank lines (selected with `index`).
     int block = 0;
-    std::fprintf(s, "set terminal pngcairo size %d,%d\nset output %s\nset multiplot layout %zu,1\nset grid\n", width,
-                 panel_height * int(panels.size()), gnuplot_quote(path).c_str(), panels.size());
+    std::fprintf(s, "set terminal pngcairo size %d,%d\nset output %s\nset termoption noenhanced\n", width,
+                 panel_height * int(panels.size()), gnuplot_quote(path).c_str());
+    std::fprintf(s, "set multiplot layout %zu,1\nset grid\n", panels.size());
     for (const Panel& p : panels) {
       std::fprintf(s, "set title %s\nset xlabel 'step'\n%s\nplot ", gnuplot_quote(p.title).c_str(),
                    p.log_y ? "set logscale y" : "unset logscale y");

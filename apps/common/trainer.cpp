@@ -58,8 +58,8 @@ std::map<std::string, std::string> checked_metadata(const std::string& path,
     auto it = meta.find(key);
     PMX_CHECK(it != meta.end(), "[train] checkpoint ", path, " has no '", key, "' entry; it was not written by this "
               "app");
-    PMX_CHECK(it->second == value, "[train] checkpoint ", path, " was trained with a different ", key, ":\n  checkpoint: ",
-              it->second, "\n  this run:   ", value);
+    PMX_CHECK(it->second == value, "[train] checkpoint ", path, " was trained with a different ", key,
+              ":\n  checkpoint: ", it->second, "\n  this run:   ", value);
   }
   return meta;
 }
@@ -79,13 +79,14 @@ void save(const std::string& path, const nn::Module& model, const optim::Optimiz
 
 void write_plot(const std::string& path, const std::vector<HistoryRow>& history, MetricKind kind,
                 TrainResult& result) {
-  Curve loss{"train loss (mean per interval)", {}, {}}, metric{"validation " + metric_name(kind), {}, {}};
+  std::string what = kind == MetricKind::ErrorPct ? "error" : "accuracy";
+  Curve loss{"train loss (mean per interval)", {}, {}}, metric{"validation " + what + " %", {}, {}};
   for (const HistoryRow& r : history) {
     loss.x.push_back(double(r.step)), loss.y.push_back(r.train_loss);
     metric.x.push_back(double(r.step)), metric.y.push_back(r.val_metric);
   }
-  std::string title = kind == MetricKind::ErrorPct ? "validation error (%)" : "validation accuracy (%)";
-  write_curves_png(path, {Panel{"train loss (log scale)", true, {loss}}, Panel{title, false, {metric}}});
+  write_curves_png(path, {Panel{"train loss (log scale)", true, {loss}},
+                          Panel{"validation " + what + " (%)", false, {metric}}});
   result.plot_written = path;
 }
 
