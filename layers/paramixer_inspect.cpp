@@ -39,26 +39,8 @@ Tensor effective_interaction(ParamixerBlock& block, const Tensor& x) {
 }
 
 Tensor embedded_input(ParamixerModel& model, const Tensor& input) {
-  const ParamixerConfig& c = model.config;
   NoGradGuard no_grad;
-  Tensor e;
-  if (model.embedding) {
-    PMX_CHECK(input.defined() && input.dim() == 2 && input.dtype() == DType::Int64 && input.size(1) == c.seq_len,
-              "[embedded_input] token input must be int64 (B, ", c.seq_len, "), got ",
-              input.defined() ? std::string(dtype_name(input.dtype())) + " " + shape_str(input.shape()) : std::string("undefined"));
-    e = (*model.embedding)(input);
-  } else {
-    PMX_CHECK(input.defined() && input.dim() == 3 && input.size(1) == c.seq_len && input.size(2) == c.input_features,
-              "[embedded_input] real input must be (B, ", c.seq_len, ", ", c.input_features, "), got ",
-              input.defined() ? shape_str(input.shape()) : std::string("undefined"));
-    e = (*model.init_linear)(input);
-  }
-  if (model.cls_token.defined()) {
-    Tensor cls = add(zeros({e.size(0), 1, c.dim}, model.cls_token.dtype()), model.cls_token);
-    e = concat({cls, e}, 1);
-  }
-  if (model.apc_embedding) e = add(e, model.apc_embedding->weight);
-  return e.detach();
+  return model.embed(input).detach();
 }
 
 }  // namespace pmx::nn

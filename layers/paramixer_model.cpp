@@ -44,27 +44,33 @@ void ParamixerModel::set_fused_f(bool on) {
   for (auto& b : blocks) b->fused_f = on;
 }
 
-Tensor ParamixerModel::forward(const Tensor& input) {
+Tensor ParamixerModel::embed(const Tensor& input) {
   const ParamixerConfig& c = config;
   Tensor e;
   if (embedding) {
-    PMX_CHECK(input.dim() == 2 && input.dtype() == DType::Int64 && input.size(1) == c.seq_len,
-              "[ParamixerModel] token input must be int64 (B, ", c.seq_len, "), got ", dtype_name(input.dtype()), " ",
-              shape_str(input.shape()));
+    PMX_CHECK(input.defined() && input.dim() == 2 && input.dtype() == DType::Int64 && input.size(1) == c.seq_len,
+              "[ParamixerModel] token input must be int64 (B, ", c.seq_len, "), got ",
+              input.defined() ? std::string(dtype_name(input.dtype())) + " " + shape_str(input.shape()) : "undefined");
     e = (*embedding)(input);
   } else {
-    PMX_CHECK(input.dim() == 3 && input.size(1) == c.seq_len && input.size(2) == c.input_features,
+    PMX_CHECK(input.defined() && input.dim() == 3 && input.size(1) == c.seq_len && input.size(2) == c.input_features,
               "[ParamixerModel] real input must be (B, ", c.seq_len, ", ", c.input_features, "), got ",
-              shape_str(input.shape()));
+              input.defined() ? shape_str(input.shape()) : "undefined");
     e = (*init_linear)(input);
   }
-  int64_t B = e.size(0);
   if (cls_token.defined()) {
     // Broadcast the (d) vector to (B, 1, d); the add's backward sums the batch back.
-    Tensor cls = add(zeros({B, 1, c.dim}, cls_token.dtype()), cls_token);
+    Tensor cls = add(zeros({e.size(0), 1, c.dim}, cls_token.dtype()), cls_token);
     e = concat({cls, e}, 1);
   }
   if (apc_embedding) e = add(e, apc_embedding->weight);
+  return e;
+}
+
+Tensor ParamixerModel::forward(const Tensor& input) {
+  const ParamixerConfig& c = config;
+  Tensor e = embed(input);
+  int64_t B = e.size(0);
   Tensor x = c.p1 > 0 ? dropout(e, c.p1, is_training()) : e;
   Tensor v = c.p1 > 0 ? dropout(x, c.p1, is_training()) : x;
   for (auto& block : blocks) v = block->forward(v, x);

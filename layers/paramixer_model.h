@@ -59,6 +59,9 @@ class ParamixerModel : public Module {
   std::string type_name() const override { return "ParamixerModel"; }
   // tokens (B, N) int64, or values (B, N, input_features) floating -> (B, classes).
   Tensor forward(const Tensor& input) override;
+  // The embedded input E before dropout (B, N', d): embedding or init_linear, CLS token,
+  // position table. Every block's f-MLPs read (a dropout of) this.
+  Tensor embed(const Tensor& input);
   // The sequence length inside the blocks: seq_len, plus one with the CLS head.
   int64_t inner_len() const { return config.seq_len + (config.head == ParamixerHead::Cls ? 1 : 0); }
   // Selects the fused or the reference f-MLP path in every block.
