@@ -19,6 +19,8 @@
 #include "apps/common/report.h"
 #include "apps/common/trainer.h"
 #include "apps/datasets/synthetic.h"
+#include "core/image_io.h"
+#include "layers/paramixer_inspect.h"
 
 using namespace pmx;
 
@@ -94,6 +96,8 @@ int run(int argc, char** argv) {
   args.add_string("--resume", "", "continue exactly from this checkpoint (same config required)");
   args.add_string("--log", "auto", "CSV log, one row per evaluation (auto: <run>.csv; none: off)");
   args.add_string("--plot", "auto", "PNG of the loss and metric curves (auto: <run>.png; none: off)");
+  args.add_string("--mixing", "auto", "Paramixer, N <= 2048: PNG heatmap of block 0's effective N x N mixing "
+                                      "matrix on test sequence 0 (auto: <run>_mixing.png; none: off)");
   args.add_string("--summary", "", "write the final metrics as JSON to this file");
   args.add_flag("--quiet", "no progress line");
   args.parse(argc, argv);
@@ -168,6 +172,16 @@ int run(int argc, char** argv) {
   if (!r.plot_written.empty()) std::printf("curves: %s\n", r.plot_written.c_str());
   if (!tc.log.empty()) std::printf("log: %s\n", tc.log.c_str());
   if (!r.checkpoint_written.empty()) std::printf("checkpoint: %s\n", r.checkpoint_written.c_str());
+  std::string mixing = resolve(args.get_string("--mixing"), stem + "_mixing", ".png");
+  auto* paramixer = dynamic_cast<nn::ParamixerModel*>(model.get());
+  if (!mixing.empty() && paramixer && paramixer->inner_len() <= nn::kMaxInteractionLen) {
+    apps::Batch one = task->batch(apps::Split::Test, 0, 1);
+    Tensor e = nn::effective_interaction(*paramixer->blocks[0], nn::embedded_input(*paramixer, one.input));
+    write_heatmap_png(mixing, e);
+    std::printf("mixing matrix (block 0, test sequence 0, log10 |E|): %s\n", mixing.c_str());
+  } else {
+    mixing.clear();
+  }
 
   if (!args.get_string("--summary").empty()) {
     apps::Summary s;
@@ -185,6 +199,7 @@ int run(int argc, char** argv) {
     s.set("final_train_loss", r.history.empty() ? r.last_loss : r.history.back().train_loss);
     s.set_json("reached_target", r.reached_target ? "true" : "false");
     s.set("plot", r.plot_written);
+    s.set("mixing_png", mixing);
     s.set_json("config", args.to_json());
     s.write(args.get_string("--summary"));
     std::printf("summary: %s\n", args.get_string("--summary").c_str());
