@@ -109,6 +109,24 @@ TEST_CASE("trainer: k steps + resume + k steps gives the same losses, bit for bi
   }
 }
 
+TEST_CASE("trainer: the losses are the same at 1 and 2 threads") {
+  GeneratorGuard guard;
+  int saved_threads = get_num_threads();
+  apps::AddingTask task(40, 8);
+  std::vector<double> losses[2];
+  for (int t = 1; t <= 2; ++t) {
+    set_num_threads(t);
+    auto model = tiny_model(6, 40, 16);
+    optim::Adam opt(model->parameters(), 1e-2);
+    apps::TrainerConfig tc = quiet_config(6);
+    tc.batch = 64;  // big enough that the kernels split their loops
+    tc.on_step = [&](int64_t, double loss) { losses[t - 1].push_back(loss); };
+    apps::train(*model, task, opt, tc);
+  }
+  set_num_threads(saved_threads);
+  CHECK(losses[0] == losses[1]);
+}
+
 TEST_CASE("trainer: Ctrl-C finishes the step, saves a checkpoint, stops, and the checkpoint resumes") {
   GeneratorGuard guard;
   TempDir tmp("sigint");
