@@ -1,0 +1,100 @@
+// bench_attention_step: the dense-attention baseline on the same adding problem, to show where
+// Paramixer's O(N log N) step and attention's O(N^2) step cross. One configuration per process
+// (peak RSS is this configuration's); prints one JSON object like bench_paramixer_step.
+//
+// Model: TransformerModel (layers/transformer.h), input Linear(2, d), d = 32, 4 heads,
+// feed-forward 64, pre-LN, FLATTEN head, MSE, Adam; the fused row-blocked attention op (no
+// dropout), so memory is O(N) per row block, time O(N^2 d).
+// FLOPs per layer and sample (forward): QKV + output projections 8 N d^2, scores and weighted sum
+// 4 N^2 d, feed-forward 4 N d ff; training counts 3x (softmax, LayerNorm, Adam not counted).
+//
+//   bench_attention_step --n 4096 --batch 16 --layers 1 --threads 1 --reps 3
+#include <pmx/pmx.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "bench/machine_peaks.h"
+
+using namespace pmx;
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t n = 1024, batch = 16, layers = 1;
+  int threads = 1, reps = 3, warmup = 1;
+  std::string mode = "both";
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "usage: bench_attention_step [--n 1024] [--batch 16] [--layers 1] [--threads 1] "
+                           "[--reps 3] [--warmup 1] [--mode both|train|forward]\n");
+      return 2;
+    }
+    std::string v = argv[++i];
+    if (s == "--n") n = std::atoll(v.c_str());
+    else if (s == "--batch") batch = std::atoll(v.c_str());
+    else if (s == "--layers") layers = std::atoll(v.c_str());
+    else if (s == "--threads") threads = std::atoi(v.c_str());
+    else if (s == "--reps") reps = std::max(1, std::atoi(v.c_str()));
+    else if (s == "--warmup") warmup = std::max(0, std::atoi(v.c_str()));
+    else if (s == "--mode") mode = v;
+    else {
+      std::fprintf(stderr, "bench_attention_step: unknown option %s\n", s.c_str());
+      return 2;
+    }
+  }
+  try {
+    set_num_threads(threads);
+    nn::TransformerConfig c;
+    c.seq_len = n;
+    c.input_features = 2;
+    c.dim = 32;
+    c.heads = 4;
+    c.ff_hidden = 64;
+    c.layers = layers;
+    manual_seed(0);
+    nn::TransformerModel model(c);
+    optim::Adam opt(model.parameters(), 1e-3);
+    Tensor x = rand({batch, n, 2}), y = rand({batch, 1});
+    std::vector<double> train_ms, fwd_ms;
+    if (mode != "forward")
+      for (int s = 0; s < warmup + reps; ++s) {
+        Timer t;
+        Tensor loss = mse_loss(model(x), y);
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+        if (s >= warmup) train_ms.push_back(t.milliseconds());
+      }
+    if (mode != "train") {
+      NoGradGuard no_grad;
+      for (int s = 0; s < warmup + reps; ++s) {
+        Timer t;
+        Tensor out = model(x);
+        if (s >= warmup) fwd_ms.push_back(t.milliseconds());
+      }
+    }
+    const double N = double(n), d = c.dim, ff = c.ff_hidden;
+    const double flops = batch * (layers * (8 * N * d * d + 4 * N * N * d + 4 * N * d * ff) + 2 * N * 2 * d + 2 * N * d);
+    std::printf("{\"impl\": \"attention\", \"n\": %ld, \"batch\": %ld, \"layers\": %ld, \"threads\": %d, "
+                "\"reps\": %d, \"params\": %ld, \"fwd_flops\": %.6g, \"train_ms\": %.3f, \"fwd_ms\": %.3f, "
+                "\"rss_mib\": %.1f, \"load\": \"%s\"}\n",
+                long(n), long(batch), long(layers), threads, reps, long(model.num_parameters()), flops,
+                median(train_ms), median(fwd_ms), bench::peak_rss_mib(), bench::load_average().c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_attention_step: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

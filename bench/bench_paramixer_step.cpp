@@ -1,0 +1,200 @@
+// bench_paramixer_step: one configuration of the adding-problem Paramixer (d = h = 32, input
+// Linear(2, d), FLATTEN head, MSE, Adam), timed as a training step (forward, backward, Adam) and as
+// a forward pass (no graph), in this process only, so the peak RSS is this configuration's.
+// Prints one JSON object on stdout (bench/run_benchmarks.sh collects them).
+//
+// FLOPs (docs/paramixer.md, per sample): per block f-MLPs 2 M N (d h + h K), g 4 N d h, mixing
+// 2 M N K d; input layer 2 N 2 d, head 2 N d. A training step counts 3x the forward (backward
+// of a GEMM or of the mixing step is two products of the forward's size); GELU, the loss and
+// Adam are not counted.
+//
+//   bench_paramixer_step --n 4096 --batch 16 --layers 1 --protocol chord --threads 1 --reps 5
+//   bench_paramixer_step --peaks --threads 1        # bandwidth and FMA peak as JSON
+//   bench_paramixer_step --n 64 --batch 3 --save-check /tmp/chk  # weights + io for torch_paramixer.py
+//   options: --fused 0|1 (f-MLP path), --recompute 0|1, --mode both|train|forward, --warmup 1
+#include <pmx/pmx.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "bench/machine_peaks.h"
+
+using namespace pmx;
+
+namespace {
+
+struct Args {
+  int64_t n = 1024, batch = 16, layers = 1;
+  std::string protocol = "chord", mode = "both", save_check;
+  int threads = 1, reps = 5, warmup = 1, fused = -1, recompute = 0;
+  bool peaks = false;
+};
+
+// CPU seconds of this process (all threads): on a loaded shared machine wall time includes
+// time spent waiting for a core, CPU time does not.
+double cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+double forward_flops(const nn::ParamixerModel& model, int64_t batch) {
+  const double N = model.config.seq_len, d = model.config.dim, h = model.config.hidden;
+  double per_sample = 2 * N * 2 * d + 2 * N * d;  // input layer, head
+  for (const auto& blk : model.blocks) {
+    const double M = blk->num_factors, K = blk->links;
+    per_sample += 2 * M * N * (d * h + h * K) + 4 * N * d * h + 2 * M * N * K * d;
+  }
+  return per_sample * batch;
+}
+
+// The adding problem's data: values in [-1, 1), markers at two positions, target as in the paper.
+void adding_batch(int64_t batch, int64_t n, Tensor* x, Tensor* y) {
+  *x = zeros({batch, n, 2});
+  *y = empty({batch, 1});
+  float* px = x->data<float>();
+  float* py = y->data<float>();
+  Tensor u = rand({batch, n});
+  const float* pu = u.data<float>();
+  for (int64_t b = 0; b < batch; ++b) {
+    int64_t p1 = (b * 7919) % n, p2 = (b * 104729 + n / 2) % n;
+    if (p2 == p1) p2 = (p1 + 1) % n;
+    for (int64_t i = 0; i < n; ++i) px[(b * n + i) * 2] = 1 - 2 * pu[b * n + i];
+    px[(b * n + p1) * 2 + 1] = px[(b * n + p2) * 2 + 1] = 1;
+    py[b] = 0.5f + (px[(b * n + p1) * 2] + px[(b * n + p2) * 2]) / 4;
+  }
+}
+
+int run_peaks(const Args& a) {
+  set_num_threads(a.threads);
+  double gbs = bench::stream_gbs(long(1) << 24), gf = bench::peak_fma_gflops();
+  std::printf("{\"threads\": %d, \"bandwidth_gbs\": %.2f, \"peak_gflops\": %.2f, \"load\": \"%s\"}\n", a.threads,
+              gbs, gf, bench::load_average().c_str());
+  return 0;
+}
+
+// Weights, input, output, loss and every gradient, for bench/torch_paramixer.py --check.
+int save_check(nn::ParamixerModel& model, const Tensor& x, const Tensor& y, const std::string& dir) {
+  optim::save_weights(dir + "/weights.safetensors", model);
+  Tensor out = model(x);
+  Tensor loss = mse_loss(out, y);
+  model.zero_grad();
+  loss.backward();
+  std::map<std::string, Tensor> io{{"input", x}, {"target", y}, {"output", out.detach()}, {"loss", loss.detach()}};
+  for (auto& [name, p] : model.named_parameters()) io["grad." + name] = p.grad();
+  save_safetensors(dir + "/io.safetensors", io);
+  std::printf("{\"saved\": \"%s\"}\n", dir.c_str());
+  return 0;
+}
+
+int run(const Args& a) {
+  if (a.peaks) return run_peaks(a);
+  set_num_threads(a.threads);
+  nn::ParamixerConfig c;
+  c.seq_len = a.n;
+  c.input_features = 2;
+  c.dim = c.hidden = 32;
+  c.layers = a.layers;
+  c.protocol = a.protocol == "cdil" ? nn::Protocol::Cdil : nn::Protocol::Chord;
+  c.recompute = a.recompute != 0;
+  manual_seed(0);
+  nn::ParamixerModel model(c);
+  if (a.fused >= 0) model.set_fused_f(a.fused != 0);
+  Tensor x, y;
+  adding_batch(a.batch, a.n, &x, &y);
+  if (!a.save_check.empty()) return save_check(model, x, y, a.save_check);
+  optim::Adam opt(model.parameters(), 1e-3);
+
+  std::vector<double> train_ms, fwd_ms, train_cpu_ms;
+  double rss_after_train = 0;
+  if (a.mode != "forward") {
+    for (int s = 0; s < a.warmup + a.reps; ++s) {
+      Timer t;
+      double c = cpu_seconds();
+      Tensor loss = mse_loss(model(x), y);
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+      if (s >= a.warmup) {
+        train_ms.push_back(t.milliseconds());
+        train_cpu_ms.push_back((cpu_seconds() - c) * 1e3);
+      }
+    }
+    rss_after_train = bench::peak_rss_mib();
+  }
+  if (a.mode != "train") {
+    NoGradGuard no_grad;
+    for (int s = 0; s < a.warmup + a.reps; ++s) {
+      Timer t;
+      Tensor out = model(x);
+      if (s >= a.warmup) fwd_ms.push_back(t.milliseconds());
+    }
+  }
+  const double flops = forward_flops(model, a.batch);
+  std::printf("{\"impl\": \"pmx\", \"n\": %ld, \"batch\": %ld, \"layers\": %ld, \"protocol\": \"%s\", "
+              "\"threads\": %d, \"reps\": %d, \"params\": %ld, \"fwd_flops\": %.6g, "
+              "\"train_ms\": %.3f, \"train_ms_min\": %.3f, \"train_cpu_ms\": %.3f, \"fwd_ms\": %.3f, \"fwd_ms_min\": %.3f, "
+              "\"rss_train_mib\": %.1f, \"rss_mib\": %.1f, \"load\": \"%s\"}\n",
+              long(a.n), long(a.batch), long(a.layers), a.protocol.c_str(), a.threads, a.reps,
+              long(model.num_parameters()), flops, median(train_ms),
+              train_ms.empty() ? 0 : *std::min_element(train_ms.begin(), train_ms.end()), median(train_cpu_ms), median(fwd_ms),
+              fwd_ms.empty() ? 0 : *std::min_element(fwd_ms.begin(), fwd_ms.end()), rss_after_train,
+              bench::peak_rss_mib(), bench::load_average().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "bench_paramixer_step: %s needs a value\n", s.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (s == "--n") a.n = std::atoll(next().c_str());
+    else if (s == "--batch") a.batch = std::atoll(next().c_str());
+    else if (s == "--layers") a.layers = std::atoll(next().c_str());
+    else if (s == "--protocol") a.protocol = next();
+    else if (s == "--threads") a.threads = std::atoi(next().c_str());
+    else if (s == "--reps") a.reps = std::max(1, std::atoi(next().c_str()));
+    else if (s == "--warmup") a.warmup = std::max(0, std::atoi(next().c_str()));
+    else if (s == "--fused") a.fused = std::atoi(next().c_str());
+    else if (s == "--recompute") a.recompute = std::atoi(next().c_str());
+    else if (s == "--mode") a.mode = next();
+    else if (s == "--save-check") a.save_check = next();
+    else if (s == "--peaks") a.peaks = true;
+    else {
+      std::fprintf(stderr,
+                   "usage: bench_paramixer_step [--n 1024] [--batch 16] [--layers 1] [--protocol chord|cdil] "
+                   "[--threads 1] [--reps 5] [--warmup 1] [--mode both|train|forward] [--fused 0|1] "
+                   "[--recompute 0|1] [--save-check DIR] [--peaks]\n");
+      return 2;
+    }
+  }
+  if (a.protocol != "chord" && a.protocol != "cdil") {
+    std::fprintf(stderr, "bench_paramixer_step: --protocol must be chord or cdil, got %s\n", a.protocol.c_str());
+    return 2;
+  }
+  try {
+    return run(a);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_paramixer_step: error: %s\n", e.what());
+    return 1;
+  }
+}

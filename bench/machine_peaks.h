@@ -1,0 +1,110 @@
+// machine_peaks.h: the machine's own limits, measured in-process, for benchmarks that report an
+// achieved fraction of them. Header-only, shared by the bench programs.
+//
+//   stream_gbs(n)        best of copy (a = b) and triad (a = b + s c) over n floats per array,
+//                        GB/s, at the current OpenMP thread count
+//   peak_fma_gflops()    fp32 FMA throughput with all current threads running independent FMA
+//                        chains in registers (AVX-512 when the CPU has it, and AVX2; the better)
+//   load_average()       the 1-minute load average: on a shared machine every number depends on it
+//   peak_rss_mib()       this process's peak resident set so far
+//
+// Peak FLOP/s: 2 FLOP per FMA lane. Page faults (~15 us per 4 KiB page here) stay out of the timed
+// loops: buffers are touched before they are timed.
+//
+//   pmx::set_num_threads(1);
+//   double gbs = pmx::bench::stream_gbs(1 << 24), gf = pmx::bench::peak_fma_gflops();
+#pragma once
+#include <immintrin.h>
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "core/timer.h"
+
+namespace pmx::bench {
+
+inline double stream_gbs(long n, int reps = 4) {
+  std::vector<float> a(n, 0.f), b(n, 1.f), c(n, 2.f);  // touched here, outside the timing
+  float* pa = a.data();
+  const float *pb = b.data(), *pc = c.data();
+  double best = 0;
+  for (int rep = 0; rep < reps; ++rep) {
+    pmx::Timer t;
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; ++i) pa[i] = pb[i];
+    best = std::max(best, 2.0 * n * sizeof(float) / t.seconds() * 1e-9);
+    t.reset();
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; ++i) pa[i] = pb[i] + 0.5f * pc[i];
+    best = std::max(best, 3.0 * n * sizeof(float) / t.seconds() * 1e-9);
+  }
+  return best;
+}
+
+// 16 (AVX-512) or 12 (AVX2) independent chains cover FMA latency x issue width on current
+// cores; acc = acc * x + y stays finite. Returns the FLOPs done.
+__attribute__((target("avx512f"))) inline double fma_chains_avx512(long iters) {
+  __m512 acc[16];
+  for (int t = 0; t < 16; ++t) acc[t] = _mm512_set1_ps(float(t));
+  const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
+  for (long i = 0; i < iters; ++i)
+    for (int t = 0; t < 16; ++t) acc[t] = _mm512_fmadd_ps(acc[t], x, y);
+  __m512 s = acc[0];
+  for (int t = 1; t < 16; ++t) s = _mm512_add_ps(s, acc[t]);
+  volatile float sink = _mm512_reduce_add_ps(s);
+  (void)sink;
+  return iters * 16.0 * 16 * 2;
+}
+
+__attribute__((target("avx2,fma"))) inline double fma_chains_avx2(long iters) {
+  __m256 acc[12];
+  for (int t = 0; t < 12; ++t) acc[t] = _mm256_set1_ps(float(t));
+  const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
+  for (long i = 0; i < iters; ++i)
+    for (int t = 0; t < 12; ++t) acc[t] = _mm256_fmadd_ps(acc[t], x, y);
+  __m256 s = acc[0];
+  for (int t = 1; t < 12; ++t) s = _mm256_add_ps(s, acc[t]);
+  alignas(32) float out[8];
+  _mm256_store_ps(out, s);
+  volatile float sink = out[0];
+  (void)sink;
+  return iters * 12.0 * 8 * 2;
+}
+
+inline double peak_fma_gflops(long iters = 10000000, int reps = 3) {
+  const bool has512 = __builtin_cpu_supports("avx512f");
+  double best = 0;
+  for (int isa = 0; isa < (has512 ? 2 : 1); ++isa)
+    for (int rep = 0; rep < reps; ++rep) {
+      double flops = 0;
+      pmx::Timer t;
+#pragma omp parallel reduction(+ : flops)
+      flops += isa == 1 ? fma_chains_avx512(iters) : fma_chains_avx2(iters);
+      best = std::max(best, flops / t.seconds() * 1e-9);
+    }
+  return best;
+}
+
+inline std::string load_average() {
+  std::FILE* f = std::fopen("/proc/loadavg", "r");
+  char buf[64] = "?";
+  if (f) {
+    if (!std::fgets(buf, sizeof buf, f)) buf[0] = 0;
+    std::fclose(f);
+  }
+  std::string s = buf;
+  return s.substr(0, s.find(' '));
+}
+
+inline double peak_rss_mib() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss / 1024.0;
+}
+
+}  // namespace pmx::bench
