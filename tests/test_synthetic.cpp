@@ -47,7 +47,7 @@ TEST_CASE("synthetic: adding sequences have exactly two markers at distinct sort
   }
 }
 
-TEST_CASE("synthetic: adding values are spread over (-1, 1) and marker positions cover the whole sequence") {
+TEST_CASE("synthetic: adding values are spread from -1 to 1 and marker positions cover the whole sequence") {
   apps::AddingTask task(8, 1);
   apps::Batch b = task.batch(Split::Train, 0, 2000);
   const float* x = b.input.data<float>();
