@@ -82,6 +82,8 @@ int run(int argc, char** argv) {
   args.add_int("--heads", 4, "Transformer attention heads (must divide --dim)");
   args.add_int("--batch", 40, "sequences per training step");
   args.add_double("--lr", 1e-3, "Adam learning rate");
+  args.add_string("--schedule", "constant", "learning rate: constant | cosine (decays to 5 % of --lr at --steps)");
+  args.add_int("--warmup", 0, "cosine schedule: linear warm-up steps");
   args.add_int("--steps", 3000, "training steps (the most; --target may stop earlier)");
   args.add_int("--threads", 2, "OpenMP + OpenBLAS threads");
   args.add_int("--seed", 0, "seed of the initialisation and of the data streams");
@@ -113,6 +115,10 @@ int run(int argc, char** argv) {
             model_name, "'");
   PMX_CHECK(protocol == "chord" || protocol == "cdil", "--protocol must be chord or cdil, got '", protocol, "'");
   PMX_CHECK(n >= 2, "--n must be >= 2, got ", n);
+  std::string schedule_name = args.get_string("--schedule");
+  PMX_CHECK(schedule_name == "constant" || schedule_name == "cosine", "--schedule must be constant or cosine, got '",
+            schedule_name, "'");
+  PMX_CHECK(args.get_int("--warmup") >= 0, "--warmup must be >= 0");
   PMX_CHECK(args.get_int("--layers") >= 1 && args.get_int("--dim") >= 1 && args.get_int("--hidden") >= 1 &&
                 args.get_int("--heads") >= 1,
             "--layers, --dim, --hidden and --heads must be >= 1");
@@ -138,6 +144,8 @@ int run(int argc, char** argv) {
   tc.steps = args.get_int("--steps");
   tc.batch = args.get_int("--batch");
   tc.clip = args.get_double("--clip");
+  optim::WarmupCosine cosine(args.get_double("--lr"), args.get_int("--warmup"), args.get_int("--steps"), 0.05);
+  if (schedule_name == "cosine") tc.schedule = &cosine;
   tc.eval_every = args.get_int("--eval-every");
   tc.eval_size = args.get_int("--eval-size");
   tc.test_size = args.get_int("--test-size");
@@ -154,7 +162,11 @@ int run(int argc, char** argv) {
       << protocol << "\",\"layers\":" << args.get_int("--layers") << ",\"dim\":" << args.get_int("--dim")
       << ",\"hidden\":" << args.get_int("--hidden") << ",\"heads\":" << args.get_int("--heads")
       << ",\"batch\":" << tc.batch << ",\"lr\":" << args.get_double("--lr") << ",\"seed\":" << seed
-      << ",\"clip\":" << tc.clip << "}";
+      << ",\"clip\":" << tc.clip;
+  // The cosine curve depends on --steps and --warmup, so a resumed run must keep them.
+  if (schedule_name == "cosine")
+    cfg << ",\"schedule\":\"cosine\",\"steps\":" << tc.steps << ",\"warmup\":" << args.get_int("--warmup");
+  cfg << "}";
   tc.metadata["synthetic_config"] = cfg.str();
 
   std::string metric = apps::metric_name(task->metric_kind());
@@ -178,7 +190,15 @@ int run(int argc, char** argv) {
     apps::Batch one = task->batch(apps::Split::Test, 0, 1);
     Tensor e = nn::effective_interaction(*paramixer->blocks[0], nn::embedded_input(*paramixer, one.input));
     write_heatmap_png(mixing, e);
-    std::printf("mixing matrix (block 0, test sequence 0, log10 |E|): %s\n", mixing.c_str());
+    std::printf("mixing matrix (block 0, test sequence 0, log10 |E|): %s", mixing.c_str());
+    if (task_name == "adding") {  // the columns a trained block should draw on
+      std::vector<float> x = one.input.to_vector<float>();
+      std::printf(" (markers at positions");
+      for (int64_t t = 0; t < n; ++t)
+        if (x[2 * t + 1] == 1.f) std::printf(" %ld", long(t));
+      std::printf(")");
+    }
+    std::printf("\n");
   } else {
     mixing.clear();
   }

@@ -208,6 +208,21 @@ TEST_CASE("trainer: bad loop settings throw") {
   }
 }
 
+TEST_CASE("trainer: a learning-rate schedule sets the rate before every step") {
+  GeneratorGuard guard;
+  apps::AddingTask task(16, 0);
+  auto model = tiny_model(3);
+  optim::Adam opt(model->parameters(), 1.0);
+  optim::WarmupCosine cosine(1e-2, 2, 10, 0.1);
+  apps::TrainerConfig tc = quiet_config(10);
+  tc.schedule = &cosine;
+  std::vector<double> rates;
+  tc.on_step = [&](int64_t, double) { rates.push_back(opt.lr()); };
+  apps::train(*model, task, opt, tc);
+  REQUIRE(rates.size() == 10);
+  for (int64_t s = 0; s < 10; ++s) CHECK(rates[size_t(s)] == cosine.lr_at(s));
+}
+
 TEST_CASE("trainer: a reached target stops training at that evaluation") {
   GeneratorGuard guard;
   apps::AddingTask task(16, 0);
@@ -294,6 +309,7 @@ TEST_CASE("trainer: the synthetic app rejects bad flags with a message and a non
                {"--protocol star", "--protocol must be"},
                {"--resume " + (tmp / "missing.ckpt"), "missing.ckpt"},
                {"--resume " + (tmp / "corrupt.ckpt"), "corrupt.ckpt"},
+               {"--schedule step", "--schedule must be"},
                {"--bogus 3", "--bogus"}};
   for (const Case& c : cases) {
     std::string cmd = app.string() + " --n 8 --steps 1 --quiet --checkpoint none --log none --plot none " + c.flags +

@@ -174,6 +174,7 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
   bool saved_now = false;
   model.train();
   for (int64_t step = result.start_step + 1; step <= config.steps; ++step) {
+    if (config.schedule) config.schedule->apply(optimizer, step - 1);
     Batch b = task.batch(Split::Train, (step - 1) * config.batch, config.batch);
     Tensor loss = task.loss(model(b.input), b.target);
     optimizer.zero_grad();

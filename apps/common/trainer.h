@@ -1,7 +1,7 @@
 // The training loop every app shares: a Task makes batches and scores predictions, the loop
 // trains a model with an optimizer, evaluates, logs, plots, checkpoints and resumes.
 //
-// One step s (1-based): batch = task.batch(Train, (s - 1) * batch, batch); loss = task.loss(
+// One step s (1-based): lr = schedule(s - 1) if given; batch = task.batch(Train, (s - 1) * batch, batch); loss = task.loss(
 // model(batch.input), batch.target); zero_grad; backward; clip_grad_norm_(clip) if clip > 0;
 // optimizer step. The data of a step is a pure function of (task seed, s), and the checkpoint holds
 // the model, the optimizer, the step and the default generator (dropout), so a resumed run
@@ -29,6 +29,7 @@
 
 #include "core/tensor.h"
 #include "layers/module.h"
+#include "optim/lr_schedule.h"
 #include "optim/optimizer.h"
 
 namespace pmx::apps {
@@ -60,6 +61,9 @@ struct TrainerConfig {
   int64_t steps = 1000;
   int64_t batch = 40;
   double clip = 1.0;             // <= 0: no clipping
+  // Sets the learning rate before every step (0-based step index, a pure function of it, so
+  // resume stays exact); null: the optimizer's rate is left alone.
+  const optim::LRSchedule* schedule = nullptr;
   int64_t eval_every = 100;      // <= 0: evaluate only at the end
   int64_t eval_size = 1000;      // validation sequences per evaluation
   int64_t test_size = 2000;      // test sequences at the end (0: no test)
