@@ -15,7 +15,9 @@
 # Prints the table (load average with it) and writes every row as JSON.
 #
 #   bench/run_benchmarks.sh [--quick] [--reps 3] [--out results.json] [--build-dir DIR] [--no-torch]
-#   --quick: N = 1024 and 4096 only.
+#                           [--sizes "1024 4096"] [--allocator glibc|jemalloc|tcmalloc]
+#   --quick: N = 1024 and 4096 only. --sizes: any list of N. --allocator: skip PyTorch's
+#   allocator pre-pass and use this one.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,6 +26,8 @@ OUT=""
 REPS=3
 QUICK=0
 TORCH=1
+SIZES=""
+ALLOC=""
 PY=/usr/bin/python3
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -32,7 +36,9 @@ while [ $# -gt 0 ]; do
     --out) OUT="$2"; shift ;;
     --build-dir) BUILD="$2"; shift ;;
     --no-torch) TORCH=0 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --sizes) SIZES="$2"; shift ;;
+    --allocator) ALLOC="$2"; shift ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "run_benchmarks.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -52,8 +58,10 @@ if [ "$TORCH" = 1 ] && ! "$PY" -c "import torch" 2>/dev/null; then
   TORCH=0
 fi
 
-ROWS="$(mktemp)"
-trap 'rm -f "$ROWS"; rm -rf "${CHECK_DIR:-}"' EXIT
+# Raw rows as they are measured (kept, so an interrupted run still has its numbers).
+ROWS="$OUT.rows.jsonl"
+: > "$ROWS"
+trap 'rm -rf "${CHECK_DIR:-}"' EXIT
 START=$(date +%s)
 
 echo "== machine limits (load average $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -65,20 +73,24 @@ if [ "$TORCH" = 1 ]; then
   for proto in chord cdil; do
     mkdir -p "$CHECK_DIR/$proto"
     "$STEP" --n 37 --batch 3 --layers 2 --protocol "$proto" --save-check "$CHECK_DIR/$proto" > /dev/null
-    "$PY" "$TORCH_PY" --check "$CHECK_DIR/$proto" --protocol "$proto" | tee -a /dev/stderr \
+    "$PY" "$TORCH_PY" --check "$CHECK_DIR/$proto" --protocol "$proto" \
       | sed 's/^{/{"kind": "check", /' >> "$ROWS" \
       || { echo "PyTorch port does not match pmx ($proto): the comparison would be meaningless" >&2; exit 1; }
   done
 
-  echo "== choosing PyTorch's allocator (N = 4096, L = 1, CHORD, 1 thread, train step)"
+  echo "== choosing PyTorch's allocator by CPU time (N = 4096, L = 1, CHORD, 1 thread, train step)"
   BEST_ALLOC=glibc; BEST_LIB=""; BEST_MS=""
   for cand in glibc:"" jemalloc:/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 \
               tcmalloc:/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4; do
     name="${cand%%:*}"; lib="${cand#*:}"
     if [ -n "$lib" ] && [ ! -e "$lib" ]; then echo "   $name: not installed"; continue; fi
+    if [ -n "$ALLOC" ]; then
+      if [ "$name" = "$ALLOC" ]; then BEST_ALLOC=$name; BEST_LIB=$lib; fi
+      continue
+    fi
     ms=$(PMX_BENCH_ALLOCATOR=$name LD_PRELOAD="$lib" "$PY" "$TORCH_PY" --n 4096 --batch 16 --threads 1 \
-           --mode train --reps 2 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["train_ms_min"])')
-    echo "   $name: $ms ms/step"
+           --mode train --reps 2 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["train_cpu_ms"])')
+    echo "   $name: $ms CPU ms/step"
     if [ -z "$BEST_MS" ] || "$PY" -c "import sys; sys.exit(0 if $ms < $BEST_MS else 1)"; then
       BEST_ALLOC=$name; BEST_LIB=$lib; BEST_MS=$ms
     fi
@@ -87,8 +99,9 @@ if [ "$TORCH" = 1 ]; then
 fi
 
 if [ "$QUICK" = 1 ]; then NS="1024 4096"; else NS="1024 4096 16384 32768"; fi
+if [ -n "$SIZES" ]; then NS="$SIZES"; fi
 # The same B on both sides; smaller at large N so one step stays within the time budget.
-batch_for() { case "$1" in 1024|4096) echo 16 ;; 16384) echo 4 ;; *) echo 2 ;; esac; }
+batch_for() { if [ "$1" -le 4096 ]; then echo 16; elif [ "$1" -le 16384 ]; then echo 4; else echo 2; fi; }
 
 for n in $NS; do
   b=$(batch_for "$n")
@@ -134,13 +147,14 @@ for r in rows:
         print("PyTorch port vs pmx, %s: max relative error %.2e over %d tensors (output, loss, all gradients)"
               % (r["protocol"], r["max_rel_err"], r["tensors"]))
 alloc = next((r["allocator"] for r in rows if r.get("impl") == "torch"), "-")
-print("ms = the fastest of the timed steps (the least disturbed by other load); PyTorch allocator: %s" % alloc)
+print("train ms = the fastest timed step, wall clock (the least disturbed by other load); cpu ms = median CPU"
+      " time of a step, all threads (excludes waiting for a core on a loaded machine); PyTorch allocator: %s" % alloc)
 print("speedup = PyTorch / pmx (> 1: pmx faster); GF/s %%pk = achieved fwd+bwd GFLOP/s, %% of the FMA peak at"
       " that thread count\n")
-hdr = ("%6s %3s %2s %-5s %2s | %8s %7s %7s %6s %4s %6s | %8s %7s %6s | %6s %6s %5s | %8s"
-       % ("N", "B", "L", "proto", "th", "train ms", "fwd ms", "samp/s", "GF/s", "%pk", "RSS", "train ms",
-          "fwd ms", "RSS", "train", "fwd", "RSS", "attn ms"))
-print("%s | %s | %s | %s |" % (" " * 22, "pmx".ljust(46), "PyTorch".ljust(23), "speedup, RSS pmx/torch"))
+hdr = ("%6s %3s %2s %-5s %2s | %8s %7s %7s %7s %6s %4s %6s | %8s %7s %7s %6s | %6s %6s %6s %5s | %8s"
+       % ("N", "B", "L", "proto", "th", "train ms", "cpu ms", "fwd ms", "samp/s", "GF/s", "%pk", "RSS", "train ms",
+          "cpu ms", "fwd ms", "RSS", "train", "cpu", "fwd", "RSS", "attn ms"))
+print("%s | %s | %s | %s |" % (" " * 22, "pmx".ljust(54), "PyTorch".ljust(31), "speedup, RSS pmx/torch".ljust(27)))
 print(hdr)
 print("-" * len(hdr))
 table = []
@@ -154,19 +168,21 @@ for key in sorted(pmx):
                pmx_train_ms=p["train_ms_min"], pmx_train_ms_median=p["train_ms"], pmx_fwd_ms=p["fwd_ms_min"],
                pmx_samples_per_s=p["batch"] / (p["train_ms_min"] * 1e-3), pmx_gflops=gf,
                pmx_peak_fraction=gf / pk, pmx_rss_mib=p["rss_mib"], fwd_flops=p["fwd_flops"])
-    line = "%6d %3d %2d %-5s %2d | %8.1f %7.1f %7.1f %6.1f %3.0f%% %6.0f |" % (
-        n, p["batch"], layers, proto, t, p["train_ms_min"], p["fwd_ms_min"], row["pmx_samples_per_s"], gf,
-        100 * gf / pk, p["rss_mib"])
+    line = "%6d %3d %2d %-5s %2d | %8.1f %7.1f %7.1f %7.1f %6.1f %3.0f%% %6.0f |" % (
+        n, p["batch"], layers, proto, t, p["train_ms_min"], p["train_cpu_ms"], p["fwd_ms_min"],
+        row["pmx_samples_per_s"], gf, 100 * gf / pk, p["rss_mib"])
+    row["pmx_train_cpu_ms"] = p["train_cpu_ms"]
     if q:
         row.update(torch_train_ms=q["train_ms_min"], torch_train_ms_median=q["train_ms"],
                    torch_fwd_ms=q["fwd_ms_min"], torch_rss_mib=q["rss_mib"],
                    speedup_train=q["train_ms_min"] / p["train_ms_min"], speedup_fwd=q["fwd_ms_min"] / p["fwd_ms_min"],
-                   rss_ratio=p["rss_mib"] / q["rss_mib"], torch_allocator=q["allocator"])
-        line += " %8.1f %7.1f %6.0f | %5.1fx %5.1fx %5.2f |" % (
-            q["train_ms_min"], q["fwd_ms_min"], q["rss_mib"], row["speedup_train"], row["speedup_fwd"],
-            row["rss_ratio"])
+                   rss_ratio=p["rss_mib"] / q["rss_mib"], torch_allocator=q["allocator"],
+                   torch_train_cpu_ms=q["train_cpu_ms"], speedup_train_cpu=q["train_cpu_ms"] / p["train_cpu_ms"])
+        line += " %8.1f %7.1f %7.1f %6.0f | %5.1fx %5.1fx %5.1fx %5.2f |" % (
+            q["train_ms_min"], q["train_cpu_ms"], q["fwd_ms_min"], q["rss_mib"], row["speedup_train"],
+            row["speedup_train_cpu"], row["speedup_fwd"], row["rss_ratio"])
     else:
-        line += " %8s %7s %6s | %6s %6s %5s |" % ("-", "-", "-", "-", "-", "-")
+        line += " %8s %7s %7s %6s | %6s %6s %6s %5s |" % ("-", "-", "-", "-", "-", "-", "-", "-")
     if a:
         row.update(attention_train_ms=a["train_ms"], attention_rss_mib=a["rss_mib"])
         line += " %8.1f" % a["train_ms"]

@@ -5,9 +5,10 @@ as a fair, fast port of the official code (github wiedersehne/Paramixer).
     state_dict names are the official ones (attention.{l}.fs.{m}.network.0.weight, ...), which
     are also pmx's: weights written by pmx's save_weights load strictly.
   * The mixing step out = V + sum_k W[:, :, k] * V[:, (i + o_k) mod N, :] is a custom
-    autograd.Function built on torch.roll and in-place addcmul_: it saves only V and W (as pmx
-    does), its backward is the shifted-gather transpose (docs/paramixer.md), and it never builds
-    the (B, N*K, d) gather that torch_sparse.spmm / index_select + index_add_ would.
+    autograd.Function: a shift is two in-place addcmul_ on views (out and dV), torch.roll only
+    for the dW dot products; it saves only V and W (as pmx does), its backward is the
+    shifted-gather transpose (docs/paramixer.md), and it never builds the (B, N*K, d) gather
+    that torch_sparse.spmm / index_select + index_add_ would.
   * Residual around every factor, M = ceil(log2 N), CHORD or CDIL offsets as in kernels/mixing.h.
 
 Modes (run with /usr/bin/python3; one configuration per process, so ru_maxrss is this one's):
@@ -49,6 +50,17 @@ def shifted(v, o):
     return v if o == 0 else torch.roll(v, shifts=-o, dims=1)
 
 
+def add_shifted_(out, w_k, v, o):
+    """out[:, i] += w_k[:, i] * v[:, (i + o) mod N] in place, as two strided addcmul_ on views
+    (no (B, N, d) temporary: at large N every fresh temporary costs page faults)."""
+    n = v.shape[1]
+    if o == 0:
+        out.addcmul_(v, w_k)
+        return
+    out[:, :n - o].addcmul_(v[:, o:], w_k[:, :n - o])
+    out[:, n - o:].addcmul_(v[:, :o], w_k[:, n - o:])
+
+
 class MixFunction(torch.autograd.Function):
     """out = (I + W) V for one circulant sparse factor; V (B, N, d), W (B, N, K)."""
 
@@ -58,23 +70,29 @@ class MixFunction(torch.autograd.Function):
         ctx.offsets = offsets
         out = v.clone()
         for k, o in enumerate(offsets):
-            out.addcmul_(shifted(v, o), w[:, :, k:k + 1])
+            add_shifted_(out, w[:, :, k:k + 1], v, o)
         return out
 
     @staticmethod
     def backward(ctx, d_out):
         v, w = ctx.saved_tensors
         d_out = d_out.contiguous()
+        n = v.shape[1]
         d_v = d_w = None
         if ctx.needs_input_grad[1]:
             d_w = torch.empty_like(w)
             for k, o in enumerate(ctx.offsets):
                 torch.sum(d_out * shifted(v, o), dim=-1, out=d_w[:, :, k])
         if ctx.needs_input_grad[0]:
+            # dV[:, j] += W[:, j - o, k] dOut[:, j - o]: the transpose is the opposite shift.
             d_v = d_out.clone()
             for k, o in enumerate(ctx.offsets):
-                t = d_out * w[:, :, k:k + 1]
-                d_v += t if o == 0 else torch.roll(t, shifts=o, dims=1)
+                w_k = w[:, :, k:k + 1]
+                if o == 0:
+                    d_v.addcmul_(d_out, w_k)
+                    continue
+                d_v[:, o:].addcmul_(d_out[:, :n - o], w_k[:, :n - o])
+                d_v[:, :o].addcmul_(d_out[:, n - o:], w_k[:, n - o:])
         return d_v, d_w, None
 
 
