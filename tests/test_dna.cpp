@@ -291,7 +291,7 @@ TEST_CASE("dna: package files are checked by size, and a missing one names the c
   CHECK(ensure_deb_files(tmp.dir.string(), "no-such-package", files, log) == tmp.dir.string());
 }
 
-TEST_CASE("dna: the real human/fly and bacteria files load with the documented counts" * doctest::skip()) {
+TEST_CASE("dna: the real human/fly and bacteria files load with the documented counts (real data: run with --no-skip)" * doctest::skip()) {
   // Run with --no-skip; needs the files fetched once (any app, or the commands in the error).
   std::string dir = default_data_dir("dna");
   if (!check_files(dir, {{"usr/share/doc/smalt/test/data/hs37chrXtrunc.fa.gz", 19840875}}).empty()) {

