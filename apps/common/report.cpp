@@ -21,8 +21,8 @@ std::string format_duration(double s) {
   return buf;
 }
 
-Progress::Progress(int64_t total_steps, bool interactive)
-    : total_(total_steps), interactive_(interactive && isatty(fileno(stdout))) {}
+Progress::Progress(int64_t total_steps, bool interactive, int64_t start_step)
+    : total_(total_steps), start_(start_step), interactive_(interactive && isatty(fileno(stdout))) {}
 
 void Progress::update(int64_t step, const std::vector<std::pair<std::string, double>>& metrics,
                       double samples_per_second) {
@@ -30,7 +30,7 @@ void Progress::update(int64_t step, const std::vector<std::pair<std::string, dou
   // Redraw at most 4 times a second on a terminal; once every 10 s into a log file.
   if (now - last_print_ < (interactive_ ? 0.25 : 10.0) && step != total_) return;
   last_print_ = now;
-  double eta = step > 0 ? now / step * (total_ - step) : NAN;
+  double eta = step > start_ ? now / double(step - start_) * double(total_ - step) : NAN;
   std::ostringstream line;
   line << "step " << step << "/" << total_;
   for (auto& [name, value] : metrics) line << "  " << name << " " << value;

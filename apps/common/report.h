@@ -17,14 +17,15 @@ namespace pmx::apps {
 
 class Progress {
  public:
-  explicit Progress(int64_t total_steps, bool interactive = true);
+  // start_step: the step a resumed run starts after, so the rate and ETA count only this run's steps.
+  explicit Progress(int64_t total_steps, bool interactive = true, int64_t start_step = 0);
   // Redraws the line: step/total, the metrics, samples/s and the time left.
   void update(int64_t step, const std::vector<std::pair<std::string, double>>& metrics, double samples_per_second);
   // Ends the line (so the next print starts on a fresh one).
   void finish();
 
  private:
-  int64_t total_;
+  int64_t total_, start_;
   bool interactive_;
   Timer timer_;
   double last_print_ = -1;

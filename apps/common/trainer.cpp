@@ -167,7 +167,7 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
   for (const HistoryRow& r : result.history) log.row({double(r.step), r.train_loss, r.val_metric, r.seconds});
 
   SigintScope sigint(config.install_sigint);
-  Progress progress(config.steps, config.progress);
+  Progress progress(config.steps, config.progress, result.start_step);
   Timer timer;
   double loss_sum = 0;
   int64_t loss_count = 0;
