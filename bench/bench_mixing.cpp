@@ -12,7 +12,6 @@
 // and writes dV, dW (each tensor once; V alone is 64 MiB, so everything streams from DRAM).
 //
 //   ./build/bench/bench_mixing [--isa=auto|avx512|avx2|portable] [--reps=4]
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -25,6 +24,7 @@
 #include "core/threads.h"
 #include "core/timer.h"
 #include "kernels/mixing.h"
+#include "machine_peaks.h"
 
 using namespace pmx::kernels;
 
@@ -52,81 +52,6 @@ void fill(Buffer& b, float scale, unsigned seed) {
     x ^= x >> 13;
     b.p[i] = scale * (float(x % 20001u) / 10000.f - 1.f);
   }
-}
-
-// Best-of-reps bandwidth in GB/s of copy (a = b, 2 arrays) and triad (a = b + s c, 3 arrays).
-void stream(const Buffer& a, const Buffer& b, const Buffer& c, double* copy_gbs,
-            double* triad_gbs, int reps = 4) {
-  const long n = a.n;
-  float* pa = a.p;
-  const float *pb = b.p, *pc = c.p;
-  *copy_gbs = *triad_gbs = 0;
-  for (int rep = 0; rep < reps; ++rep) {
-    pmx::Timer t;
-#pragma omp parallel for schedule(static)
-    for (long i = 0; i < n; ++i) pa[i] = pb[i];
-    *copy_gbs = std::max(*copy_gbs, 2.0 * n * sizeof(float) / t.seconds() * 1e-9);
-    t.reset();
-#pragma omp parallel for schedule(static)
-    for (long i = 0; i < n; ++i) pa[i] = pb[i] + 0.5f * pc[i];
-    *triad_gbs = std::max(*triad_gbs, 3.0 * n * sizeof(float) / t.seconds() * 1e-9);
-  }
-}
-
-// Peak fp32 FMA throughput per thread, in registers: 16 independent chains (enough to cover
-// FMA latency x throughput on current cores), acc = acc * x + y never over- or underflows.
-__attribute__((target("avx512f"))) double fma_loop_avx512(long iters) {
-  __m512 acc[16];
-  for (int t = 0; t < 16; ++t) acc[t] = _mm512_set1_ps(float(t));
-  const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
-  for (long i = 0; i < iters; ++i)
-    for (int t = 0; t < 16; ++t) acc[t] = _mm512_fmadd_ps(acc[t], x, y);
-  __m512 s = acc[0];
-  for (int t = 1; t < 16; ++t) s = _mm512_add_ps(s, acc[t]);
-  return _mm512_reduce_add_ps(s) * 0 + iters * 16.0 * 16 * 2;  // FLOPs done
-}
-double fma_loop_avx2(long iters) {
-  __m256 acc[12];
-  for (int t = 0; t < 12; ++t) acc[t] = _mm256_set1_ps(float(t));
-  const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
-  for (long i = 0; i < iters; ++i)
-    for (int t = 0; t < 12; ++t) acc[t] = _mm256_fmadd_ps(acc[t], x, y);
-  __m256 s = acc[0];
-  for (int t = 1; t < 12; ++t) s = _mm256_add_ps(s, acc[t]);
-  alignas(32) float out[8];
-  _mm256_store_ps(out, s);
-  volatile float sink = out[0];  // keeps the loop alive
-  (void)sink;
-  return iters * 12.0 * 8 * 2;
-}
-
-// GFLOP/s of all threads running the FMA loop at once (best of reps).
-double peak_gflops(bool avx512, long iters = 20000000, int reps = 3) {
-  double best = 0;
-  for (int rep = 0; rep < reps; ++rep) {
-    double flops = 0;
-    pmx::Timer t;
-#pragma omp parallel reduction(+ : flops)
-    {
-      double f = avx512 ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
-      volatile double sink = f;
-      flops += sink;
-    }
-    best = std::max(best, flops / t.seconds() * 1e-9);
-  }
-  return best;
-}
-
-// The 1-minute load average: on a shared machine, other processes' work skews every number.
-std::string load_average() {
-  std::FILE* f = std::fopen("/proc/loadavg", "r");
-  char buf[64] = "?";
-  if (f) {
-    if (!std::fgets(buf, sizeof buf, f)) buf[0] = 0;
-    std::fclose(f);
-  }
-  std::string s = buf;
-  return s.substr(0, s.find(' '));
 }
 
 struct Limits {
@@ -166,12 +91,11 @@ int main(int argc, char** argv) {
               : isa == "portable" ? MixIsa::Portable
                                   : MixIsa::Auto);
   const char* isa_name[] = {"auto", "portable", "AVX2+FMA", "AVX-512F"};
-  const bool has512 = __builtin_cpu_supports("avx512f");
 
   const long B = 16, N = 32768, d = 32, M = num_factors(N), Kmax = M + 1;
   std::printf("mixing step benchmark: B = %ld, N = %ld, d = %ld, M = %ld factors, fp32, path %s, "
               "best of %d, load average %s\n",
-              B, N, d, M, isa_name[static_cast<int>(mix_isa())], reps, load_average().c_str());
+              B, N, d, M, isa_name[static_cast<int>(mix_isa())], reps, pmx::bench::load_average().c_str());
   Buffer v(B * N * d), out(B * N * d), g(B * N * d), dv(B * N * d);  // (B, N, d) each, 64 MiB
   Buffer w(B * N * Kmax), dw(B * N * Kmax);                         // (B, N, K <= 16)
   fill(v, 1.f, 1), fill(g, 1.f, 2), fill(w, 0.1f, 3);
@@ -180,12 +104,9 @@ int main(int argc, char** argv) {
   Limits lim[2];
   for (int t = 0; t < 2; ++t) {
     pmx::set_num_threads(threads[t]);
-    double copy, triad;
-    stream(out, v, g, &copy, &triad);
-    lim[t] = {std::max(copy, triad), peak_gflops(has512)};
-    std::printf("threads %d at start: bandwidth copy %.1f GB/s, triad %.1f GB/s; "
-                "peak fp32 FMA %.1f GFLOP/s\n",
-                threads[t], copy, triad, lim[t].gflops);
+    lim[t] = {pmx::bench::stream_gbs(out.p, v.p, g.p, out.n), pmx::bench::peak_fma_gflops(20000000)};
+    std::printf("threads %d at start: bandwidth %.1f GB/s (best of copy, triad); peak fp32 FMA %.1f GFLOP/s\n",
+                threads[t], lim[t].gbs, lim[t].gflops);
   }
   struct Row {
     std::string name;
@@ -209,10 +130,8 @@ int main(int argc, char** argv) {
       for (int rep = 0; rep < reps; ++rep) {
         // Sample the limits again between reps: the best values seen anywhere in the run
         // make the bound (the most demanding, so the fairest, reading of a shared machine).
-        double copy, triad;
-        stream(out, v, g, &copy, &triad, 2);
-        lim[t].gbs = std::max(lim[t].gbs, std::max(copy, triad));
-        lim[t].gflops = std::max(lim[t].gflops, peak_gflops(has512, 4000000, 2));
+        lim[t].gbs = std::max(lim[t].gbs, pmx::bench::stream_gbs(out.p, v.p, g.p, out.n, 2));
+        lim[t].gflops = std::max(lim[t].gflops, pmx::bench::peak_fma_gflops(4000000, 2));
         Result f, b;
         for (long m = 0; m < M; ++m) {  // one block: every factor with its own offsets
           auto o = protocol_offsets(p, N, m, M);
@@ -246,6 +165,6 @@ int main(int argc, char** argv) {
     print_row(r.name.c_str(), threads[r.t], "backward", r.b, lim[r.t]);
     print_row(r.name.c_str(), threads[r.t], "fwd+bwd", both, lim[r.t]);
   }
-  std::printf("load average at the end: %s\n", load_average().c_str());
+  std::printf("load average at the end: %s\n", pmx::bench::load_average().c_str());
   return 0;
 }

@@ -28,22 +28,25 @@
 
 namespace pmx::bench {
 
-inline double stream_gbs(long n, int reps = 4) {
-  std::vector<float> a(n, 0.f), b(n, 1.f), c(n, 2.f);  // touched here, outside the timing
-  float* pa = a.data();
-  const float *pb = b.data(), *pc = c.data();
+// On caller-owned arrays of n floats each (already touched, so no page faults are timed).
+inline double stream_gbs(float* a, const float* b, const float* c, long n, int reps = 4) {
   double best = 0;
   for (int rep = 0; rep < reps; ++rep) {
     pmx::Timer t;
 #pragma omp parallel for schedule(static)
-    for (long i = 0; i < n; ++i) pa[i] = pb[i];
+    for (long i = 0; i < n; ++i) a[i] = b[i];
     best = std::max(best, 2.0 * n * sizeof(float) / t.seconds() * 1e-9);
     t.reset();
 #pragma omp parallel for schedule(static)
-    for (long i = 0; i < n; ++i) pa[i] = pb[i] + 0.5f * pc[i];
+    for (long i = 0; i < n; ++i) a[i] = b[i] + 0.5f * c[i];
     best = std::max(best, 3.0 * n * sizeof(float) / t.seconds() * 1e-9);
   }
   return best;
+}
+
+inline double stream_gbs(long n, int reps = 4) {
+  std::vector<float> a(n, 0.f), b(n, 1.f), c(n, 2.f);  // touched here, outside the timing
+  return stream_gbs(a.data(), b.data(), c.data(), n, reps);
 }
 
 // 16 (AVX-512) or 12 (AVX2) independent chains cover FMA latency x issue width on current
