@@ -128,6 +128,13 @@ TEST_CASE("dna: a malformed FASTA file is an error naming the file, the line and
   std::string msg = error_of([&] { read_fasta(tmp / "cut.fa.gz"); });
   CHECK(msg.find(tmp / "cut.fa.gz") != std::string::npos);
   CHECK(msg.find("gzip") != std::string::npos);
+
+  // So is a flipped byte: inflate fails or the gzip CRC does not match.
+  std::string flipped = bytes;
+  flipped[flipped.size() / 2] = char(flipped[flipped.size() / 2] ^ 0x5a);
+  write_text(tmp / "flip.fa.gz", flipped);
+  msg = error_of([&] { read_fasta(tmp / "flip.fa.gz"); });
+  CHECK(msg.find(tmp / "flip.fa.gz") != std::string::npos);
 }
 
 TEST_CASE("dna: tokens are PAD 0, A 1, C 2, G 3, T 4, N 5 and short sequences are padded at the end") {

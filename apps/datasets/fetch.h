@@ -99,7 +99,7 @@ std::string describe_counts(const TokenDataset& data);
 // Train sequence i (any i >= 0) is row perm_e[i % count] with epoch e = i / count and perm_e a
 // seeded shuffle, so a step's batch is a pure function of (seed, step). Validation and test rows
 // are taken in order and must lie inside the split (an eval size beyond it throws).
-// input (count, seq_len) int64, target (count) int64.
+// input (count, seq_len) int64, target (count) int64. Holds a reference: `data` must outlive it.
 class TokenClassificationTask : public Task {
  public:
   TokenClassificationTask(const TokenDataset& data, std::string name, uint64_t seed);
