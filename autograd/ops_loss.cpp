@@ -5,29 +5,10 @@
 #include <vector>
 
 #include "autograd/node.h"
+#include "autograd/ops_shape.h"
 #include "kernels/loss.h"
 
 namespace pmx {
-
-namespace {
-
-// Dense data for a kernel without recording a node (the loss records its own rule).
-Tensor dense(const Tensor& t) {
-  if (t.is_contiguous()) return t;
-  NoGradGuard no_grad;
-  return t.contiguous();
-}
-
-std::string index_str(int64_t flat, const Shape& shape) {
-  Shape idx(shape.size());
-  for (size_t d = shape.size(); d-- > 0;) {
-    idx[d] = flat % shape[d];
-    flat /= shape[d];
-  }
-  return shape_str(idx);
-}
-
-}  // namespace
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index) {
   PMX_CHECK(logits.defined() && targets.defined(), "[cross_entropy] logits or targets is undefined");
@@ -43,7 +24,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
             shape_str(expected), ")");
   const int64_t C = logits.size(-1), M = logits.numel() / C;
 
-  Tensor tc = dense(targets);
+  Tensor tc = contiguous_untracked(targets);
   const int64_t* t = tc.data<int64_t>();
   int64_t count = 0;
   for (int64_t r = 0; r < M; ++r) {
@@ -54,7 +35,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
     ++count;
   }
 
-  Tensor lc = dense(logits);
+  Tensor lc = contiguous_untracked(logits);
   Tensor probs = empty({M, C}, logits.dtype());
   Tensor loss = empty({}, logits.dtype());
   PMX_DISPATCH_FLOATING(logits.dtype(), "cross_entropy", [&] {
@@ -88,7 +69,7 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target) {
             dtype_name(pred.dtype()), " and ", dtype_name(target.dtype()));
   const int64_t n = pred.numel();
   PMX_CHECK(n > 0, "[mse_loss] inputs are empty (shape ", shape_str(pred.shape()), "): the mean is undefined");
-  Tensor pc = dense(pred), tc = dense(target);
+  Tensor pc = contiguous_untracked(pred), tc = contiguous_untracked(target);
   Tensor loss = empty({}, pred.dtype());
   PMX_DISPATCH_FLOATING(pred.dtype(), "mse_loss", [&] {
     auto parts = std::vector<double>(size_t(kernels::mse_num_blocks(long(n))));

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "autograd/node.h"
+#include "autograd/ops_shape.h"
 #include "kernels/dropout.h"
 #include "kernels/embedding.h"
 #include "kernels/layer_norm.h"
@@ -15,24 +16,6 @@
 namespace pmx {
 
 namespace {
-
-// Dense data for a kernel without recording a node: the op records its own gradient rule
-// against the original input, and gradients are dense in logical order anyway.
-Tensor dense(const Tensor& t) {
-  if (t.is_contiguous()) return t;
-  NoGradGuard no_grad;
-  return t.contiguous();
-}
-
-// "(i0, i1, ...)": the multi-index of flat position `flat` in a row-major `shape`.
-std::string index_str(int64_t flat, const Shape& shape) {
-  Shape idx(shape.size());
-  for (size_t d = shape.size(); d-- > 0;) {
-    idx[d] = flat % shape[d];
-    flat /= shape[d];
-  }
-  return shape_str(idx);
-}
 
 // The tensor as (outer, L, inner) around the reduced dim d.
 struct Axis {
@@ -56,14 +39,14 @@ Tensor softmax_op(const Tensor& x, int64_t dim, bool log) {
   // A 0-d tensor behaves as shape (1,), as in PyTorch (dim 0 or -1).
   const int64_t d = normalize_dim(dim, std::max<int64_t>(x.dim(), 1), op);
   const Axis a = split_at(x.shape(), d);
-  Tensor xc = dense(x);
+  Tensor xc = contiguous_untracked(x);
   Tensor y = empty(x.shape(), x.dtype());
   PMX_DISPATCH_FLOATING(x.dtype(), op, [&] {
     auto fwd = log ? kernels::log_softmax_forward<scalar_t> : kernels::softmax_forward<scalar_t>;
     fwd(y.data<scalar_t>(), xc.data<scalar_t>(), a.outer, a.L, a.inner);
   });
   return record(op, y, {x}, [y_saved = y.detach(), a, log, op](const Tensor& g) {
-    Tensor gc = dense(g);
+    Tensor gc = contiguous_untracked(g);
     Tensor dx = empty(y_saved.shape(), y_saved.dtype());
     PMX_DISPATCH_FLOATING(y_saved.dtype(), op, [&] {
       auto bwd = log ? kernels::log_softmax_backward<scalar_t> : kernels::softmax_backward<scalar_t>;
@@ -88,7 +71,7 @@ Tensor embedding(const Tensor& weight, const Tensor& ids, int64_t padding_idx) {
   const int64_t V = weight.size(0), d = weight.size(1);
   PMX_CHECK(padding_idx < V, "[embedding] padding_idx ", padding_idx,
             " is out of range for a table of V = ", V, " rows (weight ", shape_str(weight.shape()), ")");
-  Tensor ids_c = dense(ids);
+  Tensor ids_c = contiguous_untracked(ids);
   const int64_t* id = ids_c.data<int64_t>();
   const int64_t n = ids_c.numel();
   for (int64_t i = 0; i < n; ++i)
@@ -98,14 +81,14 @@ Tensor embedding(const Tensor& weight, const Tensor& ids, int64_t padding_idx) {
 
   Shape out_shape = ids.shape();
   out_shape.push_back(d);
-  Tensor wc = dense(weight);
+  Tensor wc = contiguous_untracked(weight);
   Tensor out = empty(out_shape, weight.dtype());
   PMX_DISPATCH_FLOATING(weight.dtype(), "embedding", [&] {
     kernels::embedding_forward(out.data<scalar_t>(), wc.data<scalar_t>(), id, long(n), long(d));
   });
   return record("embedding", out, {weight, ids},
                 [ids_c, V, d, n, padding_idx, dtype = weight.dtype()](const Tensor& g) {
-    Tensor gc = dense(g);
+    Tensor gc = contiguous_untracked(g);
     Tensor d_weight = empty({V, d}, dtype);
     PMX_DISPATCH_FLOATING(dtype, "embedding", [&] {
       kernels::embedding_backward(d_weight.data<scalar_t>(), gc.data<scalar_t>(),
@@ -129,14 +112,14 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& g) {
   }
   const int64_t n = x.numel();
   const uint64_t seed = g.seed(), start = g.advance(uint64_t(n));
-  Tensor xc = dense(x);
+  Tensor xc = contiguous_untracked(x);
   Tensor out = empty(x.shape(), x.dtype());
   PMX_DISPATCH_FLOATING(x.dtype(), "dropout", [&] {
     kernels::dropout_apply(out.data<scalar_t>(), xc.data<scalar_t>(), long(n), p, seed, start);
   });
   // The mask is regenerated from (seed, start) in the backward instead of being stored.
   return record("dropout", out, {x}, [p, seed, start, n, shape = x.shape(), dtype = x.dtype()](const Tensor& grad) {
-    Tensor gc = dense(grad);
+    Tensor gc = contiguous_untracked(grad);
     Tensor dx = empty(shape, dtype);
     PMX_DISPATCH_FLOATING(dtype, "dropout", [&] {
       kernels::dropout_apply(dx.data<scalar_t>(), gc.data<scalar_t>(), long(n), p, seed, start);
@@ -161,9 +144,9 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
     PMX_CHECK(p->dtype() == x.dtype(), "[layer_norm] ", what, " is ", dtype_name(p->dtype()),
               " but input is ", dtype_name(x.dtype()));
   }
-  Tensor xc = dense(x);
-  Tensor wc = weight.defined() ? dense(weight) : Tensor();
-  Tensor bc = bias.defined() ? dense(bias) : Tensor();
+  Tensor xc = contiguous_untracked(x);
+  Tensor wc = weight.defined() ? contiguous_untracked(weight) : Tensor();
+  Tensor bc = bias.defined() ? contiguous_untracked(bias) : Tensor();
   Tensor out = empty(x.shape(), x.dtype());
   Tensor mean = empty({rows}, x.dtype()), rstd = empty({rows}, x.dtype());
   PMX_DISPATCH_FLOATING(x.dtype(), "layer_norm", [&] {
@@ -177,7 +160,7 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
   return record("layer_norm", out, {x, weight, bias},
                 [xc = xc.detach(), wc = wc.defined() ? wc.detach() : Tensor(), mean, rstd, rows, D,
                  need_x, need_w, need_b](const Tensor& g) {
-    Tensor gc = dense(g);
+    Tensor gc = contiguous_untracked(g);
     DType dt = xc.dtype();
     Tensor dx = need_x ? empty(xc.shape(), dt) : Tensor();
     Tensor dw = need_w ? empty({D}, dt) : Tensor();

@@ -193,6 +193,10 @@ Tensor contiguous(const Tensor& t) {
   return record("contiguous", out, {t}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
 }
 
+Tensor contiguous_untracked(const Tensor& t) {
+  return t.is_contiguous() ? t : dense_copy(t, t.dtype());
+}
+
 Tensor clone(const Tensor& t) {
   Tensor out = dense_copy(t, t.dtype());
   return record("clone", out, {t}, [](const Tensor& g) { return std::vector<Tensor>{g}; });

@@ -29,6 +29,9 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t dim);
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim);
 // A dense row-major copy (or t itself when already contiguous).
 Tensor contiguous(const Tensor& t);
+// Dense data for a kernel, without recording a node: for ops that record their own gradient
+// rule against the original (possibly strided) input.
+Tensor contiguous_untracked(const Tensor& t);
 Tensor clone(const Tensor& t);
 // Converts between float32 and float64 (gradient flows back converted); int64 -> float too.
 Tensor to_dtype(const Tensor& t, DType dtype);

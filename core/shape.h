@@ -21,6 +21,10 @@ std::string shape_str(const Shape& shape);
 // NumPy broadcasting of two shapes; throws Error naming `op` and both shapes if incompatible.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op = "broadcast");
 
+// "(i0, i1, ...)": the multi-index of flat position `flat` in a row-major `shape`, for
+// error messages that point at one element.
+std::string index_str(int64_t flat, const Shape& shape);
+
 // Maps a possibly negative dim into [0, ndim); throws Error naming `op` when out of range.
 int64_t normalize_dim(int64_t dim, int64_t ndim, const char* op);
 
