@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "apps/datasets/fetch.h"
+#include "apps/datasets/token_dataset.h"
 
 namespace pmx::apps {
 
