@@ -16,7 +16,7 @@
 
 #include "apps/datasets/dna.h"
 #include "apps/datasets/fasta.h"
-#include "apps/datasets/fashion_mnist.h"
+#include "apps/datasets/fetch.h"
 #include "core/error.h"
 #include "core/random.h"
 

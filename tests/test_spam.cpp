@@ -12,7 +12,7 @@
 #include <set>
 #include <sstream>
 
-#include "apps/datasets/fashion_mnist.h"
+#include "apps/datasets/fetch.h"
 #include "apps/datasets/spam.h"
 #include "core/error.h"
 #include "core/tensor.h"

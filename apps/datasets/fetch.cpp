@@ -17,6 +17,12 @@
 
 namespace pmx::apps {
 
+std::string default_data_dir(const std::string& name) {
+  if (const char* root = std::getenv("PMX_DATA_DIR")) return std::string(root) + "/" + name;
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.cache/pmx/" + name;
+}
+
 bool path_exists(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0;

@@ -23,6 +23,9 @@ namespace pmx::apps {
 
 // ---- files --------------------------------------------------------------------------------------
 
+// The cache folder of a dataset: ~/.cache/pmx/<name>, or $PMX_DATA_DIR/<name> when set.
+std::string default_data_dir(const std::string& name);
+
 struct ExpectedFile {
   std::string path;   // relative to the package root, e.g. "usr/share/doc/.../x.fa.gz"
   int64_t bytes = 0;  // its exact size
