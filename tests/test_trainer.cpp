@@ -67,11 +67,11 @@ apps::TrainerConfig quiet_config(int64_t steps) {
 
 }  // namespace
 
-TEST_CASE("trainer: k steps + resume + k steps gives the same losses, bit for bit, as 2k steps straight") {
+TEST_CASE("trainer: k steps + stop + resume + k steps gives the same losses, bit for bit, as 2k steps straight") {
   GeneratorGuard guard;
   TempDir tmp("resume");
   apps::AddingTask task(16, 3);
-  const int64_t k = 10;  // a multiple of eval_every, so both runs evaluate at the same steps
+  const int64_t k = 7;  // between two evaluations: the resumed interval mean must still match
 
   std::vector<double> straight;
   auto m1 = tiny_model(1);
@@ -84,23 +84,25 @@ TEST_CASE("trainer: k steps + resume + k steps gives the same losses, bit for bi
   std::vector<double> pieces;
   auto m2 = tiny_model(1);
   optim::Adam o2(m2->parameters(), 1e-2);
-  tc = quiet_config(k);
+  tc = quiet_config(2 * k);
   tc.checkpoint = tmp / "run.ckpt";
   tc.metadata["config"] = "tiny";
-  tc.on_step = [&](int64_t, double loss) { pieces.push_back(loss); };
-  apps::train(*m2, task, o2, tc);
+  tc.on_step = [&](int64_t step, double loss) {
+    pieces.push_back(loss);
+    if (step == k) apps::request_stop();  // as Ctrl-C would, between two evaluations
+  };
+  CHECK(apps::train(*m2, task, o2, tc).interrupted);
   REQUIRE(fs::exists(tmp / "run.ckpt"));
 
   auto m3 = tiny_model(99);  // different init and generator: the checkpoint must restore both
   optim::Adam o3(m3->parameters(), 1e-2);
-  tc.steps = 2 * k;
   tc.checkpoint = "";
   tc.resume = tmp / "run.ckpt";
   apps::TrainResult resumed = apps::train(*m3, task, o3, tc);
   CHECK(resumed.start_step == k);
   REQUIRE(pieces.size() == size_t(2 * k));
   for (size_t i = 0; i < pieces.size(); ++i) CHECK(pieces[i] == straight[i]);  // exact, not approximate
-  // The curve history continues across the resume.
+  // The curve history, interval means included, continues across the resume.
   REQUIRE(resumed.history.size() == full.history.size());
   for (size_t i = 0; i < full.history.size(); ++i) {
     CHECK(resumed.history[i].step == full.history[i].step);

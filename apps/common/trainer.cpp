@@ -69,11 +69,18 @@ double metadata_double(const std::map<std::string, std::string>& meta, const std
   return it == meta.end() ? 0.0 : std::strtod(it->second.c_str(), nullptr);
 }
 
+// The running loss sum since the last evaluation travels too, so a run resumed between two
+// evaluations logs the same interval means as one that never stopped.
 void save(const std::string& path, const nn::Module& model, const optim::Optimizer& opt, int64_t step,
-          const TrainerConfig& config, const std::vector<HistoryRow>& history, double seconds) {
+          const TrainerConfig& config, const std::vector<HistoryRow>& history, double seconds, double loss_sum,
+          int64_t loss_count) {
   optim::CheckpointExtra extra{step, default_generator().state(), config.metadata};
+  char sum[40];
+  std::snprintf(sum, sizeof sum, "%.17g", loss_sum);
   extra.metadata["history"] = history_to_string(history);
   extra.metadata["seconds"] = std::to_string(seconds);
+  extra.metadata["loss_sum"] = sum;
+  extra.metadata["loss_count"] = std::to_string(loss_count);
   optim::save_checkpoint(path, model, opt, extra);
 }
 
@@ -149,13 +156,16 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
   TrainResult result;
   const MetricKind kind = task.metric_kind();
   const std::string mname = "val_" + metric_name(kind);
-  double prior_seconds = 0;
+  double prior_seconds = 0, loss_sum = 0;
+  int64_t loss_count = 0;
   if (!config.resume.empty()) {
     std::map<std::string, std::string> meta = checked_metadata(config.resume, config.metadata);
     optim::CheckpointExtra extra = optim::load_checkpoint(config.resume, model, optimizer);
     result.start_step = extra.step;
     result.history = history_from_string(meta.count("history") ? meta.at("history") : "");
     prior_seconds = metadata_double(meta, "seconds");
+    loss_sum = metadata_double(meta, "loss_sum");
+    loss_count = int64_t(metadata_double(meta, "loss_count"));
     PMX_CHECK(extra.step <= config.steps, "[train] checkpoint ", config.resume, " is at step ", extra.step,
               ", past --steps ", config.steps);
     std::printf("resumed from %s at step %ld\n", config.resume.c_str(), long(extra.step));
@@ -169,8 +179,6 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
   SigintScope sigint(config.install_sigint);
   Progress progress(config.steps, config.progress, result.start_step);
   Timer timer;
-  double loss_sum = 0;
-  int64_t loss_count = 0;
   bool saved_now = false;
   model.train();
   for (int64_t step = result.start_step + 1; step <= config.steps; ++step) {
@@ -199,7 +207,8 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
     double sps = double(step - result.start_step) * double(config.batch) / std::max(timer.seconds(), 1e-9);
     if (config.progress) progress.update(step, {{"loss", result.last_loss}, {mname, result.val_metric}}, sps);
     if (!config.checkpoint.empty() && config.checkpoint_every > 0 && step % config.checkpoint_every == 0) {
-      save(config.checkpoint, model, optimizer, step, config, result.history, prior_seconds + timer.seconds());
+      save(config.checkpoint, model, optimizer, step, config, result.history, prior_seconds + timer.seconds(),
+           loss_sum, loss_count);
       saved_now = true;
     }
     if (stop_requested()) {
@@ -212,7 +221,8 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
   result.seconds = timer.seconds();
   result.total_seconds = prior_seconds + result.seconds;
   if (!config.checkpoint.empty() && result.steps > result.start_step && !saved_now) {
-    save(config.checkpoint, model, optimizer, result.steps, config, result.history, result.total_seconds);
+    save(config.checkpoint, model, optimizer, result.steps, config, result.history, result.total_seconds, loss_sum,
+         loss_count);
   }
   if (!config.checkpoint.empty() && result.steps > result.start_step) result.checkpoint_written = config.checkpoint;
   if (result.interrupted) {
