@@ -77,6 +77,16 @@ std::string tick_label(double v) {
   return buf;
 }
 
+// Ticks at 1, 2 or 5 times a power of ten, about `count` of them across [lo, hi].
+std::vector<double> nice_ticks(double lo, double hi, int count) {
+  double raw = (hi - lo) / count, magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = magnitude * (raw / magnitude < 1.5 ? 1 : raw / magnitude < 3.5 ? 2 : raw / magnitude < 7.5 ? 5 : 10);
+  std::vector<double> ticks;
+  for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9; t += step)
+    ticks.push_back(std::fabs(t) < step * 1e-9 ? 0 : t);
+  return ticks;
+}
+
 bool usable(double x, double y, bool log_y) { return std::isfinite(x) && std::isfinite(y) && (!log_y || y > 0); }
 
 void draw_panel(Canvas& canvas, const Panel& panel, int top, int width, int height) {
@@ -101,13 +111,19 @@ void draw_panel(Canvas& canvas, const Panel& panel, int top, int width, int heig
   auto px = [&](double x) { return left + (x - x_lo) / (x_hi - x_lo) * (right - left); };
   auto py = [&](double y) { return y_bottom - (y - y_lo) / (y_hi - y_lo) * (y_bottom - y_top); };
 
-  for (int k = 0; k <= 5; ++k) {
-    double yv = y_lo + (y_hi - y_lo) * k / 5, xv = x_lo + (x_hi - x_lo) * k / 5;
+  // On a log axis the ticks are whole decades when the data spans at least two of them.
+  std::vector<double> y_ticks = panel.log_y && y_hi - y_lo >= 2 ? std::vector<double>() : nice_ticks(y_lo, y_hi, 5);
+  if (y_ticks.empty())
+    for (double d = std::ceil(y_lo); d <= y_hi; d += 1) y_ticks.push_back(d);
+  for (double yv : y_ticks) {
     canvas.line(left, py(yv), right, py(yv), grid, 1);
+    std::string label = tick_label(panel.log_y ? std::pow(10.0, yv) : yv);
+    canvas.text(left - 6 - Canvas::text_width(label), int(py(yv)) - 3, label, ink);
+  }
+  for (double xv : nice_ticks(x_lo, x_hi, 6)) {
     canvas.line(px(xv), y_top, px(xv), y_bottom, grid, 1);
-    std::string yl = tick_label(panel.log_y ? std::pow(10.0, yv) : yv), xl = tick_label(xv);
-    canvas.text(left - 6 - Canvas::text_width(yl), int(py(yv)) - 3, yl, ink);
-    canvas.text(int(px(xv)) - Canvas::text_width(xl) / 2, y_bottom + 6, xl, ink);
+    std::string label = tick_label(xv);
+    canvas.text(int(px(xv)) - Canvas::text_width(label) / 2, y_bottom + 6, label, ink);
   }
   canvas.text(right - Canvas::text_width("step"), y_bottom + 18, "step", ink);
   canvas.line(left, y_top, left, y_bottom, axis, 1);
