@@ -3,6 +3,7 @@
 #include "autograd/checkpoint.h"
 #include "autograd/node.h"
 #include "autograd/ops_elementwise.h"
+#include "autograd/ops_factor_mlps.h"
 #include "autograd/ops_grouped_linear.h"
 #include "autograd/ops_linalg.h"
 #include "autograd/ops_mixing.h"
@@ -59,9 +60,6 @@ std::vector<Tensor> ParamixerBlock::factor_weights(const Tensor& x) {
     for (int64_t m = 0; m < M; ++m) w[m] = (*fs[m])(x);
     return w;
   }
-  // All f_m read the same X: their first layers run as ONE tall GEMM (d -> M*h) over
-  // concatenated weights instead of M skinny ones, so X is read once and BLAS gets a wide N.
-  // The concat of the small weight matrices is cheap, and its backward splits the gradient back.
   std::vector<Tensor> w1, b1, w2, b2;
   for (const auto& f : fs) {
     w1.push_back(f->first().weight);
@@ -69,7 +67,15 @@ std::vector<Tensor> ParamixerBlock::factor_weights(const Tensor& x) {
     w2.push_back(f->second().weight);
     b2.push_back(f->second().bias);
   }
-  Tensor x2 = reshape(x, {B * n, dim});                                  // (R, d)
+  Tensor x2 = reshape(x, {B * n, dim});  // (R, d)
+  if (chunked_f) {
+    std::vector<Tensor> groups = factor_mlps_groups(x2, w1, b1, w2, b2);  // M x (R, K)
+    for (int64_t m = 0; m < M; ++m) w[m] = reshape(groups[m], {B, n, K});
+    return w;
+  }
+  // All f_m read the same X: their first layers run as ONE tall GEMM (d -> M*h) over
+  // concatenated weights instead of M skinny ones, so X is read once and BLAS gets a wide N.
+  // The concat of the small weight matrices is cheap, and its backward splits the gradient back.
   Tensor hid = gelu(linear(x2, concat(w1, 0), concat(b1, 0)));           // (R, M*h)
   // Second layers read their column block of hid in place (no slice copies), and hand back
   // M views whose gradients land in one shared buffer (see grouped_linear_groups).

@@ -15,8 +15,9 @@
 // Parameter names match the official model: "g.network.{0,2}.{weight,bias}" and
 // "fs.{m}.network.{0,2}.{weight,bias}" (network.1 is the GELU). Init: PyTorch's Linear default.
 //
-// Two f-MLP paths give the same numbers: the fused one (default) and the plain reference
-// (fused_f = false, one MLP call per factor, kept to test the fused one against).
+// Three f-MLP paths give the same numbers: the row-chunked fused op (default), the earlier fused
+// GEMM path (chunked_f = false) and the plain reference (fused_f = false, one MLP call per factor,
+// kept to test the fused ones against).
 //
 //   pmx::nn::ParamixerBlock block(/*n=*/1024, /*dim=*/32, /*hidden=*/32);
 //   pmx::Tensor x = embed(tokens);                 // (B, 1024, 32)
@@ -63,12 +64,15 @@ class ParamixerBlock : public Module {
   int64_t num_factors;  // M
   int64_t links;        // K
   double p2;
-  // true: the first layers of all f_m as one GEMM and grouped_linear for the second layers;
-  // false: one plain MLP call per factor (the reference). Measured on one core at d = h = 32,
-  // B*N = 16K rows: the reference was faster (46 vs 55 ms fwd+bwd of the adding model), because
-  // the fused hidden layer (B*N, M*h) is 21 MB and leaves the cache while each (B*N, h) fits.
-  // Row-chunking the fused path (one op over chunks of rows) is the fix not yet written.
+  // true: all f_m as one op (default; see chunked_f); false: one plain MLP call per factor
+  // (the reference the fused paths are tested against).
   bool fused_f = true;
+  // With fused_f: true runs factor_mlps (autograd/ops_factor_mlps.h): all M f-MLPs in row chunks
+  // that stay in cache, with AVX2 micro-kernels, recomputing each chunk's hidden layer in
+  // backward, so no (B*N, M*h) tensor exists (docs/PERFORMANCE.md has the numbers). false: the
+  // earlier fused path, one (d -> M*h) GEMM + GELU + grouped_linear, whose (B*N, M*h) hidden
+  // layer is 21 MB at B*N = 16K and leaves the cache.
+  bool chunked_f = true;
   // true: the f-MLPs run under checkpoint() (autograd/checkpoint.h): their (B, N, h) hidden
   // layers are recomputed in backward instead of kept, one factor at a time. Saves about
   // 2 * M * B * N * h floats of activations for one more f-MLP forward per step.
