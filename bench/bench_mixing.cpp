@@ -8,11 +8,15 @@
 // achieved fraction of it. The machine is shared with other work, so bandwidth and peak are
 // sampled again before every timed rep and the best values seen in the run make the bound;
 // times are the best rep per pass. (GB/s: the traffic rate the kernels achieved.)
+// At 1 thread the rows also show the thread's CPU time (best rep) and the fraction of the bound
+// it reaches: time the thread spent descheduled by other work on the machine does not count, so
+// that column is the one to compare variants with when the load average is high.
 // Bytes are the minimum traffic: forward reads V, W and writes out; backward reads dOut, V, W
 // and writes dV, dW (each tensor once; V alone is 64 MiB, so everything streams from DRAM).
 //
 //   ./build/bench/bench_mixing [--isa=auto|avx512|avx2|portable] [--reps=4]
 #include <omp.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -59,17 +63,28 @@ struct Limits {
 };
 
 struct Result {
-  double seconds = 0, bytes = 0, flops = 0;
+  double seconds = 0, bytes = 0, flops = 0, cpu_seconds = 0;
 };
+
+// CPU time of the calling thread (with one OpenMP thread: all the kernel's work).
+double thread_cpu_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
 
 void print_row(const char* name, int threads, const char* pass, const Result& r,
                const Limits& lim) {
   const double t_mem = r.bytes / (lim.gbs * 1e9), t_flop = r.flops / (lim.gflops * 1e9);
   const double bound = std::max(t_mem, t_flop);
-  std::printf("%-14s %3d  %-8s %8.1f %8.1f %6.2f %6.2f %6.1f  %-7s %5.1f %%\n", name, threads,
+  char cpu[32] = "       -        -";
+  if (threads == 1)
+    std::snprintf(cpu, sizeof cpu, "%8.1f %6.1f %%", r.cpu_seconds * 1e3,
+                  100.0 * bound / r.cpu_seconds);
+  std::printf("%-14s %3d  %-8s %8.1f %8.1f %6.2f %6.2f %6.1f  %-7s %5.1f %%  %s\n", name, threads,
               pass, r.seconds * 1e3, bound * 1e3, r.bytes * 1e-9, r.flops * 1e-9,
               r.bytes / r.seconds * 1e-9, t_mem >= t_flop ? "memory" : "compute",
-              100.0 * bound / r.seconds);
+              100.0 * bound / r.seconds, cpu);
 }
 
 }  // namespace
@@ -126,7 +141,7 @@ int main(int argc, char** argv) {
       mix_backward(dv.p, dw.p, g.p, v.p, w.p, o0.data(), K, B, N, d);
       const double rows = double(B) * N * M, fl = 4.0;  // fp32 bytes
       Result best_f, best_b;
-      best_f.seconds = best_b.seconds = 1e30;
+      best_f.seconds = best_b.seconds = best_f.cpu_seconds = best_b.cpu_seconds = 1e30;
       for (int rep = 0; rep < reps; ++rep) {
         // Sample the limits again between reps: the best values seen anywhere in the run
         // make the bound (the most demanding, so the fairest, reading of a shared machine).
@@ -135,15 +150,21 @@ int main(int argc, char** argv) {
         Result f, b;
         for (long m = 0; m < M; ++m) {  // one block: every factor with its own offsets
           auto o = protocol_offsets(p, N, m, M);
+          const double c0 = thread_cpu_seconds();
           pmx::Timer timer;
           mix_forward(out.p, v.p, w.p, o.data(), K, B, N, d);
           f.seconds += timer.seconds();
+          const double c1 = thread_cpu_seconds();
           timer.reset();
           mix_backward(dv.p, dw.p, g.p, v.p, w.p, o.data(), K, B, N, d);
           b.seconds += timer.seconds();
+          b.cpu_seconds += thread_cpu_seconds() - c1;
+          f.cpu_seconds += c1 - c0;
         }
         best_f.seconds = std::min(best_f.seconds, f.seconds);
         best_b.seconds = std::min(best_b.seconds, b.seconds);
+        best_f.cpu_seconds = std::min(best_f.cpu_seconds, f.cpu_seconds);
+        best_b.cpu_seconds = std::min(best_b.cpu_seconds, b.cpu_seconds);
       }
       best_f.bytes = rows * fl * (2 * d + K);  // read V, W; write out
       best_f.flops = rows * 2.0 * K * d;
@@ -157,10 +178,12 @@ int main(int argc, char** argv) {
                 threads[t], lim[t].gbs, lim[t].gflops);
   std::printf("\nbest of %d reps per pass; bound = max(bytes / best bandwidth, FLOP / best peak)\n",
               reps);
-  std::printf("%-14s %3s  %-8s %8s %8s %6s %6s %6s  %-7s %7s\n", "case", "thr", "pass",
-              "time ms", "bound ms", "GB", "GFLOP", "GB/s", "limit", "of bound");
+  std::printf("%-14s %3s  %-8s %8s %8s %6s %6s %6s  %-7s %7s  %8s %8s\n", "case", "thr", "pass",
+              "time ms", "bound ms", "GB", "GFLOP", "GB/s", "limit", "of bound", "cpu ms",
+              "of bound");
   for (const Row& r : rows_out) {
-    const Result both{r.f.seconds + r.b.seconds, r.f.bytes + r.b.bytes, r.f.flops + r.b.flops};
+    const Result both{r.f.seconds + r.b.seconds, r.f.bytes + r.b.bytes, r.f.flops + r.b.flops,
+                      r.f.cpu_seconds + r.b.cpu_seconds};
     print_row(r.name.c_str(), threads[r.t], "forward", r.f, lim[r.t]);
     print_row(r.name.c_str(), threads[r.t], "backward", r.b, lim[r.t]);
     print_row(r.name.c_str(), threads[r.t], "fwd+bwd", both, lim[r.t]);
