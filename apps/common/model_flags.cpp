@@ -1,0 +1,236 @@
+#include "apps/common/model_flags.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include "apps/common/report.h"
+#include "core/error.h"
+#include "core/random.h"
+#include "core/threads.h"
+#include "core/timer.h"
+#include "layers/paramixer_model.h"
+#include "layers/transformer.h"
+#include "optim/adam.h"
+
+namespace pmx::apps {
+
+void declare_model_flags(ArgParser& args, const ModelDefaults& d) {
+  args.add_string("--model", d.model, "paramixer | transformer");
+  args.add_string("--protocol", d.protocol, "Paramixer sparsity protocol: chord | cdil");
+  args.add_int("--layers", d.layers, "Paramixer blocks / Transformer encoder layers (L)");
+  args.add_int("--dim", d.dim, "embedding size d");
+  args.add_int("--hidden", d.hidden, "Paramixer MLP width h / Transformer feed-forward width");
+  args.add_int("--heads", d.heads, "Transformer attention heads (must divide --dim)");
+  args.add_string("--head", d.head, "classifier head: flatten | cls | mean");
+  args.add_int("--position-table", d.position_table ? 1 : 0, "1: learned position table added to the embedding");
+  args.add_double("--p1", d.p1, "dropout on the embedding");
+  args.add_double("--p2", d.p2, "dropout at the end of every Paramixer block / inside every Transformer layer");
+  args.add_int("--batch", d.batch, "sequences per training step");
+  args.add_double("--lr", d.lr, "Adam learning rate");
+  args.add_int("--steps", d.steps, "training steps (the most; --max-minutes may stop earlier)");
+  args.add_double("--max-minutes", 0, "wall-clock budget of this run's loop; then validate, test, stop (<= 0: none)");
+  args.add_int("--threads", d.threads, "OpenMP + OpenBLAS threads");
+  args.add_int("--seed", 0, "seed of the initialisation, the data split/generator and the batch order");
+  args.add_double("--clip", d.clip, "gradient-norm clipping (<= 0: off)");
+  args.add_int("--eval-every", d.eval_every, "validate every this many steps (<= 0: only at the end)");
+  args.add_int("--eval-size", d.eval_size, "validation sequences per evaluation");
+  args.add_int("--test-size", d.test_size, "test sequences at the end");
+  args.add_string("--checkpoint", "auto", "checkpoint path (auto: <run>.ckpt; none: off)");
+  args.add_int("--checkpoint-every", d.checkpoint_every,
+              "save the checkpoint every this many steps (<= 0: end and Ctrl-C)");
+  args.add_string("--resume", "", "continue exactly from this checkpoint (same model and data flags required)");
+  args.add_string("--log", "auto", "CSV log, one row per evaluation (auto: <run>.csv; none: off)");
+  args.add_string("--plot", "auto", "PNG of the loss and accuracy curves (auto: <run>.png; none: off)");
+  args.add_string("--summary", "", "write the final metrics as JSON to this file");
+  args.add_string("--data-dir", "", "data cache folder (empty: $PMX_DATA_DIR/<dataset> or ~/.cache/pmx/<dataset>)");
+  args.add_flag("--quiet", "no progress line");
+}
+
+uint64_t apply_run_flags(const ArgParser& args) {
+  std::string model = args.get_string("--model"), protocol = args.get_string("--protocol");
+  std::string head = args.get_string("--head");
+  PMX_CHECK(model == "paramixer" || model == "transformer", "--model must be paramixer or transformer, got '", model,
+            "'");
+  PMX_CHECK(protocol == "chord" || protocol == "cdil", "--protocol must be chord or cdil, got '", protocol, "'");
+  PMX_CHECK(head == "flatten" || head == "cls" || head == "mean", "--head must be flatten, cls or mean, got '", head,
+            "'");
+  PMX_CHECK(args.get_int("--layers") >= 1 && args.get_int("--dim") >= 1 && args.get_int("--hidden") >= 1 &&
+                args.get_int("--heads") >= 1,
+            "--layers, --dim, --hidden and --heads must be >= 1");
+  PMX_CHECK(model != "transformer" || args.get_int("--dim") % args.get_int("--heads") == 0, "--heads (",
+            args.get_int("--heads"), ") must divide --dim (", args.get_int("--dim"), ")");
+  PMX_CHECK(args.get_int("--position-table") == 0 || args.get_int("--position-table") == 1,
+            "--position-table must be 0 or 1");
+  for (const char* p : {"--p1", "--p2"})
+    PMX_CHECK(args.get_double(p) >= 0 && args.get_double(p) < 1, p, " must be in [0, 1), got ", args.get_double(p));
+  PMX_CHECK(args.get_int("--batch") >= 1 && args.get_int("--steps") >= 1, "--batch and --steps must be >= 1");
+  PMX_CHECK(args.get_double("--lr") > 0, "--lr must be > 0, got ", args.get_double("--lr"));
+  PMX_CHECK(args.get_int("--eval-size") >= 1 && args.get_int("--test-size") >= 0,
+            "--eval-size must be >= 1 and --test-size >= 0");
+  int threads = int(args.get_int("--threads"));
+  PMX_CHECK(threads >= 1, "--threads must be >= 1, got ", threads);
+  set_num_threads(threads);
+  uint64_t seed = uint64_t(args.get_int("--seed"));
+  manual_seed(seed);
+  return seed;
+}
+
+std::string model_variant(const ArgParser& args) {
+  if (args.get_string("--model") == "transformer") return "transformer";
+  return args.get_string("--protocol") == "cdil" ? "paramixer_cdil" : "paramixer";
+}
+
+std::unique_ptr<nn::Module> make_model(const ArgParser& args, const ModelShape& shape) {
+  PMX_CHECK(shape.seq_len >= 1 && shape.vocab >= 1 && shape.classes >= 2, "[make_model] bad data shape: seq_len ",
+            shape.seq_len, ", vocab ", shape.vocab, ", classes ", shape.classes);
+  std::string head = args.get_string("--head");
+  if (args.get_string("--model") == "paramixer") {
+    nn::ParamixerConfig c;
+    c.seq_len = shape.seq_len;
+    c.vocab = shape.vocab;
+    c.padding_idx = shape.padding_idx;
+    c.classes = shape.classes;
+    c.dim = args.get_int("--dim");
+    c.hidden = args.get_int("--hidden");
+    c.layers = args.get_int("--layers");
+    c.protocol = args.get_string("--protocol") == "cdil" ? kernels::Protocol::Cdil : kernels::Protocol::Chord;
+    c.position_table = args.get_int("--position-table") == 1;
+    c.head = head == "cls"    ? nn::ParamixerHead::Cls
+             : head == "mean" ? nn::ParamixerHead::Mean
+                              : nn::ParamixerHead::Flatten;
+    c.p1 = args.get_double("--p1");
+    c.p2 = args.get_double("--p2");
+    return std::make_unique<nn::ParamixerModel>(c);
+  }
+  nn::TransformerConfig c;
+  c.seq_len = shape.seq_len;
+  c.vocab = shape.vocab;
+  c.padding_idx = shape.padding_idx;
+  c.classes = shape.classes;
+  c.dim = args.get_int("--dim");
+  c.heads = args.get_int("--heads");
+  c.ff_hidden = args.get_int("--hidden");
+  c.layers = args.get_int("--layers");
+  c.position_table = args.get_int("--position-table") == 1;
+  c.head = head == "cls"    ? nn::TransformerHead::Cls
+           : head == "mean" ? nn::TransformerHead::Mean
+                            : nn::TransformerHead::Flatten;
+  c.embed_dropout = args.get_double("--p1");
+  c.dropout = args.get_double("--p2");
+  return std::make_unique<nn::TransformerModel>(c);
+}
+
+std::string run_config_json(const ArgParser& args, const ModelShape& shape, const std::string& data_json) {
+  std::ostringstream cfg;
+  cfg << "{\"model\":\"" << args.get_string("--model") << "\",\"protocol\":\"" << args.get_string("--protocol")
+      << "\",\"layers\":" << args.get_int("--layers") << ",\"dim\":" << args.get_int("--dim")
+      << ",\"hidden\":" << args.get_int("--hidden") << ",\"heads\":" << args.get_int("--heads") << ",\"head\":\""
+      << args.get_string("--head") << "\",\"position_table\":" << args.get_int("--position-table")
+      << ",\"p1\":" << args.get_double("--p1") << ",\"p2\":" << args.get_double("--p2")
+      << ",\"batch\":" << args.get_int("--batch") << ",\"lr\":" << args.get_double("--lr")
+      << ",\"clip\":" << args.get_double("--clip") << ",\"seed\":" << args.get_int("--seed")
+      << ",\"seq_len\":" << shape.seq_len << ",\"vocab\":" << shape.vocab << ",\"classes\":" << shape.classes
+      << ",\"data\":" << (data_json.empty() ? "{}" : data_json) << "}";
+  return cfg.str();
+}
+
+std::string resolve_path(const std::string& value, const std::string& stem, const std::string& ext) {
+  if (value == "none") return "";
+  return value == "auto" ? stem + ext : value;
+}
+
+int run_classification(const ArgParser& args, const std::string& app, const std::string& tag, const Task& task,
+                       const ModelShape& shape, const std::string& data_json, int64_t val_rows,
+                       int64_t test_rows) {
+  std::unique_ptr<nn::Module> model = make_model(args, shape);
+  optim::Adam opt(model->parameters(), args.get_double("--lr"));
+  std::string stem = app + "_" + model_variant(args) + (tag.empty() ? "" : "_" + tag);
+
+  TrainerConfig tc;
+  tc.steps = args.get_int("--steps");
+  tc.batch = args.get_int("--batch");
+  tc.clip = args.get_double("--clip");
+  tc.eval_every = args.get_int("--eval-every");
+  tc.eval_size = args.get_int("--eval-size");
+  tc.test_size = args.get_int("--test-size");
+  if (val_rows >= 1 && tc.eval_size > val_rows) {
+    std::printf("note: --eval-size %ld lowered to the %ld validation sequences\n", long(tc.eval_size), long(val_rows));
+    tc.eval_size = val_rows;
+  }
+  if (test_rows >= 0 && tc.test_size > test_rows) {
+    std::printf("note: --test-size %ld lowered to the %ld test sequences\n", long(tc.test_size), long(test_rows));
+    tc.test_size = test_rows;
+  }
+  tc.checkpoint = resolve_path(args.get_string("--checkpoint"), stem, ".ckpt");
+  tc.checkpoint_every = args.get_int("--checkpoint-every");
+  tc.resume = args.get_string("--resume");
+  tc.log = resolve_path(args.get_string("--log"), stem, ".csv");
+  tc.plot = resolve_path(args.get_string("--plot"), stem, ".png");
+  tc.progress = !args.get_flag("--quiet");
+  tc.metadata[app + "_config"] = run_config_json(args, shape, data_json);
+
+  // The budget stops the loop the way Ctrl-C does (the checkpoint is saved), so the run can be
+  // resumed; only then is the test measured here instead of by the loop.
+  double budget_s = args.get_double("--max-minutes") * 60;
+  bool budget_hit = false;
+  Timer timer;
+  if (budget_s > 0)
+    tc.on_step = [&](int64_t, double) {
+      if (!budget_hit && timer.seconds() >= budget_s) {
+        budget_hit = true;
+        request_stop();
+      }
+    };
+
+  int threads = int(args.get_int("--threads"));
+  char budget[64] = "";
+  if (budget_s > 0) std::snprintf(budget, sizeof budget, " or %g min", args.get_double("--max-minutes"));
+  std::string model_name = args.get_string("--model");
+  std::printf("%s, N = %ld: %s (%s), %ld parameters; batch %ld, lr %g, clip %g, up to %ld steps%s, %d threads\n",
+              task.name().c_str(), long(shape.seq_len), model_name.c_str(),
+              model_name == "paramixer" ? args.get_string("--protocol").c_str() : "dense",
+              long(model->num_parameters()), long(tc.batch), args.get_double("--lr"), tc.clip, long(tc.steps),
+              budget, threads);
+  std::fflush(stdout);
+  TrainResult r = train(*model, task, opt, tc);
+  if (r.interrupted && !budget_hit) return 130;
+  if (budget_hit) {
+    r.val_metric = evaluate(*model, task, Split::Validation, tc.eval_size, tc.eval_batch);
+    r.test_metric = tc.test_size > 0 ? evaluate(*model, task, Split::Test, tc.test_size, tc.eval_batch) : -1;
+  }
+  std::string stopped_by = budget_hit ? "budget" : "steps";
+
+  std::printf("test accuracy %.2f %% (%ld sequences), validation %.2f %%; %ld steps (%ld sequences) in %.1f s on %d "
+              "threads, stopped by %s\n",
+              r.test_metric, long(tc.test_size), r.val_metric, long(r.steps), long(r.steps * tc.batch),
+              r.total_seconds, threads, stopped_by.c_str());
+  if (!r.plot_written.empty()) std::printf("curves: %s\n", r.plot_written.c_str());
+  if (!tc.log.empty()) std::printf("log: %s\n", tc.log.c_str());
+  if (!r.checkpoint_written.empty()) std::printf("checkpoint: %s\n", r.checkpoint_written.c_str());
+
+  if (!args.get_string("--summary").empty()) {
+    Summary s;
+    s.set("task", task.name());
+    s.set("model", model_name);
+    s.set("protocol", model_name == "paramixer" ? args.get_string("--protocol") : std::string("none"));
+    s.set("n", double(shape.seq_len));
+    s.set("steps", double(r.steps));
+    s.set("sequences_seen", double(r.steps * tc.batch));
+    s.set("seconds", r.total_seconds);
+    s.set("threads", double(threads));
+    s.set("parameters", double(model->num_parameters()));
+    s.set("test_accuracy_pct", r.test_metric);
+    s.set("test_sequences", double(tc.test_size));
+    s.set("val_accuracy_pct", r.val_metric);
+    s.set("final_train_loss", r.history.empty() ? r.last_loss : r.history.back().train_loss);
+    s.set("stopped_by", stopped_by);
+    s.set("plot", r.plot_written);
+    s.set_json("data", data_json.empty() ? "{}" : data_json);
+    s.set_json("config", args.to_json());
+    s.write(args.get_string("--summary"));
+    std::printf("summary: %s\n", args.get_string("--summary").c_str());
+  }
+  return 0;
+}
+
+}  // namespace pmx::apps

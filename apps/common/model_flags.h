@@ -1,0 +1,78 @@
+// The flags, model construction and run-and-report flow shared by the real-task apps (listops,
+// seq_images, pathfinder, spam, dna): each app declares its own data flags, builds a Task, and
+// hands the rest to run_classification.
+//
+// Flags (declare_model_flags, defaults per app from ModelDefaults, so --help shows the paper's
+// config of that task): --model paramixer|transformer, --protocol chord|cdil, --layers, --dim,
+// --hidden (Paramixer h / Transformer feed-forward width), --heads, --head flatten|cls|mean,
+// --position-table 0|1, --p1 (embedding dropout), --p2 (block dropout; Transformer: in-layer
+// dropout), --batch, --lr, --steps, --max-minutes (wall-clock budget), --threads, --seed, --clip,
+// --eval-every, --eval-size, --test-size, --checkpoint, --checkpoint-every, --resume, --log,
+// --plot, --summary, --data-dir, --quiet.
+//
+// --max-minutes: once this run's loop has used the budget, the step finishes, the checkpoint is
+// saved (so --resume continues it) and validation and test are measured as at a normal end; the
+// summary says "stopped_by": "budget". Without it the run ends at --steps.
+//
+//   ArgParser args("spam", "...");
+//   ModelDefaults d;  d.layers = 3;  d.hidden = 128;  d.head = "cls";  d.p1 = 0.4;  d.lr = 1e-4;
+//   declare_model_flags(args, d);
+//   args.parse(argc, argv);
+//   uint64_t seed = apply_run_flags(args);                  // validates, threads, manual_seed
+//   TokenClassificationTask task(data, "spam", seed);
+//   return run_classification(args, "spam", task, ModelShape{4096, 257, 0, 2}, "{...}");
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "apps/common/args.h"
+#include "apps/common/trainer.h"
+#include "layers/module.h"
+
+namespace pmx::apps {
+
+struct ModelDefaults {
+  std::string model = "paramixer", protocol = "chord", head = "flatten";
+  int64_t layers = 1, dim = 32, hidden = 32, heads = 4, batch = 32, steps = 10000;
+  bool position_table = true;
+  double p1 = 0, p2 = 0, lr = 1e-3, clip = 1.0;
+  int64_t eval_every = 200, eval_size = 1000, test_size = 2000, checkpoint_every = 500;
+  int64_t threads = 1;
+};
+
+// What the data fixes about the model: the input length, the token vocabulary, the padding id
+// (-1: none) and the number of classes.
+struct ModelShape {
+  int64_t seq_len = 0, vocab = 0, padding_idx = -1, classes = 2;
+};
+
+void declare_model_flags(ArgParser& args, const ModelDefaults& defaults);
+
+// Checks every shared flag (throws pmx::Error naming the flag), sets the thread count and the
+// default generator's seed; returns the seed.
+uint64_t apply_run_flags(const ArgParser& args);
+
+// "paramixer" (CHORD), "paramixer_cdil" or "transformer": names the run's files.
+std::string model_variant(const ArgParser& args);
+
+// A ParamixerModel or TransformerModel with the flags' config for data of this shape.
+std::unique_ptr<nn::Module> make_model(const ArgParser& args, const ModelShape& shape);
+
+// The checkpoint metadata that must match on --resume: the model flags, the shape and data_json.
+std::string run_config_json(const ArgParser& args, const ModelShape& shape, const std::string& data_json);
+
+// The flag value, with "auto" -> stem + ext and "none" -> "".
+std::string resolve_path(const std::string& value, const std::string& stem, const std::string& ext);
+
+// Builds the model, trains it on `task` with Adam (trainer.h), prints the result and writes the
+// --summary JSON (task, model, protocol, n, steps, sequences_seen, seconds, threads, parameters,
+// test_accuracy_pct, val_accuracy_pct, stopped_by, config). Files are named
+// "<app>_<variant>[_<tag>]". val_rows / test_rows (>= 0): the sizes of the evaluation splits;
+// --eval-size and --test-size are lowered to them (with a note) instead of failing. Returns the
+// exit code (130 after Ctrl-C).
+int run_classification(const ArgParser& args, const std::string& app, const std::string& tag, const Task& task,
+                       const ModelShape& shape, const std::string& data_json, int64_t val_rows = -1,
+                       int64_t test_rows = -1);
+
+}  // namespace pmx::apps

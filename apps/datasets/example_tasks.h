@@ -1,0 +1,81 @@
+// Trainer Tasks over examples held in memory in their compact form (ListOps token bytes,
+// Pathfinder pixels), and Fashion-MNIST as a sequential-image TokenDataset.
+//
+// Batches follow TokenClassificationTask's rule: train sequence i (any i >= 0) is row
+// perm_e[i % count] of the train split, e = i / count, perm_e = seeded_shuffle(random_bits(seed, e));
+// validation and test rows are taken in order and must lie inside the split. So a step's batch is a
+// pure function of (seed, step) and the data. input (count, N) int64 tokens, target (count) int64;
+// loss = cross-entropy, metric = accuracy %. The tasks hold a reference: the data must outlive them.
+//
+// Sequential images: every 28x28 image is zero-padded by 2 px per side to 32x32 and read row by
+// row as N = 1024 grey-level tokens (vocab 256, no padding id: 0 is black). The last
+// val_fraction of a seeded shuffle of the 60k training images, per class, is the validation split
+// (assign_splits); the 10k test images are the test split.
+//
+//   ListOpsData d = make_listops_splits(2000, 200, 200, seed);
+//   ListOpsTask task(d, seed);                      // input (B, 2000), 10 classes
+//   PathfinderData p = make_pathfinder_data(6, 20000, 2000, 2000, seed);
+//   PathfinderTask ptask(p, seed);                  // input (B, 1024), 2 classes
+//   TokenDataset img = sequential_images(load_fashion_mnist(dir), 0.1, seed);
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "apps/common/trainer.h"
+#include "apps/datasets/fashion_mnist.h"
+#include "apps/datasets/listops.h"
+#include "apps/datasets/pathfinder.h"
+#include "apps/datasets/token_dataset.h"
+
+namespace pmx::apps {
+
+// The rows of sequences [first, first + count) of a split of `rows` rows (the rule above).
+// Throws pmx::Error naming `task` when an evaluation range runs past the split.
+std::vector<int64_t> task_rows(const std::string& task, Split split, int64_t rows, int64_t first, int64_t count,
+                               uint64_t seed);
+
+class ListOpsTask : public Task {
+ public:
+  ListOpsTask(const ListOpsData& data, uint64_t seed, int64_t seq_len = int64_t(kListOpsSeqLen));
+  std::string name() const override { return "listops"; }
+  Batch batch(Split split, int64_t first, int64_t count) const override;
+  Tensor loss(const Tensor& output, const Tensor& target) const override;
+  int64_t correct(const Tensor& output, const Tensor& target) const override;
+  MetricKind metric_kind() const override { return MetricKind::AccuracyPct; }
+
+ private:
+  const ListOpsData& data_;
+  uint64_t seed_;
+  int64_t seq_len_;
+};
+
+struct PathfinderData {
+  int contour_length = 6;
+  std::vector<PathfinderExample> train, validation, test;
+};
+// Images [0, train), then validation, then test of PathfinderGenerator(contour_length, seed):
+// disjoint index ranges, so no image is in two splits.
+PathfinderData make_pathfinder_data(int contour_length, size_t train, size_t validation, size_t test, uint64_t seed);
+
+class PathfinderTask : public Task {
+ public:
+  PathfinderTask(const PathfinderData& data, uint64_t seed);
+  std::string name() const override { return "pathfinder" + std::to_string(data_.contour_length); }
+  Batch batch(Split split, int64_t first, int64_t count) const override;
+  Tensor loss(const Tensor& output, const Tensor& target) const override;
+  int64_t correct(const Tensor& output, const Tensor& target) const override;
+  MetricKind metric_kind() const override { return MetricKind::AccuracyPct; }
+
+ private:
+  const PathfinderData& data_;
+  uint64_t seed_;
+};
+
+constexpr int64_t kSeqImageSide = 32, kSeqImageLen = 1024, kSeqImageVocab = 256;
+// Pads and splits Fashion-MNIST as described above; class names are the Fashion-MNIST ones.
+TokenDataset sequential_images(const FashionMnist& data, double val_fraction, uint64_t seed);
+// out (1024): the image (rows x cols <= 32 x 32) centred in a zero 32x32 frame, row-major.
+void pad_to_32(uint16_t* out, const uint8_t* image, int64_t rows, int64_t cols);
+
+}  // namespace pmx::apps

@@ -1,0 +1,311 @@
+// The real-task apps' support code: the ListOps / Pathfinder / sequential-image adapters
+// (apps/datasets/example_tasks.h) and the shared flags and run flow (apps/common/model_flags.h),
+// with tiny end-to-end runs that need no fetched data.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "apps/common/model_flags.h"
+#include "apps/datasets/example_tasks.h"
+#include "core/error.h"
+#include "core/random.h"
+#include "core/threads.h"
+#include "layers/paramixer_model.h"
+#include "layers/transformer.h"
+
+namespace fs = std::filesystem;
+using namespace pmx;
+using namespace pmx::apps;
+
+namespace {
+
+struct TempDir {
+  fs::path dir;
+  explicit TempDir(const std::string& tag) {
+    dir = fs::temp_directory_path() / ("pmx_real_apps_" + tag + "_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  ~TempDir() { fs::remove_all(dir); }
+  std::string operator/(const std::string& name) const { return (dir / name).string(); }
+};
+
+// apply_run_flags sets the thread count and the default generator; tests put both back.
+struct StateGuard {
+  int threads = get_num_threads();
+  GeneratorState saved = default_generator().state();
+  ~StateGuard() {
+    set_num_threads(threads);
+    default_generator().set_state(saved);
+  }
+};
+
+ArgParser parsed(const ModelDefaults& d, std::vector<std::string> argv) {
+  ArgParser args("test", "test");
+  declare_model_flags(args, d);
+  argv.insert(argv.begin(), "test");
+  std::vector<char*> ptrs;
+  for (std::string& s : argv) ptrs.push_back(s.data());
+  args.parse(int(ptrs.size()), ptrs.data());
+  return args;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool same_batch(const Batch& a, const Batch& b) {
+  return a.input.to_vector<int64_t>() == b.input.to_vector<int64_t>() &&
+         a.target.to_vector<int64_t>() == b.target.to_vector<int64_t>();
+}
+
+// A few tiny-model flags, so an end-to-end run takes well under a second per step.
+std::vector<std::string> tiny_run(const std::string& summary, std::vector<std::string> extra = {}) {
+  std::vector<std::string> v = {"--dim",  "8",    "--hidden",     "8",    "--steps", "3",    "--batch",
+                                "4",      "--eval-every", "2", "--eval-size", "8", "--test-size", "8",
+                                "--checkpoint", "none", "--log", "none", "--plot", "none", "--quiet",
+                                "--summary", summary};
+  v.insert(v.end(), extra.begin(), extra.end());
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("real_apps: task_rows shuffles train per epoch, keeps evaluation rows in order") {
+  std::vector<int64_t> a = task_rows("t", Split::Train, 10, 0, 10, 3);
+  std::vector<int64_t> sorted = a;
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(sorted == std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});  // one epoch is a permutation
+  CHECK(task_rows("t", Split::Train, 10, 0, 10, 3) == a);
+  CHECK(task_rows("t", Split::Train, 10, 0, 10, 4) != a);
+  CHECK(task_rows("t", Split::Train, 10, 10, 10, 3) != a);  // the next epoch is shuffled anew
+  std::vector<int64_t> wide = task_rows("t", Split::Train, 10, 7, 6, 3);
+  CHECK(std::vector<int64_t>(wide.begin(), wide.begin() + 3) == std::vector<int64_t>(a.begin() + 7, a.end()));
+  CHECK(task_rows("t", Split::Test, 10, 2, 3, 3) == std::vector<int64_t>{2, 3, 4});
+  CHECK_THROWS_WITH_AS(task_rows("mytask", Split::Validation, 10, 8, 3, 3), doctest::Contains("[mytask]"), pmx::Error);
+  CHECK_THROWS_AS(task_rows("t", Split::Train, 0, 0, 1, 3), pmx::Error);
+  CHECK_THROWS_AS(task_rows("t", Split::Train, 10, -1, 1, 3), pmx::Error);
+  CHECK_THROWS_AS(task_rows("t", Split::Train, 10, 0, 0, 3), pmx::Error);
+}
+
+TEST_CASE("real_apps: ListOpsTask batches are pure functions of (seed, index) with the right tokens and labels") {
+  ListOpsData d = make_listops_splits(12, 4, 4, 5);
+  ListOpsTask task(d, 7);
+  Batch b = task.batch(Split::Train, 3, 5);
+  CHECK(b.input.shape() == Shape{5, 2000});
+  CHECK(b.target.shape() == Shape{5});
+  CHECK(same_batch(b, ListOpsTask(d, 7).batch(Split::Train, 3, 5)));
+  CHECK(!same_batch(b, ListOpsTask(d, 8).batch(Split::Train, 3, 5)));
+  std::vector<int64_t> x = b.input.to_vector<int64_t>(), y = b.target.to_vector<int64_t>();
+  std::vector<int64_t> rows = task_rows("listops", Split::Train, 12, 3, 5, 7);
+  for (int64_t j = 0; j < 5; ++j) {
+    const ListOpsExample& e = d.train[size_t(rows[size_t(j)])];
+    std::vector<uint8_t> tokens;
+    for (int64_t t = 0; t < 2000; ++t) {
+      int64_t v = x[size_t(j * 2000 + t)];
+      REQUIRE((v >= 0 && v < kListOpsVocab));
+      tokens.push_back(uint8_t(v));
+    }
+    CHECK(std::vector<uint8_t>(tokens.begin(), tokens.begin() + int64_t(e.tokens.size())) == e.tokens);
+    CHECK(tokens[e.tokens.size()] == kListOpsPad);
+    CHECK(y[size_t(j)] == listops_value(tokens));
+  }
+  Batch t = task.batch(Split::Test, 1, 2);
+  CHECK(t.target.to_vector<int64_t>() == std::vector<int64_t>{d.test[1].label, d.test[2].label});
+  CHECK_THROWS_WITH_AS(task.batch(Split::Validation, 0, 5), doctest::Contains("[listops]"), pmx::Error);
+  ListOpsData none;
+  CHECK_THROWS_AS(ListOpsTask(none, 0), pmx::Error);
+}
+
+TEST_CASE("real_apps: PathfinderTask splits are disjoint and batches are the generator's pixels") {
+  PathfinderData d = make_pathfinder_data(6, 16, 4, 4, 2);
+  CHECK(d.train.size() == 16);
+  CHECK(d.validation.size() == 4);
+  CHECK(d.test.size() == 4);
+  PathfinderGenerator gen(6, 2);
+  CHECK(d.validation[0].pixels == gen.example(16).pixels);  // validation starts after train
+  CHECK(d.test[3].pixels == gen.example(23).pixels);
+  PathfinderTask task(d, 1);
+  CHECK(task.name() == "pathfinder6");
+  Batch b = task.batch(Split::Train, 14, 4);  // crosses into the second epoch
+  CHECK(b.input.shape() == Shape{4, 1024});
+  CHECK(same_batch(b, PathfinderTask(d, 1).batch(Split::Train, 14, 4)));
+  std::vector<int64_t> x = b.input.to_vector<int64_t>(), y = b.target.to_vector<int64_t>();
+  std::vector<int64_t> rows = task_rows("p", Split::Train, 16, 14, 4, 1);
+  for (int64_t j = 0; j < 4; ++j) {
+    const PathfinderExample& e = d.train[size_t(rows[size_t(j)])];
+    CHECK(y[size_t(j)] == e.label);
+    for (int64_t p = 0; p < 1024; p += 37) CHECK(x[size_t(j * 1024 + p)] == e.pixels[size_t(p)]);
+  }
+  CHECK_THROWS_AS(task.batch(Split::Test, 3, 2), pmx::Error);
+  CHECK_THROWS_AS(make_pathfinder_data(7, 2, 1, 1, 0), pmx::Error);
+}
+
+TEST_CASE("real_apps: sequential_images pads 28x28 to the centre of 32x32 and holds out validation per class") {
+  FashionMnist f;
+  f.train_images = IdxImages{40, 28, 28, std::vector<uint8_t>(40 * 784)};
+  f.test_images = IdxImages{6, 28, 28, std::vector<uint8_t>(6 * 784)};
+  for (size_t i = 0; i < f.train_images.pixels.size(); ++i) f.train_images.pixels[i] = uint8_t(1 + (i * 7) % 250);
+  for (size_t i = 0; i < f.test_images.pixels.size(); ++i) f.test_images.pixels[i] = uint8_t(1 + (i * 11) % 250);
+  for (int i = 0; i < 40; ++i) f.train_labels.push_back(uint8_t(i % 2));
+  for (int i = 0; i < 6; ++i) f.test_labels.push_back(uint8_t(i % 2));
+  TokenDataset d = sequential_images(f, 0.25, 0);
+  CHECK(d.seq_len == 1024);
+  CHECK(d.vocab == 256);
+  CHECK(d.classes() == 10);
+  CHECK(d.train.count() == 30);
+  CHECK(d.validation.count() == 10);
+  CHECK(d.test.count() == 6);
+  int64_t val_ones = 0;
+  for (int64_t l : d.validation.labels) val_ones += l;
+  CHECK(val_ones == 5);  // stratified: a quarter of each class
+  // Test image 2 at row 5 of the frame, col 7: pixel (3, 5) of the 28x28 image.
+  CHECK(d.test.tokens[size_t(2 * 1024 + 5 * 32 + 7)] == f.test_images.pixels[size_t(2 * 784 + 3 * 28 + 5)]);
+  for (int64_t t : {0, 1, 31, 32 + 1, 2 * 32 + 30, 30 * 32 + 15, 1023}) CHECK(d.test.tokens[size_t(t)] == 0);
+  CHECK(d.test.tokens[size_t(2 * 32 + 2)] == f.test_images.pixels[0]);
+  CHECK(sequential_images(f, 0.25, 0).train.tokens == d.train.tokens);
+  CHECK(sequential_images(f, 0.25, 1).train.tokens != d.train.tokens);
+
+  uint16_t out[1024];
+  uint8_t img[33 * 33] = {};
+  CHECK_THROWS_WITH_AS(pad_to_32(out, img, 33, 33), doctest::Contains("[sequential_images]"), pmx::Error);
+  f.test_labels.pop_back();
+  CHECK_THROWS_AS(sequential_images(f, 0.25, 0), pmx::Error);
+}
+
+TEST_CASE("real_apps: the model flags build the configured Paramixer or Transformer") {
+  StateGuard guard;
+  ModelDefaults d;
+  d.head = "cls";
+  d.p1 = 0.4;
+  ArgParser args = parsed(d, {"--dim", "16", "--hidden", "24", "--layers", "2", "--protocol", "cdil", "--seed", "3"});
+  CHECK(apply_run_flags(args) == 3);
+  CHECK(get_num_threads() == 1);
+  CHECK(model_variant(args) == "paramixer_cdil");
+  ModelShape shape{64, 10, 0, 3};
+  std::unique_ptr<nn::Module> m = make_model(args, shape);
+  auto* p = dynamic_cast<nn::ParamixerModel*>(m.get());
+  REQUIRE(p != nullptr);
+  CHECK(p->config.dim == 16);
+  CHECK(p->config.hidden == 24);
+  CHECK(p->config.layers == 2);
+  CHECK(p->config.protocol == kernels::Protocol::Cdil);
+  CHECK(p->config.head == nn::ParamixerHead::Cls);
+  CHECK(p->config.position_table);
+  CHECK(p->config.p1 == 0.4);
+  CHECK(p->config.padding_idx == 0);
+  CHECK(p->config.classes == 3);
+  Tensor ids = zeros({2, 64}, DType::Int64);
+  CHECK(m->forward(ids).shape() == Shape{2, 3});
+
+  ArgParser t = parsed(d, {"--model", "transformer", "--dim", "16", "--heads", "4", "--head", "mean"});
+  apply_run_flags(t);
+  CHECK(model_variant(t) == "transformer");
+  std::unique_ptr<nn::Module> tm = make_model(t, shape);
+  auto* tr = dynamic_cast<nn::TransformerModel*>(tm.get());
+  REQUIRE(tr != nullptr);
+  CHECK(tr->config.head == nn::TransformerHead::Mean);
+  CHECK(tr->config.embed_dropout == 0.4);
+  CHECK(tm->forward(ids).shape() == Shape{2, 3});
+  CHECK(run_config_json(t, shape, "{\"x\":1}").find("\"data\":{\"x\":1}") != std::string::npos);
+  CHECK(resolve_path("auto", "run", ".csv") == "run.csv");
+  CHECK(resolve_path("none", "run", ".csv") == "");
+  CHECK(resolve_path("a.csv", "run", ".csv") == "a.csv");
+}
+
+TEST_CASE("real_apps: apply_run_flags and make_model reject bad flags, naming them") {
+  StateGuard guard;
+  ModelDefaults d;
+  CHECK_THROWS_WITH_AS(apply_run_flags(parsed(d, {"--model", "lstm"})), doctest::Contains("--model"), pmx::Error);
+  CHECK_THROWS_WITH_AS(apply_run_flags(parsed(d, {"--protocol", "dense"})), doctest::Contains("--protocol"),
+                       pmx::Error);
+  CHECK_THROWS_WITH_AS(apply_run_flags(parsed(d, {"--head", "max"})), doctest::Contains("--head"), pmx::Error);
+  CHECK_THROWS_WITH_AS(apply_run_flags(parsed(d, {"--model", "transformer", "--dim", "10", "--heads", "4"})),
+                       doctest::Contains("--heads"), pmx::Error);
+  CHECK_THROWS_WITH_AS(apply_run_flags(parsed(d, {"--p2", "1"})), doctest::Contains("--p2"), pmx::Error);
+  CHECK_THROWS_WITH_AS(apply_run_flags(parsed(d, {"--lr", "0"})), doctest::Contains("--lr"), pmx::Error);
+  CHECK_THROWS_WITH_AS(apply_run_flags(parsed(d, {"--threads", "0"})), doctest::Contains("--threads"), pmx::Error);
+  CHECK_THROWS_AS(apply_run_flags(parsed(d, {"--position-table", "2"})), pmx::Error);
+  CHECK_THROWS_AS(apply_run_flags(parsed(d, {"--batch", "0"})), pmx::Error);
+  CHECK_THROWS_WITH_AS(make_model(parsed(d, {}), ModelShape{0, 10, -1, 2}), doctest::Contains("[make_model]"),
+                       pmx::Error);
+}
+
+TEST_CASE("real_apps: tiny end-to-end runs of every task adapter write a summary with the test accuracy") {
+  StateGuard guard;
+  TempDir tmp("e2e");
+  ModelDefaults d;
+
+  ListOpsData lo = make_listops_splits(16, 8, 8, 0);
+  ListOpsTask lt(lo, 0);
+  ArgParser la = parsed(d, tiny_run(tmp / "listops.json"));
+  uint64_t seed = apply_run_flags(la);
+  CHECK(run_classification(la, "listops", "", lt, ModelShape{2000, kListOpsVocab, 0, 10}, "{}", 8, 8) == 0);
+  std::string js = read_text(tmp / "listops.json");
+  CHECK(js.find("\"test_accuracy_pct\"") != std::string::npos);
+  CHECK(js.find("\"steps\": 3") != std::string::npos);
+  CHECK(js.find("\"stopped_by\": \"steps\"") != std::string::npos);
+
+  PathfinderData pd = make_pathfinder_data(6, 16, 8, 8, seed);
+  PathfinderTask pt(pd, seed);
+  ArgParser pa = parsed(d, tiny_run(tmp / "pf.json", {"--model", "transformer", "--heads", "2"}));
+  apply_run_flags(pa);
+  CHECK(run_classification(pa, "pathfinder", "c6", pt, ModelShape{1024, 256, -1, 2}, "{}", 8, 8) == 0);
+  CHECK(read_text(tmp / "pf.json").find("\"model\": \"transformer\"") != std::string::npos);
+
+  // A small in-test token data set (what spam and dna load), with --eval-size and --test-size
+  // larger than its splits: they are lowered instead of failing.
+  TokenDataset td;
+  td.seq_len = 40;
+  td.vocab = 6;
+  td.class_names = {"a", "b"};
+  for (TokenSplit* part : {&td.train, &td.validation, &td.test})
+    for (int i = 0; i < 6; ++i) {
+      for (int t = 0; t < 40; ++t) part->tokens.push_back(uint16_t(1 + (i % 2) * 2 + t % 2));
+      part->labels.push_back(i % 2);
+      part->sources.push_back(0);
+    }
+  TokenClassificationTask tt(td, "tokens", 0);
+  ArgParser ta = parsed(d, tiny_run(tmp / "tok.json", {"--head", "cls", "--eval-size", "100", "--test-size", "100"}));
+  apply_run_flags(ta);
+  CHECK(run_classification(ta, "tok", "", tt, ModelShape{40, 6, 0, 2}, "{}", td.validation.count(),
+                           td.test.count()) == 0);
+  CHECK(read_text(tmp / "tok.json").find("\"test_sequences\": 6") != std::string::npos);
+}
+
+TEST_CASE("real_apps: --max-minutes stops the loop, saves the checkpoint, still tests, and --resume continues") {
+  StateGuard guard;
+  TempDir tmp("budget");
+  ModelDefaults d;
+  PathfinderData pd = make_pathfinder_data(6, 16, 8, 8, 0);
+  PathfinderTask pt(pd, 0);
+  std::vector<std::string> v = tiny_run(tmp / "a.json", {"--max-minutes", "1e-9", "--steps", "50"});
+  v.insert(v.end(), {"--checkpoint", tmp / "run.ckpt"});
+  ArgParser a = parsed(d, v);
+  apply_run_flags(a);
+  CHECK(run_classification(a, "pathfinder", "", pt, ModelShape{1024, 256, -1, 2}, "{}", 8, 8) == 0);
+  std::string js = read_text(tmp / "a.json");
+  CHECK(js.find("\"stopped_by\": \"budget\"") != std::string::npos);
+  CHECK(js.find("\"steps\": 1,") != std::string::npos);
+  CHECK(js.find("\"test_accuracy_pct\": -1") == std::string::npos);
+  REQUIRE(fs::exists(tmp / "run.ckpt"));
+
+  std::vector<std::string> r = tiny_run(tmp / "b.json", {"--steps", "3", "--resume", tmp / "run.ckpt"});
+  ArgParser b = parsed(d, r);
+  apply_run_flags(b);
+  CHECK(run_classification(b, "pathfinder", "", pt, ModelShape{1024, 256, -1, 2}, "{}", 8, 8) == 0);
+  CHECK(read_text(tmp / "b.json").find("\"steps\": 3") != std::string::npos);
+  // A different model on resume is refused before anything is touched.
+  ArgParser c = parsed(d, tiny_run(tmp / "c.json", {"--dim", "16", "--resume", tmp / "run.ckpt"}));
+  apply_run_flags(c);
+  CHECK_THROWS_AS(run_classification(c, "pathfinder", "", pt, ModelShape{1024, 256, -1, 2}, "{}", 8, 8), pmx::Error);
+}
