@@ -62,7 +62,7 @@ int run(int argc, char** argv) {
   args.add_int("--threads", 2, "OpenMP + OpenBLAS threads");
   args.add_int("--seed", 0, "random seed (init, shuffling)");
   args.add_string("--data-dir", apps::default_data_dir("fashion-mnist"), "where the dataset is kept / fetched to");
-  args.add_string("--log", "fashion_mlp.csv", "CSV log of validation metrics per epoch (empty: none)");
+  args.add_string("--log", "fashion_mlp.csv", "CSV log of validation metrics per epoch (none: off)");
   args.add_string("--summary", "", "write the final metrics as JSON to this file");
   args.parse(argc, argv);
   if (args.help_requested()) {
@@ -92,7 +92,7 @@ int run(int argc, char** argv) {
 
   int64_t steps_per_epoch = int64_t((train.size() + batch - 1) / batch), step = 0;
   apps::Progress progress(epochs * steps_per_epoch);
-  apps::CsvLog log(args.get_string("--log"), {"epoch", "step", "train_loss", "val_accuracy_pct", "seconds"});
+  apps::CsvLog log(args.get_string("--log") == "none" ? "" : args.get_string("--log"), {"epoch", "step", "train_loss", "val_accuracy_pct", "seconds"});
   Timer train_timer;
   double last_loss = 0, val_acc = 0;
   for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
