@@ -7,32 +7,6 @@
 
 namespace pmx::apps {
 
-std::vector<int64_t> task_rows(const std::string& task, Split split, int64_t rows, int64_t first, int64_t count,
-                               uint64_t seed) {
-  PMX_CHECK(rows > 0, "[", task, "] the split is empty");
-  PMX_CHECK(first >= 0 && count > 0, "[", task, "] batch needs first >= 0 and count > 0, got ", first, ", ", count);
-  PMX_CHECK(split == Split::Train || first + count <= rows, "[", task, "] sequences [", first, ", ", first + count,
-            ") asked of an evaluation split of ", rows, " sequences; lower the eval/test size to at most ", rows);
-  std::vector<int64_t> out(static_cast<size_t>(count));
-  std::vector<int64_t> perm;
-  int64_t perm_epoch = -1;
-  for (int64_t j = 0; j < count; ++j) {
-    int64_t row = first + j;
-    if (split == Split::Train) {
-      int64_t epoch = row / rows;
-      if (epoch != perm_epoch) {
-        perm.resize(size_t(rows));
-        for (int64_t r = 0; r < rows; ++r) perm[size_t(r)] = r;
-        seeded_shuffle(perm, random_bits(seed, uint64_t(epoch)));
-        perm_epoch = epoch;
-      }
-      row = perm[size_t(row % rows)];
-    }
-    out[size_t(j)] = row;
-  }
-  return out;
-}
-
 // ---- ListOps ------------------------------------------------------------------------------------
 
 namespace {

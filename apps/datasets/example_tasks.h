@@ -30,11 +30,6 @@
 
 namespace pmx::apps {
 
-// The rows of sequences [first, first + count) of a split of `rows` rows (the rule above).
-// Throws pmx::Error naming `task` when an evaluation range runs past the split.
-std::vector<int64_t> task_rows(const std::string& task, Split split, int64_t rows, int64_t first, int64_t count,
-                               uint64_t seed);
-
 class ListOpsTask : public Task {
  public:
   ListOpsTask(const ListOpsData& data, uint64_t seed, int64_t seq_len = int64_t(kListOpsSeqLen));

@@ -107,15 +107,13 @@ TokenClassificationTask::TokenClassificationTask(const TokenDataset& data, std::
   PMX_CHECK(data.seq_len > 0, "[", name_, "] seq_len must be positive, got ", data.seq_len);
 }
 
-Batch TokenClassificationTask::batch(Split split, int64_t first, int64_t count) const {
-  const TokenSplit& part = data_.split(split);
-  const int64_t n = data_.seq_len, rows = part.count();
-  PMX_CHECK(first >= 0 && count > 0, "[", name_, "] batch needs first >= 0 and count > 0, got ", first, ", ", count);
-  PMX_CHECK(split == Split::Train || first + count <= rows, "[", name_, "] sequences [", first, ", ", first + count,
+std::vector<int64_t> task_rows(const std::string& task, Split split, int64_t rows, int64_t first, int64_t count,
+                               uint64_t seed) {
+  PMX_CHECK(rows > 0, "[", task, "] the split is empty");
+  PMX_CHECK(first >= 0 && count > 0, "[", task, "] batch needs first >= 0 and count > 0, got ", first, ", ", count);
+  PMX_CHECK(split == Split::Train || first + count <= rows, "[", task, "] sequences [", first, ", ", first + count,
             ") asked of an evaluation split of ", rows, " sequences; lower the eval/test size to at most ", rows);
-  Batch b{empty({count, n}, DType::Int64), empty({count}, DType::Int64)};
-  int64_t* x = b.input.data<int64_t>();
-  int64_t* y = b.target.data<int64_t>();
+  std::vector<int64_t> out(static_cast<size_t>(count));
   std::vector<int64_t> perm;
   int64_t perm_epoch = -1;
   for (int64_t j = 0; j < count; ++j) {
@@ -125,14 +123,27 @@ Batch TokenClassificationTask::batch(Split split, int64_t first, int64_t count) 
       if (epoch != perm_epoch) {
         perm.resize(size_t(rows));
         for (int64_t r = 0; r < rows; ++r) perm[size_t(r)] = r;
-        seeded_shuffle(perm, random_bits(seed_, uint64_t(epoch)));
+        seeded_shuffle(perm, random_bits(seed, uint64_t(epoch)));
         perm_epoch = epoch;
       }
       row = perm[size_t(row % rows)];
     }
-    const uint16_t* src = part.tokens.data() + row * n;
+    out[size_t(j)] = row;
+  }
+  return out;
+}
+
+Batch TokenClassificationTask::batch(Split split, int64_t first, int64_t count) const {
+  const TokenSplit& part = data_.split(split);
+  const int64_t n = data_.seq_len;
+  std::vector<int64_t> rows = task_rows(name_, split, part.count(), first, count, seed_);
+  Batch b{empty({count, n}, DType::Int64), empty({count}, DType::Int64)};
+  int64_t* x = b.input.data<int64_t>();
+  int64_t* y = b.target.data<int64_t>();
+  for (int64_t j = 0; j < count; ++j) {
+    const uint16_t* src = part.tokens.data() + rows[size_t(j)] * n;
     for (int64_t t = 0; t < n; ++t) x[j * n + t] = src[t];
-    y[j] = part.labels[size_t(row)];
+    y[j] = part.labels[size_t(rows[size_t(j)])];
   }
   return b;
 }

@@ -52,6 +52,12 @@ std::vector<Split> assign_splits(const std::vector<int64_t>& labels, const std::
 // "train 4836 (ham 3320, spam 1516), validation ..." for the log.
 std::string describe_counts(const TokenDataset& data);
 
+// The rows of sequences [first, first + count) of a split of `rows` rows (the rule of TokenClassificationTask
+// below: train rows reshuffled per epoch by the seed, evaluation rows in order).
+// Throws pmx::Error naming `task` when an evaluation range runs past the split.
+std::vector<int64_t> task_rows(const std::string& task, Split split, int64_t rows, int64_t first, int64_t count,
+                               uint64_t seed);
+
 // A TokenDataset as a trainer Task: classification with cross-entropy, accuracy in %.
 // Train sequence i (any i >= 0) is row perm_e[i % count] with epoch e = i / count and perm_e a
 // seeded shuffle, so a step's batch is a pure function of (seed, step). Validation and test rows
