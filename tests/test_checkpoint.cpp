@@ -2,6 +2,8 @@
 // before the model, the optimizer or the generator changes.
 #include <doctest/doctest.h>
 
+#include "test_util.h"
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -21,16 +23,7 @@ using namespace pmx;
 
 namespace {
 
-struct TempDir {
-  fs::path dir;
-  explicit TempDir(const std::string& tag) {
-    dir = fs::temp_directory_path() / ("pmx_ckpt_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~TempDir() { fs::remove_all(dir); }
-  std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
+using pmx_test::TempDir;
 
 // Keeps the process-wide generator as it was for the tests that run after these.
 struct GeneratorGuard {

@@ -2,6 +2,8 @@
 // (apps/datasets/example_tasks.h) and the shared flags and run flow (apps/common/model_flags.h),
 // with tiny end-to-end runs that need no fetched data.
 #include <doctest/doctest.h>
+
+#include "test_util.h"
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,16 +27,7 @@ using namespace pmx::apps;
 
 namespace {
 
-struct TempDir {
-  fs::path dir;
-  explicit TempDir(const std::string& tag) {
-    dir = fs::temp_directory_path() / ("pmx_real_apps_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~TempDir() { fs::remove_all(dir); }
-  std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
+using pmx_test::TempDir;
 
 // apply_run_flags sets the thread count and the default generator; tests put both back.
 struct StateGuard {

@@ -2,6 +2,8 @@
 // every malformed-input error, and PyTorch-written golden files.
 #include <doctest/doctest.h>
 
+#include "test_util.h"
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -19,17 +21,7 @@ using namespace pmx;
 
 namespace {
 
-// A fresh directory per test, removed at the end of the test.
-struct TempDir {
-  fs::path dir;
-  explicit TempDir(const std::string& tag) {
-    dir = fs::temp_directory_path() / ("pmx_io_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~TempDir() { fs::remove_all(dir); }
-  std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
+using pmx_test::TempDir;
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));

@@ -4,6 +4,8 @@
 // for with --no-skip).
 #include <doctest/doctest.h>
 
+#include "test_util.h"
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -23,21 +25,9 @@ using namespace pmx::apps;
 
 namespace {
 
-struct TempDir {
-  fs::path dir;
-  explicit TempDir(const std::string& tag) {
-    dir = fs::temp_directory_path() / ("pmx_spam_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~TempDir() { fs::remove_all(dir); }
-  std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
+using pmx_test::TempDir;
 
-void write_text(const std::string& path, const std::string& text) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
+using pmx_test::write_text;
 
 std::string error_of(const std::function<void()>& fn) {
   try {

@@ -3,6 +3,8 @@
 // synthetic app rejects bad flags with a clear message and a non-zero exit.
 #include <doctest/doctest.h>
 
+#include "test_util.h"
+
 #include <unistd.h>
 
 #include <cmath>
@@ -26,16 +28,7 @@ using namespace pmx;
 
 namespace {
 
-struct TempDir {
-  fs::path dir;
-  explicit TempDir(const std::string& tag) {
-    dir = fs::temp_directory_path() / ("pmx_trainer_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~TempDir() { fs::remove_all(dir); }
-  std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
+using pmx_test::TempDir;
 
 struct GeneratorGuard {
   GeneratorState saved = default_generator().state();

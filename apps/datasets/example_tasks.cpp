@@ -3,7 +3,6 @@
 #include "apps/datasets/synthetic.h"
 #include "autograd/ops_loss.h"
 #include "core/error.h"
-#include "core/random.h"
 
 namespace pmx::apps {
 
