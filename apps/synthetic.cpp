@@ -84,7 +84,8 @@ int run(int argc, char** argv) {
   args.add_double("--lr", 1e-3, "Adam learning rate");
   args.add_string("--schedule", "constant", "learning rate: constant | cosine (decays to 5 % of --lr at --steps)");
   args.add_int("--warmup", 0, "cosine schedule: linear warm-up steps");
-  args.add_int("--steps", 3000, "training steps (the most; --target may stop earlier)");
+  args.add_int("--steps", 3000, "training steps (the most; --target or --max-minutes may stop earlier)");
+  args.add_double("--max-minutes", 0, "wall-clock budget of this run's loop; then validate, test, stop (<= 0: none)");
   args.add_int("--threads", 2, "OpenMP + OpenBLAS threads");
   args.add_int("--seed", 0, "seed of the initialisation and of the data streams");
   args.add_double("--clip", 1.0, "gradient-norm clipping (<= 0: off)");
@@ -150,6 +151,7 @@ int run(int argc, char** argv) {
   tc.eval_size = args.get_int("--eval-size");
   tc.test_size = args.get_int("--test-size");
   tc.target = args.get_double("--target");
+  tc.max_seconds = args.get_double("--max-minutes") * 60;
   tc.checkpoint = resolve(args.get_string("--checkpoint"), stem, ".ckpt");
   tc.checkpoint_every = args.get_int("--checkpoint-every");
   tc.resume = args.get_string("--resume");
@@ -170,9 +172,12 @@ int run(int argc, char** argv) {
   tc.metadata["synthetic_config"] = cfg.str();
 
   std::string metric = apps::metric_name(task->metric_kind());
-  std::printf("%s, N = %ld: %s (%s), %ld parameters; batch %ld, lr %g, clip %g, up to %ld steps, %d threads\n",
+  char budget[64] = "";
+  if (tc.max_seconds > 0) std::snprintf(budget, sizeof budget, " or %g min", args.get_double("--max-minutes"));
+  std::printf("%s, N = %ld: %s (%s), %ld parameters; batch %ld, lr %g, clip %g, up to %ld steps%s, %d threads\n",
               task_name.c_str(), long(n), model_name.c_str(), model_name == "paramixer" ? protocol.c_str() : "dense",
-              long(model->num_parameters()), long(tc.batch), args.get_double("--lr"), tc.clip, long(tc.steps), threads);
+              long(model->num_parameters()), long(tc.batch), args.get_double("--lr"), tc.clip, long(tc.steps), budget,
+              threads);
   apps::TrainResult r = apps::train(*model, *task, opt, tc);
   if (r.interrupted) return 130;
 
@@ -180,7 +185,8 @@ int run(int argc, char** argv) {
   std::printf("test %s %.2f %% (%ld sequences), validation %.2f %%; %ld steps (%ld sequences) in %.1f s on %d "
               "threads%s\n",
               what, r.test_metric, long(tc.test_size), r.val_metric, long(r.steps), long(r.steps * tc.batch),
-              r.total_seconds, threads, r.reached_target ? " (target reached)" : "");
+              r.total_seconds, threads,
+              r.reached_target ? " (target reached)" : r.stopped_by_budget ? " (stopped by --max-minutes)" : "");
   if (!r.plot_written.empty()) std::printf("curves: %s\n", r.plot_written.c_str());
   if (!tc.log.empty()) std::printf("log: %s\n", tc.log.c_str());
   if (!r.checkpoint_written.empty()) std::printf("checkpoint: %s\n", r.checkpoint_written.c_str());
@@ -218,6 +224,7 @@ int run(int argc, char** argv) {
     s.set("val_" + metric, r.val_metric);
     s.set("final_train_loss", r.history.empty() ? r.last_loss : r.history.back().train_loss);
     s.set_json("reached_target", r.reached_target ? "true" : "false");
+    s.set("stopped_by", r.reached_target ? "target" : r.stopped_by_budget ? "budget" : "steps");
     s.set("plot", r.plot_written);
     s.set("mixing_png", mixing);
     s.set_json("config", args.to_json());

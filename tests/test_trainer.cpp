@@ -156,6 +156,33 @@ TEST_CASE("trainer: Ctrl-C finishes the step, saves a checkpoint, stops, and the
   CHECK(optim::load_checkpoint(tmp / "c.ckpt", *again, opt2).step == 6);
 }
 
+TEST_CASE("trainer: a used-up wall-clock budget ends the run like its last step, and it resumes") {
+  GeneratorGuard guard;
+  TempDir tmp("budget");
+  apps::AddingTask task(16, 4);
+  auto model = tiny_model(2);
+  optim::Adam opt(model->parameters(), 1e-2);
+  apps::TrainerConfig tc = quiet_config(50);
+  tc.test_size = 20;
+  tc.checkpoint = tmp / "b.ckpt";
+  tc.max_seconds = 1e-9;  // used up by the first step
+  apps::TrainResult r = apps::train(*model, task, opt, tc);
+  CHECK(r.stopped_by_budget);
+  CHECK_FALSE(r.interrupted);
+  CHECK(r.steps == 1);
+  REQUIRE(r.history.size() == 1);  // validated at the step it stopped
+  CHECK(r.history[0].step == 1);
+  CHECK(r.test_metric >= 0);  // and tested
+  CHECK(optim::load_checkpoint(tmp / "b.ckpt", *model, opt).step == 1);
+
+  tc.resume = tmp / "b.ckpt";
+  tc.max_seconds = 0;  // no budget: runs to --steps
+  apps::TrainResult r2 = apps::train(*model, task, opt, tc);
+  CHECK_FALSE(r2.stopped_by_budget);
+  CHECK(r2.start_step == 1);
+  CHECK(r2.steps == 50);
+}
+
 TEST_CASE("trainer: missing, corrupt and mismatching checkpoints are refused before anything changes") {
   GeneratorGuard guard;
   TempDir tmp("refuse");

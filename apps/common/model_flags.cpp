@@ -7,7 +7,6 @@
 #include "core/error.h"
 #include "core/random.h"
 #include "core/threads.h"
-#include "core/timer.h"
 #include "layers/paramixer_model.h"
 #include "layers/transformer.h"
 #include "optim/adam.h"
@@ -169,22 +168,11 @@ int run_classification(const ArgParser& args, const std::string& app, const std:
   tc.progress = !args.get_flag("--quiet");
   tc.metadata[app + "_config"] = run_config_json(args, shape, data_json);
 
-  // The budget stops the loop the way Ctrl-C does (the checkpoint is saved), so the run can be
-  // resumed; only then is the test measured here instead of by the loop.
-  double budget_s = args.get_double("--max-minutes") * 60;
-  bool budget_hit = false;
-  Timer timer;
-  if (budget_s > 0)
-    tc.on_step = [&](int64_t, double) {
-      if (!budget_hit && timer.seconds() >= budget_s) {
-        budget_hit = true;
-        request_stop();
-      }
-    };
+  tc.max_seconds = args.get_double("--max-minutes") * 60;
 
   int threads = int(args.get_int("--threads"));
   char budget[64] = "";
-  if (budget_s > 0) std::snprintf(budget, sizeof budget, " or %g min", args.get_double("--max-minutes"));
+  if (tc.max_seconds > 0) std::snprintf(budget, sizeof budget, " or %g min", args.get_double("--max-minutes"));
   std::string model_name = args.get_string("--model");
   std::printf("%s, N = %ld: %s (%s), %ld parameters; batch %ld, lr %g, clip %g, up to %ld steps%s, %d threads\n",
               task.name().c_str(), long(shape.seq_len), model_name.c_str(),
@@ -193,12 +181,8 @@ int run_classification(const ArgParser& args, const std::string& app, const std:
               budget, threads);
   std::fflush(stdout);
   TrainResult r = train(*model, task, opt, tc);
-  if (r.interrupted && !budget_hit) return 130;
-  if (budget_hit) {
-    r.val_metric = evaluate(*model, task, Split::Validation, tc.eval_size, tc.eval_batch);
-    r.test_metric = tc.test_size > 0 ? evaluate(*model, task, Split::Test, tc.test_size, tc.eval_batch) : -1;
-  }
-  std::string stopped_by = budget_hit ? "budget" : "steps";
+  if (r.interrupted) return 130;
+  std::string stopped_by = r.stopped_by_budget ? "budget" : "steps";
 
   std::printf("test accuracy %.2f %% (%ld sequences), validation %.2f %%; %ld steps (%ld sequences) in %.1f s on %d "
               "threads, stopped by %s\n",

@@ -195,7 +195,8 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
     saved_now = false;
     if (config.on_step) config.on_step(step, result.last_loss);
 
-    bool last = step == config.steps;
+    const bool out_of_time = config.max_seconds > 0 && timer.seconds() >= config.max_seconds;
+    bool last = step == config.steps || out_of_time;
     if ((config.eval_every > 0 && step % config.eval_every == 0) || last) {
       result.val_metric = evaluate(model, task, Split::Validation, config.eval_size, config.eval_batch);
       HistoryRow row{step, loss_sum / double(loss_count), result.val_metric, prior_seconds + timer.seconds()};
@@ -216,6 +217,10 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
       break;
     }
     if (result.reached_target) break;
+    if (out_of_time && step < config.steps) {
+      result.stopped_by_budget = true;
+      break;
+    }
   }
   if (config.progress) progress.finish();
   result.seconds = timer.seconds();

@@ -69,6 +69,10 @@ struct TrainerConfig {
   int64_t test_size = 2000;      // test sequences at the end (0: no test)
   int64_t eval_batch = 100;      // sequences per forward pass when evaluating
   double target = -1;            // stop when the validation metric reaches it; < 0: never
+  // Wall-clock budget of this run's loop (<= 0: none). When it is used up, the step in flight
+  // finishes, then validation, the checkpoint and the test run as at the last step, so a budget
+  // stop ends like a finished run and --resume continues it.
+  double max_seconds = 0;
   std::string checkpoint;        // "" : no checkpoints (and Ctrl-C just stops)
   int64_t checkpoint_every = 0;  // <= 0: only at the end and on Ctrl-C
   std::string resume;            // a checkpoint to continue from
@@ -98,6 +102,7 @@ struct TrainResult {
   double test_metric = -1;      // on the test split (-1 if test_size == 0 or interrupted)
   bool reached_target = false;
   bool interrupted = false;
+  bool stopped_by_budget = false;  // max_seconds ran out before steps
   std::vector<HistoryRow> history;
   std::string plot_written;     // the PNG path, if one was written
   std::string checkpoint_written;
