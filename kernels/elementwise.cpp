@@ -205,6 +205,18 @@ namespace {
 constexpr double kInvSqrt2 = 0.70710678118654752440;
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 
+// GELU and its gradient given e = erf(x / sqrt 2): the one code both the separate ops and the
+// fused gelu_forward_backward run, so their bits agree.
+template <class T>
+inline T gelu_from_erf(T x, T e) {
+  return T(0.5) * x * (T(1) + e);
+}
+template <class T>
+inline T gelu_grad_from_erf(T g, T x, T e) {
+  const T cdf = T(0.5) * (T(1) + e);
+  return g * (cdf + x * std::exp(T(-0.5) * x * x) * T(kInvSqrt2Pi));
+}
+
 template <UnaryOp OP, class T>
 inline T unary_value(T x, T p) {
   if constexpr (OP == UnaryOp::Exp) return std::exp(x);
@@ -213,7 +225,7 @@ inline T unary_value(T x, T p) {
   else if constexpr (OP == UnaryOp::Tanh) return std::tanh(x);
   else if constexpr (OP == UnaryOp::Sigmoid) return T(1) / (T(1) + std::exp(-x));
   else if constexpr (OP == UnaryOp::Relu) return x < T(0) ? T(0) : x;  // NaN stays NaN
-  else if constexpr (OP == UnaryOp::Gelu) return T(0.5) * x * (T(1) + std::erf(x * T(kInvSqrt2)));
+  else if constexpr (OP == UnaryOp::Gelu) return gelu_from_erf(x, std::erf(x * T(kInvSqrt2)));
   else if constexpr (OP == UnaryOp::Neg) return -x;
   else if constexpr (OP == UnaryOp::Pow) return std::pow(x, p);
   else if constexpr (OP == UnaryOp::AddScalar) return x + p;
@@ -229,10 +241,8 @@ inline T unary_grad(T g, T x, T y, T p) {
   else if constexpr (OP == UnaryOp::Tanh) return g * (T(1) - y * y);
   else if constexpr (OP == UnaryOp::Sigmoid) return g * y * (T(1) - y);
   else if constexpr (OP == UnaryOp::Relu) return x > T(0) ? g : T(0);
-  else if constexpr (OP == UnaryOp::Gelu) {
-    T cdf = T(0.5) * (T(1) + std::erf(x * T(kInvSqrt2)));
-    return g * (cdf + x * std::exp(T(-0.5) * x * x) * T(kInvSqrt2Pi));
-  } else if constexpr (OP == UnaryOp::Neg) return -g;
+  else if constexpr (OP == UnaryOp::Gelu) return gelu_grad_from_erf(g, x, std::erf(x * T(kInvSqrt2)));
+  else if constexpr (OP == UnaryOp::Neg) return -g;
   else if constexpr (OP == UnaryOp::Pow) return p == T(0) ? T(0) : g * p * std::pow(x, p - T(1));
   else if constexpr (OP == UnaryOp::AddScalar) return g;
   else return g * p;
@@ -301,15 +311,19 @@ inline __m256 exp_avx2(__m256 t) {
   return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
-inline __m256 gelu8(__m256 x) {
+// As gelu_from_erf and gelu_grad_from_erf above: gelu8, gelu_grad8 and the fused gelu_both8
+// share these two, so the fused op gives the bits of the separate ones.
+inline __m256 erf8_of_gelu_input(__m256 x) {
+  return erf_avx2(_mm256_mul_ps(x, _mm256_set1_ps(float(kInvSqrt2))));
+}
+
+inline __m256 gelu8_from_erf(__m256 x, __m256 e) {
   const __m256 hx = _mm256_mul_ps(x, _mm256_set1_ps(0.5f));
-  const __m256 e = erf_avx2(_mm256_mul_ps(x, _mm256_set1_ps(float(kInvSqrt2))));
   return _mm256_fmadd_ps(hx, e, hx);
 }
 
-inline __m256 gelu_grad8(__m256 g, __m256 x) {
+inline __m256 gelu_grad8_from_erf(__m256 g, __m256 x, __m256 e) {
   const __m256 half = _mm256_set1_ps(0.5f);
-  const __m256 e = erf_avx2(_mm256_mul_ps(x, _mm256_set1_ps(float(kInvSqrt2))));
   const __m256 cdf = _mm256_fmadd_ps(half, e, half);
   // Past |x| = 10 the density term is below 1e-21; clamping keeps exp in range.
   const __m256 lim = _mm256_set1_ps(10.f);
@@ -318,6 +332,10 @@ inline __m256 gelu_grad8(__m256 g, __m256 x) {
                                    _mm256_set1_ps(float(kInvSqrt2Pi)));
   return _mm256_mul_ps(g, _mm256_fmadd_ps(xc, pdf, cdf));
 }
+
+inline __m256 gelu8(__m256 x) { return gelu8_from_erf(x, erf8_of_gelu_input(x)); }
+
+inline __m256 gelu_grad8(__m256 g, __m256 x) { return gelu_grad8_from_erf(g, x, erf8_of_gelu_input(x)); }
 
 // Fixed blocks (a multiple of 8) so the vector/tail split depends on n only; the tail goes
 // through the same vector code via a padded copy, so every element gets the same arithmetic.
@@ -355,9 +373,55 @@ void gelu_backward_avx2(float* d_in, const float* d_out, const float* in, long n
     }
   }
 }
+
+// out = gelu(in) and d_in = d_out * gelu'(in) over [begin, end), one erf per element. Loads
+// both inputs of 8 elements before storing, so out may alias in and d_in may alias d_out.
+void gelu_both_avx2_range(float* out, float* d_in, const float* in, const float* d_out, long begin,
+                          long end) {
+  long i = begin;
+  for (; i + 8 <= end; i += 8) {
+    const __m256 x = _mm256_loadu_ps(in + i), g = _mm256_loadu_ps(d_out + i);
+    const __m256 e = erf8_of_gelu_input(x);
+    _mm256_storeu_ps(out + i, gelu8_from_erf(x, e));
+    _mm256_storeu_ps(d_in + i, gelu_grad8_from_erf(g, x, e));
+  }
+  if (i < end) {
+    alignas(32) float xb[8] = {0, 0, 0, 0, 0, 0, 0, 0}, gb[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (long j = i; j < end; ++j) xb[j - i] = in[j], gb[j - i] = d_out[j];
+    const __m256 x = _mm256_load_ps(xb), e = erf8_of_gelu_input(x);
+    const __m256 y = gelu8_from_erf(x, e), d = gelu_grad8_from_erf(_mm256_load_ps(gb), x, e);
+    _mm256_store_ps(xb, y);
+    _mm256_store_ps(gb, d);
+    for (long j = i; j < end; ++j) out[j] = xb[j - i], d_in[j] = gb[j - i];
+  }
+}
 #endif  // PMX_ELEM_AVX2
 
+template <class T>
+void gelu_both_range(T* out, T* d_in, const T* in, const T* d_out, long begin, long end) {
+#ifdef PMX_ELEM_AVX2
+  if constexpr (std::is_same_v<T, float>) return gelu_both_avx2_range(out, d_in, in, d_out, begin, end);
+#endif
+  for (long i = begin; i < end; ++i) {
+    const T x = in[i], g = d_out[i], e = std::erf(x * T(kInvSqrt2));
+    out[i] = gelu_from_erf(x, e);
+    d_in[i] = gelu_grad_from_erf(g, x, e);
+  }
+}
+
 }  // namespace
+
+template <class T>
+void gelu_forward_backward(T* out, T* d_in, const T* in, const T* d_out, long n) {
+  // fmlp calls this per 64-row chunk from inside its own parallel loop: small n runs straight
+  // through, without entering (and paying for) a nested one-thread OpenMP region.
+  if (n <= kParallelMin) return gelu_both_range(out, d_in, in, d_out, 0, n);
+  constexpr long block = 4096;  // a multiple of 8: only the last block has a tail
+  const long blocks = (n + block - 1) / block;
+#pragma omp parallel for schedule(static)
+  for (long blk = 0; blk < blocks; ++blk)
+    gelu_both_range(out, d_in, in, d_out, blk * block, blk * block + block < n ? blk * block + block : n);
+}
 
 template <class T>
 void unary_forward(T* out, const T* in, long n, UnaryOp op, T param) {
@@ -442,6 +506,7 @@ void unary_backward_naive(T* d_in, const T* d_out, const T* in, const T* out, lo
 }
 
 #define PMX_INSTANTIATE_UNARY(T)                                                              \
+  template void gelu_forward_backward<T>(T*, T*, const T*, const T*, long);                   \
   template void unary_forward<T>(T*, const T*, long, UnaryOp, T);                             \
   template void unary_backward<T>(T*, const T*, const T*, const T*, long, UnaryOp, T);        \
   template void unary_forward_naive<T>(T*, const T*, long, UnaryOp, T);                       \

@@ -20,6 +20,7 @@
 //   kernels::binary_row(out, x, bias, M, n, kernels::BinaryOp::Add, /*row_on_left=*/false);
 //   kernels::unary_forward(y, x, n, kernels::UnaryOp::Gelu, 0.f);
 //   kernels::unary_backward(dx, dy, x, y, n, kernels::UnaryOp::Gelu, 0.f);
+//   kernels::gelu_forward_backward(y, dx, x, dy, n);   // both of the above, one erf
 #pragma once
 #include <cstdint>
 
@@ -64,6 +65,13 @@ void unary_forward(T* out, const T* in, long n, UnaryOp op, T param);
 template <class T>
 void unary_backward(T* d_in, const T* d_out, const T* in, const T* out, long n, UnaryOp op,
                     T param);
+
+// GELU's forward and backward at once, for a backward pass that recomputes its hidden layer:
+// out = gelu(in), d_in = d_out * gelu'(in), from one erf per element (the separate ops take
+// one erf each). Bit-identical to unary_forward + unary_backward with UnaryOp::Gelu.
+// out, d_in, in, d_out: (n); out may alias in, d_in may alias d_out (d_in OVERWRITTEN).
+template <class T>
+void gelu_forward_backward(T* out, T* d_in, const T* in, const T* d_out, long n);
 
 // Reference twins: single-threaded, std:: math (std::erf for GELU).
 template <class T>

@@ -204,7 +204,7 @@ long fmlp_forward_workspace(const FmlpSizes& s) {
 }
 
 long fmlp_backward_workspace(const FmlpSizes& s) {
-  return s.M * s.d * s.h + split_rows(s.R).ranges * (3 * kFmlpChunk * s.h + partial_size(s));
+  return s.M * s.d * s.h + split_rows(s.R).ranges * (2 * kFmlpChunk * s.h + partial_size(s));
 }
 
 template <class T>
@@ -236,18 +236,17 @@ void fmlp_backward(T* d_x, T* d_w1, T* d_b1, T* d_w2, T* d_b2, const T* d_out, c
                    const T* b1, const T* w2, T* workspace, const FmlpSizes& s, FmlpGemm gemm) {
   const long R = s.R, d = s.d, h = s.h, K = s.K, M = s.M;
   const long P = partial_size(s);
-  const long range_size = 3 * kFmlpChunk * h + P;
+  const long range_size = 2 * kFmlpChunk * h + P;
   T* w1t = workspace;               // (M, d, h)
-  T* ranges_ws = w1t + M * d * h;   // ranges x [pre, hid, d_pre (kFmlpChunk, h) each, partials (P)]
+  T* ranges_ws = w1t + M * d * h;   // ranges x [hid, d_pre (kFmlpChunk, h) each, partials (P)]
   transpose_weights<T>(w1t, nullptr, w1, nullptr, s);
   const Split sp = split_rows(R);
   const bool params = d_w1 != nullptr;
   const bool parallel = gemm == FmlpGemm::Micro && R * M * h > kParallelMin;
 #pragma omp parallel for schedule(static) if (parallel)
   for (long r = 0; r < sp.ranges; ++r) {
-    T* pre = ranges_ws + r * range_size;    // (rows, h)
-    T* hid = pre + kFmlpChunk * h;          // (rows, h)
-    T* d_pre = hid + kFmlpChunk * h;        // (rows, h)
+    T* hid = ranges_ws + r * range_size;    // (rows, h): pre, then GELU(pre) in place
+    T* d_pre = hid + kFmlpChunk * h;        // (rows, h): d_hid, then d_pre in place
     T* part = d_pre + kFmlpChunk * h;       // (P): dW1 (M, h, d), db1 (M, h), dW2 (M, K, h), db2 (M, K)
     T* p_w1 = part;
     T* p_b1 = p_w1 + M * h * d;
@@ -259,10 +258,10 @@ void fmlp_backward(T* d_x, T* d_w1, T* d_b1, T* d_w2, T* d_b2, const T* d_out, c
       const T* x_c = x + r0 * d;  // (rows, d)
       for (long m = 0; m < M; ++m) {
         const T* dy = d_out + (m * R + r0) * K;  // (rows, K)
-        any_gemm<T>(gemm, pre, h, x_c, d, 1, w1t + m * d * h, h, b1 + m * h, rows, h, d, false);
-        unary_forward(hid, pre, rows * h, UnaryOp::Gelu, T(0));
+        any_gemm<T>(gemm, hid, h, x_c, d, 1, w1t + m * d * h, h, b1 + m * h, rows, h, d, false);
         any_gemm<T>(gemm, d_pre, h, dy, K, 1, w2 + m * K * h, h, nullptr, rows, h, K, false);
-        unary_backward(d_pre, d_pre, pre, hid, rows * h, UnaryOp::Gelu, T(0));
+        // GELU and its derivative share one erf: both products above first, then one pass.
+        gelu_forward_backward(hid, d_pre, hid, d_pre, rows * h);
         if (d_x) any_gemm<T>(gemm, d_x + r0 * d, d, d_pre, h, 1, w1 + m * h * d, d, nullptr, rows, d, h, m > 0);
         if (!params) continue;
         // dW1_m (h, d) += d_pre^T x_c;  dW2_m (K, h) += dy^T hid: A read transposed in place.
@@ -283,8 +282,8 @@ void fmlp_backward(T* d_x, T* d_w1, T* d_b1, T* d_w2, T* d_b2, const T* d_out, c
   for (long e = 0; e < P; ++e) {
     long seg = 0, off = e;
     while (off >= sizes[seg]) off -= sizes[seg++];
-    T acc = ranges_ws[3 * kFmlpChunk * h + e];
-    for (long r = 1; r < sp.ranges; ++r) acc += ranges_ws[r * range_size + 3 * kFmlpChunk * h + e];
+    T acc = ranges_ws[2 * kFmlpChunk * h + e];
+    for (long r = 1; r < sp.ranges; ++r) acc += ranges_ws[r * range_size + 2 * kFmlpChunk * h + e];
     outs[seg][off] = acc;
   }
 }

@@ -10,6 +10,8 @@
 // (R, M h) tensor ever exists in full:
 //   d_hid = d_out_m W2_m,  d_pre = d_hid * GELU'(pre_m),  d_X = sum_m d_pre W1_m,
 //   dW1_m = d_pre^T X,  db1_m = colsum d_pre,  dW2_m = d_out_m^T hid_m,  db2_m = colsum d_out_m.
+// d_hid is formed before the GELU so that hid and d_pre come from one erf per element
+// (kernels::gelu_forward_backward).
 // Gradients are OVERWRITTEN, not accumulated. Pass d_x = nullptr to skip dX, d_w1 = nullptr to
 // skip all four parameter gradients.
 //

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <type_traits>
+#include <vector>
 
 #include "autograd/gradcheck.h"
 #include "autograd/ops_elementwise.h"
@@ -255,6 +257,52 @@ TEST_CASE("elementwise: unary kernels match the naive twin at odd sizes") {
   };
   run(float(0), 1e-6);  // the float GELU is the vectorised erf; the rest match to rounding
   run(double(0), 1e-14);
+}
+
+TEST_CASE("elementwise: gelu_forward_backward gives the bits of the two separate GELU ops") {
+  ThreadCountGuard guard;
+  auto run = [&](auto zero) {
+    using T = decltype(zero);
+    const DType dt = dtype_of<T>();
+    // 40001 takes the parallel path; the small odd sizes the vector tail.
+    for (long n : {1L, 7L, 9L, 2047L, 4099L, 40001L}) {
+      CAPTURE(n);
+      Tensor x = randn({n}, dt) * 4.0, g = randn({n}, dt);
+      // Both tails past the erf fit's clamp, and signed zeros.
+      const T edges[] = {T(-20), T(20), T(-5.6), T(5.6), T(0), T(-0.0)};
+      for (long i = 0; i < n && i < 6; ++i) x.data<T>()[i] = edges[i];
+      const size_t count = size_t(n), bytes = sizeof(T) * count;
+      std::vector<T> y_sep(count), d_sep(count), y(count), d(count);
+      kernels::unary_forward(y_sep.data(), x.data<T>(), n, UnaryOp::Gelu, T(0));
+      kernels::unary_backward(d_sep.data(), g.data<T>(), x.data<T>(), y_sep.data(), n, UnaryOp::Gelu, T(0));
+      for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        kernels::gelu_forward_backward(y.data(), d.data(), x.data<T>(), g.data<T>(), n);
+        CHECK(std::memcmp(y.data(), y_sep.data(), bytes) == 0);
+        CHECK(std::memcmp(d.data(), d_sep.data(), bytes) == 0);
+        // In place, as fmlp_backward calls it: out over in, d_in over d_out.
+        std::vector<T> io(x.data<T>(), x.data<T>() + n), gio(g.data<T>(), g.data<T>() + n);
+        kernels::gelu_forward_backward(io.data(), gio.data(), io.data(), gio.data(), n);
+        CHECK(std::memcmp(io.data(), y_sep.data(), bytes) == 0);
+        CHECK(std::memcmp(gio.data(), d_sep.data(), bytes) == 0);
+      }
+      if constexpr (std::is_same_v<T, double>) {
+        // The double path is std::erf and std::exp: the naive twins' values to rounding.
+        std::vector<T> y_ref(count), d_ref(count);
+        kernels::unary_forward_naive(y_ref.data(), x.data<T>(), n, UnaryOp::Gelu, T(0));
+        kernels::unary_backward_naive(d_ref.data(), g.data<T>(), x.data<T>(), y_ref.data(), n, UnaryOp::Gelu, T(0));
+        double worst = 0, worst_d = 0;
+        for (size_t i = 0; i < count; ++i) {
+          worst = std::max(worst, std::fabs(y[i] - y_ref[i]) / (1 + std::fabs(y_ref[i])));
+          worst_d = std::max(worst_d, std::fabs(d[i] - d_ref[i]) / (1 + std::fabs(d_ref[i])));
+        }
+        CHECK(worst < 1e-15);
+        CHECK(worst_d < 1e-15);
+      }
+    }
+  };
+  run(float(0));
+  run(double(0));
 }
 
 TEST_CASE("elementwise: results are bit-identical at 1 and 2 threads") {
