@@ -13,6 +13,16 @@
 namespace pmx {
 namespace kernels {
 
+#ifdef PMX_ELEM_AVX2
+namespace detail {
+// Defined in kernels/elementwise_avx512.cpp (compiled for AVX-512F): the float GELU drivers
+// below with 16 lanes, the same operations in the same order, so the same bits.
+void gelu_forward_avx512(float* out, const float* in, long begin, long end);
+void gelu_backward_avx512(float* d_in, const float* d_out, const float* in, long begin, long end);
+void gelu_both_avx512(float* out, float* d_in, const float* in, const float* d_out, long begin, long end);
+}  // namespace detail
+#endif
+
 namespace {
 
 // Below this many elements a parallel region costs more than it saves.
@@ -337,47 +347,34 @@ inline __m256 gelu8(__m256 x) { return gelu8_from_erf(x, erf8_of_gelu_input(x));
 
 inline __m256 gelu_grad8(__m256 g, __m256 x) { return gelu_grad8_from_erf(g, x, erf8_of_gelu_input(x)); }
 
-// Fixed blocks (a multiple of 8) so the vector/tail split depends on n only; the tail goes
-// through the same vector code via a padded copy, so every element gets the same arithmetic.
-constexpr long kGeluBlock = 4096;
-
-void gelu_forward_avx2(float* out, const float* in, long n) {
-  const long blocks = (n + kGeluBlock - 1) / kGeluBlock;
-#pragma omp parallel for schedule(static) if (n > kParallelMin)
-  for (long blk = 0; blk < blocks; ++blk) {
-    const long end = blk * kGeluBlock + kGeluBlock < n ? blk * kGeluBlock + kGeluBlock : n;
-    long i = blk * kGeluBlock;
-    for (; i + 8 <= end; i += 8) _mm256_storeu_ps(out + i, gelu8(_mm256_loadu_ps(in + i)));
-    if (i < end) {
-      alignas(32) float buf[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      for (long j = i; j < end; ++j) buf[j - i] = in[j];
-      _mm256_store_ps(buf, gelu8(_mm256_load_ps(buf)));
-      for (long j = i; j < end; ++j) out[j] = buf[j - i];
-    }
+// The drivers below work on a range [begin, end) of a caller's block (see for_gelu_blocks).
+// A tail of fewer than 8 goes through the same vector code via a padded copy, so every element
+// gets the same arithmetic. Each loads its inputs before storing, so outputs may alias inputs.
+void gelu_forward_avx2(float* out, const float* in, long begin, long end) {
+  long i = begin;
+  for (; i + 8 <= end; i += 8) _mm256_storeu_ps(out + i, gelu8(_mm256_loadu_ps(in + i)));
+  if (i < end) {
+    alignas(32) float buf[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (long j = i; j < end; ++j) buf[j - i] = in[j];
+    _mm256_store_ps(buf, gelu8(_mm256_load_ps(buf)));
+    for (long j = i; j < end; ++j) out[j] = buf[j - i];
   }
 }
 
-void gelu_backward_avx2(float* d_in, const float* d_out, const float* in, long n) {
-  const long blocks = (n + kGeluBlock - 1) / kGeluBlock;
-#pragma omp parallel for schedule(static) if (n > kParallelMin)
-  for (long blk = 0; blk < blocks; ++blk) {
-    const long end = blk * kGeluBlock + kGeluBlock < n ? blk * kGeluBlock + kGeluBlock : n;
-    long i = blk * kGeluBlock;
-    for (; i + 8 <= end; i += 8)
-      _mm256_storeu_ps(d_in + i, gelu_grad8(_mm256_loadu_ps(d_out + i), _mm256_loadu_ps(in + i)));
-    if (i < end) {
-      alignas(32) float gb[8] = {0, 0, 0, 0, 0, 0, 0, 0}, xb[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      for (long j = i; j < end; ++j) gb[j - i] = d_out[j], xb[j - i] = in[j];
-      _mm256_store_ps(gb, gelu_grad8(_mm256_load_ps(gb), _mm256_load_ps(xb)));
-      for (long j = i; j < end; ++j) d_in[j] = gb[j - i];
-    }
+void gelu_backward_avx2(float* d_in, const float* d_out, const float* in, long begin, long end) {
+  long i = begin;
+  for (; i + 8 <= end; i += 8)
+    _mm256_storeu_ps(d_in + i, gelu_grad8(_mm256_loadu_ps(d_out + i), _mm256_loadu_ps(in + i)));
+  if (i < end) {
+    alignas(32) float gb[8] = {0, 0, 0, 0, 0, 0, 0, 0}, xb[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (long j = i; j < end; ++j) gb[j - i] = d_out[j], xb[j - i] = in[j];
+    _mm256_store_ps(gb, gelu_grad8(_mm256_load_ps(gb), _mm256_load_ps(xb)));
+    for (long j = i; j < end; ++j) d_in[j] = gb[j - i];
   }
 }
 
-// out = gelu(in) and d_in = d_out * gelu'(in) over [begin, end), one erf per element. Loads
-// both inputs of 8 elements before storing, so out may alias in and d_in may alias d_out.
-void gelu_both_avx2_range(float* out, float* d_in, const float* in, const float* d_out, long begin,
-                          long end) {
+// out = gelu(in) and d_in = d_out * gelu'(in), one erf per element.
+void gelu_both_avx2(float* out, float* d_in, const float* in, const float* d_out, long begin, long end) {
   long i = begin;
   for (; i + 8 <= end; i += 8) {
     const __m256 x = _mm256_loadu_ps(in + i), g = _mm256_loadu_ps(d_out + i);
@@ -397,10 +394,59 @@ void gelu_both_avx2_range(float* out, float* d_in, const float* in, const float*
 }
 #endif  // PMX_ELEM_AVX2
 
+// Whether the float GELU runs the AVX-512 twins (kernels/elementwise_avx512.cpp).
+bool g_gelu_avx512_allowed = true;
+bool gelu_avx512() {
+#ifdef PMX_ELEM_AVX2
+  static const bool has = __builtin_cpu_supports("avx512f");
+  return has && g_gelu_avx512_allowed;
+#else
+  return false;
+#endif
+}
+
+// Fixed blocks (a multiple of 16) for the parallel loop, so which thread computes an element
+// never changes its arithmetic. Small n runs on the calling thread without opening an OpenMP
+// region: fmlp calls the GELU per 64-row chunk from inside its own parallel loop, where even a
+// one-thread nested region costs a measurable share of the work.
+template <class F>
+void for_gelu_blocks(long n, F&& f) {
+  if (n <= kParallelMin) return f(0L, n);
+  constexpr long block = 4096;
+  const long blocks = (n + block - 1) / block;
+#pragma omp parallel for schedule(static)
+  for (long blk = 0; blk < blocks; ++blk) f(blk * block, blk * block + block < n ? blk * block + block : n);
+}
+
+template <class T>
+void gelu_forward_range(T* out, const T* in, long begin, long end) {
+#ifdef PMX_ELEM_AVX2
+  if constexpr (std::is_same_v<T, float>) {
+    if (gelu_avx512()) return detail::gelu_forward_avx512(out, in, begin, end);
+    return gelu_forward_avx2(out, in, begin, end);
+  }
+#endif
+  for (long i = begin; i < end; ++i) out[i] = unary_value<UnaryOp::Gelu>(in[i], T(0));
+}
+
+template <class T>
+void gelu_backward_range(T* d_in, const T* d_out, const T* in, long begin, long end) {
+#ifdef PMX_ELEM_AVX2
+  if constexpr (std::is_same_v<T, float>) {
+    if (gelu_avx512()) return detail::gelu_backward_avx512(d_in, d_out, in, begin, end);
+    return gelu_backward_avx2(d_in, d_out, in, begin, end);
+  }
+#endif
+  for (long i = begin; i < end; ++i) d_in[i] = unary_grad<UnaryOp::Gelu>(d_out[i], in[i], T(0), T(0));
+}
+
 template <class T>
 void gelu_both_range(T* out, T* d_in, const T* in, const T* d_out, long begin, long end) {
 #ifdef PMX_ELEM_AVX2
-  if constexpr (std::is_same_v<T, float>) return gelu_both_avx2_range(out, d_in, in, d_out, begin, end);
+  if constexpr (std::is_same_v<T, float>) {
+    if (gelu_avx512()) return detail::gelu_both_avx512(out, d_in, in, d_out, begin, end);
+    return gelu_both_avx2(out, d_in, in, d_out, begin, end);
+  }
 #endif
   for (long i = begin; i < end; ++i) {
     const T x = in[i], g = d_out[i], e = std::erf(x * T(kInvSqrt2));
@@ -411,25 +457,18 @@ void gelu_both_range(T* out, T* d_in, const T* in, const T* d_out, long begin, l
 
 }  // namespace
 
+void set_gelu_avx512(bool allowed) { g_gelu_avx512_allowed = allowed; }
+bool gelu_avx512_active() { return gelu_avx512(); }
+
 template <class T>
 void gelu_forward_backward(T* out, T* d_in, const T* in, const T* d_out, long n) {
-  // fmlp calls this per 64-row chunk from inside its own parallel loop: small n runs straight
-  // through, without entering (and paying for) a nested one-thread OpenMP region.
-  if (n <= kParallelMin) return gelu_both_range(out, d_in, in, d_out, 0, n);
-  constexpr long block = 4096;  // a multiple of 8: only the last block has a tail
-  const long blocks = (n + block - 1) / block;
-#pragma omp parallel for schedule(static)
-  for (long blk = 0; blk < blocks; ++blk)
-    gelu_both_range(out, d_in, in, d_out, blk * block, blk * block + block < n ? blk * block + block : n);
+  for_gelu_blocks(n, [&](long begin, long end) { gelu_both_range(out, d_in, in, d_out, begin, end); });
 }
 
 template <class T>
 void unary_forward(T* out, const T* in, long n, UnaryOp op, T param) {
-#ifdef PMX_ELEM_AVX2
-  if constexpr (std::is_same_v<T, float>) {
-    if (op == UnaryOp::Gelu) return gelu_forward_avx2(out, in, n);
-  }
-#endif
+  if (op == UnaryOp::Gelu)
+    return for_gelu_blocks(n, [&](long begin, long end) { gelu_forward_range(out, in, begin, end); });
   with_unary_op(op, [&](auto tag) {
     constexpr UnaryOp OP = decltype(tag)::value;
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
@@ -440,11 +479,8 @@ void unary_forward(T* out, const T* in, long n, UnaryOp op, T param) {
 template <class T>
 void unary_backward(T* d_in, const T* d_out, const T* in, const T* out, long n, UnaryOp op,
                     T param) {
-#ifdef PMX_ELEM_AVX2
-  if constexpr (std::is_same_v<T, float>) {
-    if (op == UnaryOp::Gelu) return gelu_backward_avx2(d_in, d_out, in, n);
-  }
-#endif
+  if (op == UnaryOp::Gelu)
+    return for_gelu_blocks(n, [&](long begin, long end) { gelu_backward_range(d_in, d_out, in, begin, end); });
   with_unary_op(op, [&](auto tag) {
     constexpr UnaryOp OP = decltype(tag)::value;
     // Read only the pointers this op's derivative needs (callers may pass nullptr for the other).

@@ -11,8 +11,9 @@
 // Unary: out = f(in); backward d_in = d_out * f'(in) (OVERWRITES d_in, does not accumulate).
 //   GELU is exact: gelu(x) = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)),
 //   gelu'(x) = Phi(x) + x exp(-x^2 / 2) / sqrt(2 pi).
-//   The float GELU uses AVX2 with a rational erf (max error ~1e-7 absolute, see elementwise.cpp)
-//   and a polynomial exp; the double path and the *_naive twins use std::erf and std::exp.
+//   The float GELU uses AVX2 or AVX-512 with a rational erf (max error ~1e-7 absolute, see
+//   elementwise.cpp) and a polynomial exp; the double path and the *_naive twins use std::erf
+//   and std::exp.
 //
 // Every element is computed by one thread from its own inputs, so results are bit-identical at
 // any thread count. Outputs may alias inputs of the same layout (in-place is safe).
@@ -72,6 +73,12 @@ void unary_backward(T* d_in, const T* d_out, const T* in, const T* out, long n, 
 // out, d_in, in, d_out: (n); out may alias in, d_in may alias d_out (d_in OVERWRITTEN).
 template <class T>
 void gelu_forward_backward(T* out, T* d_in, const T* in, const T* d_out, long n);
+
+// The float GELU runs 16-lane AVX-512 code when the CPU has AVX-512F (kernels/
+// elementwise_avx512.cpp), else 8-lane AVX2: the same operations, so the same bits. Tests and
+// benchmarks switch AVX-512 off to compare; gelu_avx512_active() says which one runs.
+void set_gelu_avx512(bool allowed);
+bool gelu_avx512_active();
 
 // Reference twins: single-threaded, std:: math (std::erf for GELU).
 template <class T>
