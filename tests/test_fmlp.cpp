@@ -84,6 +84,26 @@ TEST_CASE("fmlp: small gemm matches gemm_naive at odd sizes, A plain or transpos
     }
 }
 
+TEST_CASE("fmlp: small gemm writes exactly n columns at every partial tile width") {
+  // The micro-kernel stores a partial tile (n % 16 != 0) with 4-, 2- and 1-lane stores; every
+  // width 1..15 takes a different combination. The columns between n and ldc must stay intact.
+  manual_seed(2);
+  const long rows = 7, k = 5;
+  for (long n = 1; n <= 32; ++n) {
+    CAPTURE(n);
+    const long ldc = n + 3;
+    std::vector<float> a = random_floats(size_t(rows * k)), b = random_floats(size_t(k * n));
+    std::vector<float> c = random_floats(size_t(rows * ldc)), want = c;
+    kernels::gemm_naive(false, false, rows, n, k, 1.f, a.data(), k, b.data(), n, 0.f, want.data(), ldc);
+    kernels::fmlp_small_gemm<float>(c.data(), ldc, a.data(), k, 1, b.data(), n, nullptr, rows, n, k, false);
+    CHECK(max_rel_diff(c, want) < 1e-5);
+    bool padding_intact = true;
+    for (long i = 0; i < rows; ++i)
+      for (long j = n; j < ldc; ++j) padding_intact &= c[size_t(i * ldc + j)] == want[size_t(i * ldc + j)];
+    CHECK(padding_intact);
+  }
+}
+
 TEST_CASE("fmlp: kernels match the naive twin at odd sizes, micro-kernel and BLAS paths") {
   manual_seed(2);
   for (long R : {1L, 63L, 150L, 1100L}) {
