@@ -84,12 +84,24 @@ std::vector<Tensor> ParamixerBlock::factor_weights(const Tensor& x) {
   return w;
 }
 
+Tensor ParamixerBlock::g_value(const Tensor& v_in) {
+  if (!(fused_f && chunked_f) || recompute_f) return (*g)(v_in);
+  // g has the f-MLPs' shape (d -> h -> d instead of d -> h -> K), so the same row-chunked op
+  // runs it with M = 1: micro-kernels instead of skinny BLAS calls, and its (B*N, h) hidden
+  // layer is recomputed in backward instead of kept.
+  const int64_t B = v_in.size(0);
+  Tensor rows = reshape(v_in, {B * n, dim});  // (R, d)
+  Tensor out = factor_mlps_groups(rows, {g->first().weight}, {g->first().bias}, {g->second().weight},
+                                  {g->second().bias})[0];  // (R, d)
+  return reshape(out, {B, n, dim});
+}
+
 Tensor ParamixerBlock::forward(const Tensor& v_in, const Tensor& x) {
   check_input(v_in, "v_in");
   check_input(x, "x");
   PMX_CHECK(v_in.size(0) == x.size(0), "[ParamixerBlock] batch sizes differ: v_in ", shape_str(v_in.shape()),
             ", x ", shape_str(x.shape()));
-  Tensor v = (*g)(v_in);
+  Tensor v = g_value(v_in);
   std::vector<Tensor> w = factor_weights(x);
   for (int64_t m = 0; m < num_factors; ++m) v = mix(v, w[m], offsets[m]);
   return p2 > 0 ? dropout(v, p2, is_training()) : v;

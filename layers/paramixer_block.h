@@ -58,6 +58,9 @@ class ParamixerBlock : public Module {
   // The mixing weights of every factor, W_m = f_m(x): M tensors (B, n, K). Uses the path chosen
   // by fused_f. Exposed for tests and inspection.
   std::vector<Tensor> factor_weights(const Tensor& x);
+  // g(v_in): (B, n, dim). On the default path (fused_f and chunked_f, no recompute_f) through
+  // the same row-chunked op as the f-MLPs (M = 1); otherwise the plain MLP.
+  Tensor g_value(const Tensor& v_in);
 
   int64_t n, dim, hidden;
   Protocol protocol;
@@ -65,13 +68,13 @@ class ParamixerBlock : public Module {
   int64_t links;        // K
   double p2;
   // true: all f_m as one op (default; see chunked_f); false: one plain MLP call per factor
-  // (the reference the fused paths are tested against).
+  // (the reference the fused paths are tested against), and g as a plain MLP too.
   bool fused_f = true;
   // With fused_f: true runs factor_mlps (autograd/ops_factor_mlps.h): all M f-MLPs in row chunks
   // that stay in cache, with AVX2 micro-kernels, recomputing each chunk's hidden layer in
   // backward, so no (B*N, M*h) tensor exists (docs/PERFORMANCE.md has the numbers). false: the
   // earlier fused path, one (d -> M*h) GEMM + GELU + grouped_linear, whose (B*N, M*h) hidden
-  // layer is 21 MB at B*N = 16K and leaves the cache.
+  // layer is 21 MB at B*N = 16K and leaves the cache. g runs through factor_mlps too (M = 1).
   bool chunked_f = true;
   // true: the f-MLPs run under checkpoint() (autograd/checkpoint.h): their (B, N, h) hidden
   // layers are recomputed in backward instead of kept, one factor at a time. Saves about
