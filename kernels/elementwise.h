@@ -1,6 +1,7 @@
 // Elementwise kernels: binary arithmetic with broadcasting, unary math functions and their
-// derivatives, exact-erf GELU (strided copies live in kernels/copy.h). Raw loops on float and
-// double: no autograd, no allocation, no exceptions; autograd/ops_elementwise.cpp validates.
+// derivatives (strided copies live in kernels/copy.h, GELU's vector code in kernels/gelu.h).
+// Raw loops on float and double: no autograd, no allocation, no exceptions;
+// autograd/ops_elementwise.cpp validates.
 //
 // Binary: out[i] = a[i] (+ - * /) b[i] over the broadcast shape. Four layouts, fastest first:
 //   binary_same     a, b, out: (n) all contiguous
@@ -9,11 +10,8 @@
 //   binary_strided  any shape; per-input strides with 0 on broadcast dims; out contiguous;
 //                   inputs read across their fast dim (transposed views) go in 32 x 32 tiles
 // Unary: out = f(in); backward d_in = d_out * f'(in) (OVERWRITES d_in, does not accumulate).
-//   GELU is exact: gelu(x) = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)),
-//   gelu'(x) = Phi(x) + x exp(-x^2 / 2) / sqrt(2 pi).
-//   The float GELU uses AVX2 or AVX-512 with a rational erf (max error ~1e-7 absolute, see
-//   elementwise.cpp) and a polynomial exp; the double path and the *_naive twins use std::erf
-//   and std::exp.
+//   UnaryOp::Gelu is the exact erf GELU, computed by kernels/gelu.h (gelu_forward,
+//   gelu_backward): the same bits as calling those directly.
 //
 // Every element is computed by one thread from its own inputs, so results are bit-identical at
 // any thread count. Outputs may alias inputs of the same layout (in-place is safe).
@@ -21,7 +19,6 @@
 //   kernels::binary_row(out, x, bias, M, n, kernels::BinaryOp::Add, /*row_on_left=*/false);
 //   kernels::unary_forward(y, x, n, kernels::UnaryOp::Gelu, 0.f);
 //   kernels::unary_backward(dx, dy, x, y, n, kernels::UnaryOp::Gelu, 0.f);
-//   kernels::gelu_forward_backward(y, dx, x, dy, n);   // both of the above, one erf
 #pragma once
 #include <cstdint>
 
@@ -66,19 +63,6 @@ void unary_forward(T* out, const T* in, long n, UnaryOp op, T param);
 template <class T>
 void unary_backward(T* d_in, const T* d_out, const T* in, const T* out, long n, UnaryOp op,
                     T param);
-
-// GELU's forward and backward at once, for a backward pass that recomputes its hidden layer:
-// out = gelu(in), d_in = d_out * gelu'(in), from one erf per element (the separate ops take
-// one erf each). Bit-identical to unary_forward + unary_backward with UnaryOp::Gelu.
-// out, d_in, in, d_out: (n); out may alias in, d_in may alias d_out (d_in OVERWRITTEN).
-template <class T>
-void gelu_forward_backward(T* out, T* d_in, const T* in, const T* d_out, long n);
-
-// The float GELU runs 16-lane AVX-512 code when the CPU has AVX-512F (kernels/
-// elementwise_avx512.cpp), else 8-lane AVX2: the same operations, so the same bits. Tests and
-// benchmarks switch AVX-512 off to compare; gelu_avx512_active() says which one runs.
-void set_gelu_avx512(bool allowed);
-bool gelu_avx512_active();
 
 // Reference twins: single-threaded, std:: math (std::erf for GELU).
 template <class T>

@@ -8,6 +8,7 @@
 
 #include "kernels/blas.h"
 #include "kernels/elementwise.h"
+#include "kernels/gelu.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>

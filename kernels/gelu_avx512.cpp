@@ -1,8 +1,8 @@
-// AVX-512F twins of the float GELU drivers in kernels/elementwise.cpp, chosen there at run time
-// when the CPU has AVX-512F. Every operation is the AVX2 one on 16 lanes instead of 8, in the
-// same order (FMA, division and rounding are exact IEEE operations at any width), so the bits
-// are those of the AVX2 path; tests/test_ops_elementwise.cpp checks that. See elementwise.cpp
-// for the erf and exp approximations themselves.
+// AVX-512F twins of the float GELU drivers in kernels/gelu.cpp, chosen there at run time when
+// the CPU has AVX-512F. Every operation is the AVX2 one on 16 lanes instead of 8, in the same
+// order (FMA, division and rounding are exact IEEE operations at any width), so the bits are
+// those of the AVX2 path; tests/test_gelu.cpp checks that. See gelu.cpp for the erf and exp
+// approximations themselves.
 //
 // Why 16 lanes on a CPU that splits 512-bit operations in two (Zen 4): half the instructions
 // for the same work, and the mask registers replace the blend and the padded tail copy.
@@ -30,7 +30,7 @@ namespace kernels {
 namespace detail {
 namespace {
 
-// As in elementwise.cpp: the double constants, rounded to float where they are used.
+// As in gelu.cpp: the double constants, rounded to float where they are used.
 constexpr double kInvSqrt2 = 0.70710678118654752440;
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 
