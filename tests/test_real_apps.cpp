@@ -73,7 +73,7 @@ std::vector<std::string> tiny_run(const std::string& summary, std::vector<std::s
 
 }  // namespace
 
-TEST_CASE("real_apps: task_rows shuffles train per epoch, keeps evaluation rows in order") {
+TEST_CASE("real_apps: task_rows shuffles train per epoch, evaluation splits once in a fixed order") {
   std::vector<int64_t> a = task_rows("t", Split::Train, 10, 0, 10, 3);
   std::vector<int64_t> sorted = a;
   std::sort(sorted.begin(), sorted.end());
@@ -83,7 +83,15 @@ TEST_CASE("real_apps: task_rows shuffles train per epoch, keeps evaluation rows 
   CHECK(task_rows("t", Split::Train, 10, 10, 10, 3) != a);  // the next epoch is shuffled anew
   std::vector<int64_t> wide = task_rows("t", Split::Train, 10, 7, 6, 3);
   CHECK(std::vector<int64_t>(wide.begin(), wide.begin() + 3) == std::vector<int64_t>(a.begin() + 7, a.end()));
-  CHECK(task_rows("t", Split::Test, 10, 2, 3, 3) == std::vector<int64_t>{2, 3, 4});
+  // Evaluation: one fixed permutation (not the loader's order, which groups files by source),
+  // so a prefix is a random sample and a range is the same slice of it in every call.
+  std::vector<int64_t> test_all = task_rows("t", Split::Test, 10, 0, 10, 3);
+  std::vector<int64_t> test_sorted = test_all;
+  std::sort(test_sorted.begin(), test_sorted.end());
+  CHECK(test_sorted == sorted);
+  CHECK(test_all != sorted);
+  CHECK(task_rows("t", Split::Test, 10, 2, 3, 3) == std::vector<int64_t>(test_all.begin() + 2, test_all.begin() + 5));
+  CHECK(task_rows("t", Split::Validation, 10, 0, 10, 3) != test_all);
   CHECK_THROWS_WITH_AS(task_rows("mytask", Split::Validation, 10, 8, 3, 3), doctest::Contains("[mytask]"), pmx::Error);
   CHECK_THROWS_AS(task_rows("t", Split::Train, 0, 0, 1, 3), pmx::Error);
   CHECK_THROWS_AS(task_rows("t", Split::Train, 10, -1, 1, 3), pmx::Error);
@@ -113,7 +121,9 @@ TEST_CASE("real_apps: ListOpsTask batches are pure functions of (seed, index) wi
     CHECK(y[size_t(j)] == listops_value(tokens));
   }
   Batch t = task.batch(Split::Test, 1, 2);
-  CHECK(t.target.to_vector<int64_t>() == std::vector<int64_t>{d.test[1].label, d.test[2].label});
+  std::vector<int64_t> test_rows = task_rows("listops", Split::Test, int64_t(d.test.size()), 1, 2, 7);
+  CHECK(t.target.to_vector<int64_t>() ==
+        std::vector<int64_t>{d.test[size_t(test_rows[0])].label, d.test[size_t(test_rows[1])].label});
   CHECK_THROWS_WITH_AS(task.batch(Split::Validation, 0, 5), doctest::Contains("[listops]"), pmx::Error);
   ListOpsData none;
   CHECK_THROWS_AS(ListOpsTask(none, 0), pmx::Error);

@@ -189,8 +189,12 @@ TEST_CASE("spam: the token task visits every training row once per epoch and kee
   for (int64_t i = 0; i < rows * 8; ++i) reordered |= x[i] != x[rows * 8 + i];
   CHECK(reordered);
 
+  // The whole validation split, in task_rows' fixed evaluation order.
   Batch v = task.batch(Split::Validation, 0, d.validation.count());
-  for (int64_t i = 0; i < d.validation.count() * 8; ++i) CHECK(v.input.data<int64_t>()[i] == d.validation.tokens[size_t(i)]);
+  std::vector<int64_t> val_rows = task_rows("spam", Split::Validation, d.validation.count(), 0, d.validation.count(), 3);
+  for (int64_t r = 0; r < d.validation.count(); ++r)
+    for (int64_t t = 0; t < 8; ++t)
+      CHECK(v.input.data<int64_t>()[r * 8 + t] == d.validation.tokens[size_t(val_rows[size_t(r)] * 8 + t)]);
   std::string msg = error_of([&] { task.batch(Split::Test, 0, d.test.count() + 1); });
   CHECK(msg.find("[spam]") != std::string::npos);
   CHECK(msg.find("at most " + std::to_string(d.test.count())) != std::string::npos);

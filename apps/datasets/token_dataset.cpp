@@ -117,18 +117,18 @@ std::vector<int64_t> task_rows(const std::string& task, Split split, int64_t row
   std::vector<int64_t> perm;
   int64_t perm_epoch = -1;
   for (int64_t j = 0; j < count; ++j) {
-    int64_t row = first + j;
-    if (split == Split::Train) {
-      int64_t epoch = row / rows;
-      if (epoch != perm_epoch) {
-        perm.resize(size_t(rows));
-        for (int64_t r = 0; r < rows; ++r) perm[size_t(r)] = r;
-        seeded_shuffle(perm, random_bits(seed, uint64_t(epoch)));
-        perm_epoch = epoch;
-      }
-      row = perm[size_t(row % rows)];
+    const int64_t row = first + j;
+    // Train: a new order every epoch. Evaluation: one fixed order, so that the first k rows
+    // (an --eval-size below the split's size) are a random sample, not the first k files of
+    // the loader, which come grouped by source (all of one class first, say).
+    const int64_t epoch = split == Split::Train ? row / rows : -1 - int64_t(split);
+    if (epoch != perm_epoch) {
+      perm.resize(size_t(rows));
+      for (int64_t r = 0; r < rows; ++r) perm[size_t(r)] = r;
+      seeded_shuffle(perm, random_bits(seed, uint64_t(epoch)));
+      perm_epoch = epoch;
     }
-    out[size_t(j)] = row;
+    out[size_t(j)] = perm[size_t(row % rows)];
   }
   return out;
 }

@@ -53,7 +53,8 @@ std::vector<Split> assign_splits(const std::vector<int64_t>& labels, const std::
 std::string describe_counts(const TokenDataset& data);
 
 // The rows of sequences [first, first + count) of a split of `rows` rows (the rule of TokenClassificationTask
-// below: train rows reshuffled per epoch by the seed, evaluation rows in order).
+// below: train rows reshuffled per epoch by the seed, evaluation rows in one fixed shuffled order, so a
+// prefix of an evaluation split is a random sample of it).
 // Throws pmx::Error naming `task` when an evaluation range runs past the split.
 std::vector<int64_t> task_rows(const std::string& task, Split split, int64_t rows, int64_t first, int64_t count,
                                uint64_t seed);
