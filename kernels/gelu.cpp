@@ -1,6 +1,7 @@
 // GELU kernels (see gelu.h): the float path with AVX2 intrinsics, the AVX-512 twins chosen at
 // run time (gelu_avx512.cpp), the double path with std::erf, and the block split for threads.
 #include "kernels/gelu.h"
+#include "kernels/gelu_coeffs.h"
 
 #include <cmath>
 #include <type_traits>
@@ -44,29 +45,28 @@ inline T gelu_grad_from_erf(T g, T x, T e) {
 }
 
 #ifdef PMX_GELU_AVX2
+// c[0] x^(K-1) + ... + c[K-1] by Horner's rule, one FMA per coefficient (unrolled: K is fixed).
+template <int K>
+inline __m256 horner8(__m256 x, const float (&c)[K]) {
+  __m256 p = _mm256_set1_ps(c[0]);
+#pragma GCC unroll 8
+  for (int i = 1; i < K; ++i) p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(c[i]));
+  return p;
+}
+
 // erf(z) ~= z P(z^2) / Q(z^2) for |z| <= 3.92; past that erf rounds to +-1 in float. The
 // coefficients are a reweighted least-squares rational fit (P0 = 2/sqrt(pi) exactly) with
 // relative error 5.6e-8 in exact arithmetic, ~1e-7 after float rounding: float precision, no
 // exp, no branch, one division per 8 values.
 inline __m256 erf_avx2(__m256 z) {
-  const __m256 lim = _mm256_set1_ps(3.92f);
+  const __m256 lim = _mm256_set1_ps(gelu_coeffs::kErfClamp);
   const __m256 sign = _mm256_and_ps(z, _mm256_set1_ps(-0.f));
   // Past the fit range erf is +-1 exactly, so gelu(-20) is 0, not 20 * (1 - rational(3.92)).
   const __m256 saturated = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.f), z), lim, _CMP_GE_OQ);
   z = _mm256_max_ps(_mm256_min_ps(z, lim), _mm256_sub_ps(_mm256_setzero_ps(), lim));
   const __m256 w = _mm256_mul_ps(z, z);
-  __m256 p = _mm256_set1_ps(1.9917291292217287e-8f);
-  p = _mm256_fmadd_ps(p, w, _mm256_set1_ps(-1.9471778378556419e-6f));
-  p = _mm256_fmadd_ps(p, w, _mm256_set1_ps(1.3982728455499368e-4f));
-  p = _mm256_fmadd_ps(p, w, _mm256_set1_ps(3.6247190718425112e-3f));
-  p = _mm256_fmadd_ps(p, w, _mm256_set1_ps(5.0337609572704405e-2f));
-  p = _mm256_fmadd_ps(p, w, _mm256_set1_ps(1.9817541067302953e-1f));
-  p = _mm256_fmadd_ps(p, w, _mm256_set1_ps(1.1283791670955126f));
-  __m256 q = _mm256_set1_ps(9.3677407001384815e-4f);
-  q = _mm256_fmadd_ps(q, w, _mm256_set1_ps(1.4200452605136041e-2f));
-  q = _mm256_fmadd_ps(q, w, _mm256_set1_ps(1.1427102597842555e-1f));
-  q = _mm256_fmadd_ps(q, w, _mm256_set1_ps(5.0896065288069947e-1f));
-  q = _mm256_fmadd_ps(q, w, _mm256_set1_ps(1.f));
+  const __m256 p = horner8(w, gelu_coeffs::kErfP);
+  const __m256 q = horner8(w, gelu_coeffs::kErfQ);
   // Rounding can push |erf| a few ulps past 1 near the clamp; 1 + erf must not go negative.
   const __m256 one = _mm256_set1_ps(1.f);
   __m256 e = _mm256_div_ps(_mm256_mul_ps(z, p), q);
@@ -77,17 +77,12 @@ inline __m256 erf_avx2(__m256 z) {
 // exp(t) for t in [-87, 0] (Cephes expf): t = n ln2 + r with |r| <= ln2/2, a degree-7
 // polynomial for exp(r), 2^n built in the exponent bits. ~1 ulp.
 inline __m256 exp_avx2(__m256 t) {
-  t = _mm256_max_ps(t, _mm256_set1_ps(-87.f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(t, _mm256_set1_ps(1.44269504088896341f)),
+  t = _mm256_max_ps(t, _mm256_set1_ps(gelu_coeffs::kExpMin));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(t, _mm256_set1_ps(gelu_coeffs::kLog2e)),
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), t);  // ln2 split hi + lo so
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);     // r carries no rounding
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(gelu_coeffs::kLn2Hi), t);  // ln2 split hi + lo so
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(gelu_coeffs::kLn2Lo), r);     // r carries no rounding
+  const __m256 p = horner8(r, gelu_coeffs::kExpP);
   __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
   y = _mm256_add_ps(y, _mm256_set1_ps(1.f));
   const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);

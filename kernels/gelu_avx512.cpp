@@ -17,6 +17,8 @@
 // shared inline function can leak into the rest of the program (as in mixing_avx512.cpp).
 #include <immintrin.h>
 
+#include "kernels/gelu_coeffs.h"  // constants only: nothing inline that could be compiled twice
+
 #pragma GCC push_options
 #pragma GCC target("avx512f")
 // GCC 12 warns about the deliberately undefined pass-through operand inside its own AVX-512
@@ -41,25 +43,24 @@ inline __m512 and_ps(__m512 a, __m512 b) {
   return _mm512_castsi512_ps(_mm512_and_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b)));
 }
 
+// horner8 of gelu.cpp on 16 lanes.
+template <int K>
+inline __m512 horner16(__m512 x, const float (&c)[K]) {
+  __m512 p = _mm512_set1_ps(c[0]);
+#pragma GCC unroll 8
+  for (int i = 1; i < K; ++i) p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(c[i]));
+  return p;
+}
+
 // erf_avx2 on 16 lanes: the same rational fit, clamp and saturation.
 inline __m512 erf16(__m512 z) {
-  const __m512 lim = _mm512_set1_ps(3.92f);
+  const __m512 lim = _mm512_set1_ps(gelu_coeffs::kErfClamp);
   const __m512 sign = and_ps(z, _mm512_set1_ps(-0.f));
   const __mmask16 saturated = _mm512_cmp_ps_mask(_mm512_abs_ps(z), lim, _CMP_GE_OQ);
   z = _mm512_max_ps(_mm512_min_ps(z, lim), _mm512_sub_ps(_mm512_setzero_ps(), lim));
   const __m512 w = _mm512_mul_ps(z, z);
-  __m512 p = _mm512_set1_ps(1.9917291292217287e-8f);
-  p = _mm512_fmadd_ps(p, w, _mm512_set1_ps(-1.9471778378556419e-6f));
-  p = _mm512_fmadd_ps(p, w, _mm512_set1_ps(1.3982728455499368e-4f));
-  p = _mm512_fmadd_ps(p, w, _mm512_set1_ps(3.6247190718425112e-3f));
-  p = _mm512_fmadd_ps(p, w, _mm512_set1_ps(5.0337609572704405e-2f));
-  p = _mm512_fmadd_ps(p, w, _mm512_set1_ps(1.9817541067302953e-1f));
-  p = _mm512_fmadd_ps(p, w, _mm512_set1_ps(1.1283791670955126f));
-  __m512 q = _mm512_set1_ps(9.3677407001384815e-4f);
-  q = _mm512_fmadd_ps(q, w, _mm512_set1_ps(1.4200452605136041e-2f));
-  q = _mm512_fmadd_ps(q, w, _mm512_set1_ps(1.1427102597842555e-1f));
-  q = _mm512_fmadd_ps(q, w, _mm512_set1_ps(5.0896065288069947e-1f));
-  q = _mm512_fmadd_ps(q, w, _mm512_set1_ps(1.f));
+  const __m512 p = horner16(w, gelu_coeffs::kErfP);
+  const __m512 q = horner16(w, gelu_coeffs::kErfQ);
   const __m512 one = _mm512_set1_ps(1.f);
   __m512 e = _mm512_div_ps(_mm512_mul_ps(z, p), q);
   e = _mm512_max_ps(_mm512_min_ps(e, one), _mm512_sub_ps(_mm512_setzero_ps(), one));
@@ -68,17 +69,12 @@ inline __m512 erf16(__m512 z) {
 
 // exp_avx2 on 16 lanes, for t in [-87, 0].
 inline __m512 exp16(__m512 t) {
-  t = _mm512_max_ps(t, _mm512_set1_ps(-87.f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(t, _mm512_set1_ps(1.44269504088896341f)),
+  t = _mm512_max_ps(t, _mm512_set1_ps(gelu_coeffs::kExpMin));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(t, _mm512_set1_ps(gelu_coeffs::kLog2e)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), t);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(gelu_coeffs::kLn2Hi), t);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(gelu_coeffs::kLn2Lo), r);
+  const __m512 p = horner16(r, gelu_coeffs::kExpP);
   __m512 y = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
   y = _mm512_add_ps(y, _mm512_set1_ps(1.f));
   const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
