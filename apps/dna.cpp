@@ -54,12 +54,9 @@ int run(int argc, char** argv) {
     data = apps::load_bacteria(dir, o, std::cout);
   }
   std::printf("dna %s: %s\n", which.c_str(), apps::describe_counts(data).c_str());
-  apps::TokenClassificationTask task(data, "dna_" + which, seed);
   std::ostringstream data_json;
   data_json << "{\"task\":\"" << which << "\",\"n\":" << data.seq_len << "}";
-  apps::ModelShape shape{data.seq_len, data.vocab, data.padding_idx, data.classes()};
-  return apps::run_classification(args, "dna", which, task, shape, data_json.str(), data.validation.count(),
-                                 data.test.count());
+  return apps::run_token_classification(args, "dna", which, data, "dna_" + which, seed, data_json.str());
 }
 
 }  // namespace

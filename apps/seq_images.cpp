@@ -46,12 +46,9 @@ int run(int argc, char** argv) {
   if (dir.empty()) dir = apps::default_data_dir("fashion-mnist");
   apps::TokenDataset data = apps::sequential_images(apps::load_fashion_mnist(dir), val_fraction, seed);
   std::printf("seq_images: %s\n", apps::describe_counts(data).c_str());
-  apps::TokenClassificationTask task(data, "seq_fashion_mnist", seed);
   std::ostringstream data_json;
   data_json << "{\"dataset\":\"fashion-mnist\",\"val_fraction\":" << val_fraction << "}";
-  apps::ModelShape shape{data.seq_len, data.vocab, data.padding_idx, data.classes()};
-  return apps::run_classification(args, "seq_images", "", task, shape, data_json.str(),
-                                 data.validation.count(), data.test.count());
+  return apps::run_token_classification(args, "seq_images", "", data, "seq_fashion_mnist", seed, data_json.str());
 }
 
 }  // namespace

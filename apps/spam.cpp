@@ -48,12 +48,10 @@ int run(int argc, char** argv) {
   if (dir.empty()) dir = apps::default_data_dir("spam-assassin");
   apps::TokenDataset data = apps::load_spam(dir, options, std::cout);
   std::printf("spam: %s\n", apps::describe_counts(data).c_str());
-  apps::TokenClassificationTask task(data, "spam", seed);
   std::ostringstream data_json;
   data_json << "{\"dataset\":\"spam-assassin\",\"n\":" << options.seq_len << "}";
-  apps::ModelShape shape{data.seq_len, data.vocab, data.padding_idx, data.classes()};
-  return apps::run_classification(args, "spam", "n" + std::to_string(options.seq_len), task, shape, data_json.str(),
-                                 data.validation.count(), data.test.count());
+  return apps::run_token_classification(args, "spam", "n" + std::to_string(options.seq_len), data, "spam", seed,
+                                        data_json.str());
 }
 
 }  // namespace

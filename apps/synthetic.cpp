@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "apps/common/args.h"
+#include "apps/common/model_flags.h"
 #include "apps/common/report.h"
 #include "apps/common/trainer.h"
 #include "apps/datasets/synthetic.h"
@@ -123,15 +124,8 @@ int run(int argc, char** argv) {
   PMX_CHECK(args.get_int("--layers") >= 1 && args.get_int("--dim") >= 1 && args.get_int("--hidden") >= 1 &&
                 args.get_int("--heads") >= 1,
             "--layers, --dim, --hidden and --heads must be >= 1");
-  PMX_CHECK(args.get_int("--batch") >= 1 && args.get_int("--steps") >= 1, "--batch and --steps must be >= 1");
-  PMX_CHECK(args.get_double("--lr") > 0, "--lr must be > 0, got ", args.get_double("--lr"));
-  PMX_CHECK(args.get_int("--eval-size") >= 1 && args.get_int("--test-size") >= 0,
-            "--eval-size must be >= 1 and --test-size >= 0");
-  int threads = int(args.get_int("--threads"));
-  PMX_CHECK(threads >= 1, "--threads must be >= 1, got ", threads);
-  set_num_threads(threads);
-  uint64_t seed = uint64_t(args.get_int("--seed"));
-  manual_seed(seed);
+  const uint64_t seed = apps::apply_loop_flags(args);
+  const int threads = int(args.get_int("--threads"));
 
   std::unique_ptr<apps::Task> task;
   if (task_name == "adding") task = std::make_unique<apps::AddingTask>(n, seed);

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "apps/common/report.h"
+#include "apps/datasets/token_dataset.h"
 #include "core/error.h"
 #include "core/random.h"
 #include "core/threads.h"
@@ -45,6 +46,19 @@ void declare_model_flags(ArgParser& args, const ModelDefaults& d) {
   args.add_flag("--quiet", "no progress line");
 }
 
+uint64_t apply_loop_flags(const ArgParser& args) {
+  PMX_CHECK(args.get_int("--batch") >= 1 && args.get_int("--steps") >= 1, "--batch and --steps must be >= 1");
+  PMX_CHECK(args.get_double("--lr") > 0, "--lr must be > 0, got ", args.get_double("--lr"));
+  PMX_CHECK(args.get_int("--eval-size") >= 1 && args.get_int("--test-size") >= 0,
+            "--eval-size must be >= 1 and --test-size >= 0");
+  int threads = int(args.get_int("--threads"));
+  PMX_CHECK(threads >= 1, "--threads must be >= 1, got ", threads);
+  set_num_threads(threads);
+  uint64_t seed = uint64_t(args.get_int("--seed"));
+  manual_seed(seed);
+  return seed;
+}
+
 uint64_t apply_run_flags(const ArgParser& args) {
   std::string model = args.get_string("--model"), protocol = args.get_string("--protocol");
   std::string head = args.get_string("--head");
@@ -62,16 +76,7 @@ uint64_t apply_run_flags(const ArgParser& args) {
             "--position-table must be 0 or 1");
   for (const char* p : {"--p1", "--p2"})
     PMX_CHECK(args.get_double(p) >= 0 && args.get_double(p) < 1, p, " must be in [0, 1), got ", args.get_double(p));
-  PMX_CHECK(args.get_int("--batch") >= 1 && args.get_int("--steps") >= 1, "--batch and --steps must be >= 1");
-  PMX_CHECK(args.get_double("--lr") > 0, "--lr must be > 0, got ", args.get_double("--lr"));
-  PMX_CHECK(args.get_int("--eval-size") >= 1 && args.get_int("--test-size") >= 0,
-            "--eval-size must be >= 1 and --test-size >= 0");
-  int threads = int(args.get_int("--threads"));
-  PMX_CHECK(threads >= 1, "--threads must be >= 1, got ", threads);
-  set_num_threads(threads);
-  uint64_t seed = uint64_t(args.get_int("--seed"));
-  manual_seed(seed);
-  return seed;
+  return apply_loop_flags(args);
 }
 
 std::string model_variant(const ArgParser& args) {
@@ -215,6 +220,14 @@ int run_classification(const ArgParser& args, const std::string& app, const std:
     std::printf("summary: %s\n", args.get_string("--summary").c_str());
   }
   return 0;
+}
+
+int run_token_classification(const ArgParser& args, const std::string& app, const std::string& tag,
+                             const TokenDataset& data, const std::string& task_name, uint64_t seed,
+                             const std::string& data_json) {
+  TokenClassificationTask task(data, task_name, seed);
+  ModelShape shape{data.seq_len, data.vocab, data.padding_idx, data.classes()};
+  return run_classification(args, app, tag, task, shape, data_json, data.validation.count(), data.test.count());
 }
 
 }  // namespace pmx::apps

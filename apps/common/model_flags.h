@@ -53,6 +53,11 @@ void declare_model_flags(ArgParser& args, const ModelDefaults& defaults);
 // default generator's seed; returns the seed.
 uint64_t apply_run_flags(const ArgParser& args);
 
+// The part of apply_run_flags every training app shares (apps/synthetic.cpp has its own model
+// flags): checks --batch, --steps, --lr, --eval-size, --test-size and --threads, sets the thread
+// count, seeds the generator with --seed and returns it.
+uint64_t apply_loop_flags(const ArgParser& args);
+
 // "paramixer" (CHORD), "paramixer_cdil" or "transformer": names the run's files.
 std::string model_variant(const ArgParser& args);
 
@@ -74,5 +79,13 @@ std::string resolve_path(const std::string& value, const std::string& stem, cons
 int run_classification(const ArgParser& args, const std::string& app, const std::string& tag, const Task& task,
                        const ModelShape& shape, const std::string& data_json, int64_t val_rows = -1,
                        int64_t test_rows = -1);
+
+struct TokenDataset;  // apps/datasets/token_dataset.h
+
+// run_classification on a TokenDataset: its TokenClassificationTask (named task_name, train
+// order shuffled by seed), the model shape taken from the data, the split sizes passed on.
+int run_token_classification(const ArgParser& args, const std::string& app, const std::string& tag,
+                             const TokenDataset& data, const std::string& task_name, uint64_t seed,
+                             const std::string& data_json);
 
 }  // namespace pmx::apps
