@@ -347,3 +347,42 @@ TEST_CASE("trainer: the synthetic app rejects bad flags with a message and a non
     CHECK(out.find(c.message) != std::string::npos);
   }
 }
+
+TEST_CASE("trainer: --best-weights keeps the best validation step's weights and tests those; resume carries it on") {
+  GeneratorGuard guard;
+  TempDir tmp("best");
+  apps::AddingTask task(16, 4);
+  auto run = [&](int64_t steps, const std::string& resume) {
+    auto model = tiny_model(5);
+    optim::Adam opt(model->parameters(), 3e-2);
+    apps::TrainerConfig tc = quiet_config(steps);
+    tc.test_size = 40;
+    tc.checkpoint = tmp / "c.ckpt";
+    tc.best_weights = tmp / "best.safetensors";
+    tc.resume = resume;
+    apps::TrainResult r = apps::train(*model, task, opt, tc);
+    // The model is left holding the tested weights: its validation metric is the best one.
+    CHECK(apps::evaluate(*model, task, apps::Split::Validation, tc.eval_size, tc.eval_batch) == r.best_val_metric);
+    return r;
+  };
+  apps::TrainResult straight = run(40, "");
+  REQUIRE(straight.history.size() == 8);
+  size_t best = 0;  // the first evaluation with the lowest error
+  for (size_t i = 1; i < straight.history.size(); ++i)
+    if (straight.history[i].val_metric < straight.history[best].val_metric) best = i;
+  CHECK(straight.best_step == straight.history[best].step);
+  CHECK(straight.best_val_metric == straight.history[best].val_metric);
+  // The test ran on those weights, loaded from the file.
+  auto fresh = tiny_model(99);
+  optim::load_weights(tmp / "best.safetensors", *fresh);
+  CHECK(apps::evaluate(*fresh, task, apps::Split::Test, 40, 100) == straight.test_metric);
+
+  fs::remove(tmp / "best.safetensors");
+  fs::remove(tmp / "c.ckpt");
+  run(20, "");
+  apps::TrainResult resumed = run(40, tmp / "c.ckpt");
+  CHECK(resumed.start_step == 20);
+  CHECK(resumed.best_step == straight.best_step);
+  CHECK(resumed.best_val_metric == straight.best_val_metric);
+  CHECK(resumed.test_metric == straight.test_metric);
+}

@@ -39,6 +39,9 @@ void declare_model_flags(ArgParser& args, const ModelDefaults& d) {
   args.add_int("--checkpoint-every", d.checkpoint_every,
               "save the checkpoint every this many steps (<= 0: end and Ctrl-C)");
   args.add_string("--resume", "", "continue exactly from this checkpoint (same model and data flags required)");
+  args.add_string("--best-weights", "none",
+                  "keep the weights of the best validation step here and test those at the end (auto: "
+                  "<run>.best.safetensors; none: test the last weights)");
   args.add_string("--log", "auto", "CSV log, one row per evaluation (auto: <run>.csv; none: off)");
   args.add_string("--plot", "auto", "PNG of the loss and accuracy curves (auto: <run>.png; none: off)");
   args.add_string("--summary", "", "write the final metrics as JSON to this file");
@@ -168,6 +171,7 @@ int run_classification(const ArgParser& args, const std::string& app, const std:
   tc.checkpoint = resolve_path(args.get_string("--checkpoint"), stem, ".ckpt");
   tc.checkpoint_every = args.get_int("--checkpoint-every");
   tc.resume = args.get_string("--resume");
+  tc.best_weights = resolve_path(args.get_string("--best-weights"), stem, ".best.safetensors");
   tc.log = resolve_path(args.get_string("--log"), stem, ".csv");
   tc.plot = resolve_path(args.get_string("--plot"), stem, ".png");
   tc.progress = !args.get_flag("--quiet");
@@ -193,6 +197,9 @@ int run_classification(const ArgParser& args, const std::string& app, const std:
               "threads, stopped by %s\n",
               r.test_metric, long(tc.test_size), r.val_metric, long(r.steps), long(r.steps * tc.batch),
               r.total_seconds, threads, stopped_by.c_str());
+  if (r.best_step >= 0)
+    std::printf("(tested: the weights of step %ld, the best validation accuracy, %.2f %%, kept in %s)\n",
+                long(r.best_step), r.best_val_metric, tc.best_weights.c_str());
   if (!r.plot_written.empty()) std::printf("curves: %s\n", r.plot_written.c_str());
   if (!tc.log.empty()) std::printf("log: %s\n", tc.log.c_str());
   if (!r.checkpoint_written.empty()) std::printf("checkpoint: %s\n", r.checkpoint_written.c_str());
@@ -211,6 +218,8 @@ int run_classification(const ArgParser& args, const std::string& app, const std:
     s.set("test_accuracy_pct", r.test_metric);
     s.set("test_sequences", double(tc.test_size));
     s.set("val_accuracy_pct", r.val_metric);
+    s.set("tested_step", double(r.best_step >= 0 ? r.best_step : r.steps));
+    s.set("tested_val_accuracy_pct", r.best_step >= 0 ? r.best_val_metric : r.val_metric);
     s.set("final_train_loss", r.history.empty() ? r.last_loss : r.history.back().train_loss);
     s.set("stopped_by", stopped_by);
     s.set("plot", r.plot_written);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <sstream>
 
 #include "apps/common/plot.h"
@@ -43,6 +44,10 @@ class SigintScope {
   void (*previous_)(int) = SIG_DFL;
 };
 
+bool better(MetricKind kind, double metric, double than) {
+  return kind == MetricKind::ErrorPct ? metric < than : metric > than;
+}
+
 bool reached(MetricKind kind, double metric, double target) {
   if (target < 0) return false;
   return kind == MetricKind::ErrorPct ? metric <= target : metric >= target;
@@ -72,12 +77,15 @@ double metadata_double(const std::map<std::string, std::string>& meta, const std
 // The running loss sum since the last evaluation travels too, so a run resumed between two
 // evaluations logs the same interval means as one that never stopped.
 void save(const std::string& path, const nn::Module& model, const optim::Optimizer& opt, int64_t step,
-          const TrainerConfig& config, const std::vector<HistoryRow>& history, double seconds, double loss_sum,
+          const TrainerConfig& config, const TrainResult& result, double seconds, double loss_sum,
           int64_t loss_count) {
   optim::CheckpointExtra extra{step, default_generator().state(), config.metadata};
-  char sum[40];
+  char sum[40], best[40];
   std::snprintf(sum, sizeof sum, "%.17g", loss_sum);
-  extra.metadata["history"] = history_to_string(history);
+  std::snprintf(best, sizeof best, "%.17g", result.best_val_metric);
+  extra.metadata["history"] = history_to_string(result.history);
+  extra.metadata["best_step"] = std::to_string(result.best_step);
+  extra.metadata["best_val_metric"] = best;
   extra.metadata["seconds"] = std::to_string(seconds);
   extra.metadata["loss_sum"] = sum;
   extra.metadata["loss_count"] = std::to_string(loss_count);
@@ -166,6 +174,10 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
     prior_seconds = metadata_double(meta, "seconds");
     loss_sum = metadata_double(meta, "loss_sum");
     loss_count = int64_t(metadata_double(meta, "loss_count"));
+    if (!config.best_weights.empty() && meta.count("best_step") && std::ifstream(config.best_weights).good()) {
+      result.best_step = int64_t(metadata_double(meta, "best_step"));
+      result.best_val_metric = metadata_double(meta, "best_val_metric");
+    }
     PMX_CHECK(extra.step <= config.steps, "[train] checkpoint ", config.resume, " is at step ", extra.step,
               ", past --steps ", config.steps);
     std::printf("resumed from %s at step %ld\n", config.resume.c_str(), long(extra.step));
@@ -204,12 +216,17 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
       log.row({double(row.step), row.train_loss, row.val_metric, row.seconds});
       loss_sum = 0, loss_count = 0;
       result.reached_target = reached(kind, result.val_metric, config.target);
+      if (!config.best_weights.empty() &&
+          (result.best_step < 0 || better(kind, result.val_metric, result.best_val_metric))) {
+        optim::save_weights(config.best_weights, model);
+        result.best_step = step, result.best_val_metric = result.val_metric;
+      }
     }
     double sps = double(step - result.start_step) * double(config.batch) / std::max(timer.seconds(), 1e-9);
     if (config.progress) progress.update(step, {{"loss", result.last_loss}, {mname, result.val_metric}}, sps);
     if (!config.checkpoint.empty() && config.checkpoint_every > 0 && step % config.checkpoint_every == 0) {
-      save(config.checkpoint, model, optimizer, step, config, result.history, prior_seconds + timer.seconds(),
-           loss_sum, loss_count);
+      save(config.checkpoint, model, optimizer, step, config, result, prior_seconds + timer.seconds(), loss_sum,
+           loss_count);
       saved_now = true;
     }
     if (stop_requested()) {
@@ -226,7 +243,7 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
   result.seconds = timer.seconds();
   result.total_seconds = prior_seconds + result.seconds;
   if (!config.checkpoint.empty() && result.steps > result.start_step && !saved_now) {
-    save(config.checkpoint, model, optimizer, result.steps, config, result.history, result.total_seconds, loss_sum,
+    save(config.checkpoint, model, optimizer, result.steps, config, result, result.total_seconds, loss_sum,
          loss_count);
   }
   if (!config.checkpoint.empty() && result.steps > result.start_step) result.checkpoint_written = config.checkpoint;
@@ -236,6 +253,9 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
     else std::printf("interrupted at step %ld: checkpoint saved to %s (continue with --resume %s)\n",
                      long(result.steps), config.checkpoint.c_str(), config.checkpoint.c_str());
   } else if (config.test_size > 0) {
+    // With best_weights, the model is left holding the best weights (the checkpoint above keeps
+    // the last ones, for --resume).
+    if (result.best_step >= 0) optim::load_weights(config.best_weights, model);
     result.test_metric = evaluate(model, task, Split::Test, config.test_size, config.eval_batch);
   }
   if (!config.plot.empty()) write_plot(config.plot, result.history, kind, result);

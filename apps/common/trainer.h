@@ -76,6 +76,11 @@ struct TrainerConfig {
   std::string checkpoint;        // "" : no checkpoints (and Ctrl-C just stops)
   int64_t checkpoint_every = 0;  // <= 0: only at the end and on Ctrl-C
   std::string resume;            // a checkpoint to continue from
+  // Model selection: when set, the weights of the best validation metric so far are kept in this
+  // file (weights only, written atomically at every improvement), and the test at the end runs
+  // on them instead of the last weights. The main checkpoint records which step they are from,
+  // so a resumed run carries on comparing against them.
+  std::string best_weights;
   // Strings stored in the checkpoint; on resume, every key here must have the same value in the
   // checkpoint (the app's model/task config), else the load is refused before touching anything.
   std::map<std::string, std::string> metadata;
@@ -100,6 +105,8 @@ struct TrainResult {
   double last_loss = 0;
   double val_metric = -1;       // the last validation metric
   double test_metric = -1;      // on the test split (-1 if test_size == 0 or interrupted)
+  int64_t best_step = -1;       // with best_weights: the step the tested weights are from
+  double best_val_metric = -1;  // and their validation metric
   bool reached_target = false;
   bool interrupted = false;
   bool stopped_by_budget = false;  // max_seconds ran out before steps
