@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/threads.h"
 #include "core/timer.h"
 #include "kernels/mixing.h"
@@ -34,17 +35,20 @@ using namespace pmx::kernels;
 
 namespace {
 
-// 64-byte aligned float buffer, touched (zeroed in parallel) at creation so page faults
-// (~15 us per 4 KiB page here) never land inside a timed region.
+// Float buffer from the library's allocator, so the kernels see the memory a training step
+// gives them (2 MiB-aligned, transparent huge pages requested for big blocks), touched (zeroed
+// in parallel) at creation so page faults (~15 us per 4 KiB page here) never land inside a
+// timed region.
 struct Buffer {
   float* p = nullptr;
   long n = 0;
+  size_t granted = 0;
   explicit Buffer(long count) : n(count) {
-    p = static_cast<float*>(std::aligned_alloc(64, ((count * sizeof(float) + 63) / 64) * 64));
+    p = static_cast<float*>(pmx::CachingAllocator::instance().allocate(count * sizeof(float), &granted));
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < n; ++i) p[i] = 0.f;
   }
-  ~Buffer() { std::free(p); }
+  ~Buffer() { pmx::CachingAllocator::instance().release(p, granted); }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
 };
