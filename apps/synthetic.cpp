@@ -83,8 +83,7 @@ int run(int argc, char** argv) {
   args.add_int("--heads", 4, "Transformer attention heads (must divide --dim)");
   args.add_int("--batch", 40, "sequences per training step");
   args.add_double("--lr", 1e-3, "Adam learning rate");
-  args.add_string("--schedule", "constant", "learning rate: constant | cosine (decays to 5 % of --lr at --steps)");
-  args.add_int("--warmup", 0, "cosine schedule: linear warm-up steps");
+  apps::declare_schedule_flags(args);
   args.add_int("--steps", 3000, "training steps (the most; --target or --max-minutes may stop earlier)");
   args.add_double("--max-minutes", 0, "wall-clock budget of this run's loop; then validate, test, stop (<= 0: none)");
   args.add_int("--threads", 2, "OpenMP + OpenBLAS threads");
@@ -117,10 +116,6 @@ int run(int argc, char** argv) {
             model_name, "'");
   PMX_CHECK(protocol == "chord" || protocol == "cdil", "--protocol must be chord or cdil, got '", protocol, "'");
   PMX_CHECK(n >= 2, "--n must be >= 2, got ", n);
-  std::string schedule_name = args.get_string("--schedule");
-  PMX_CHECK(schedule_name == "constant" || schedule_name == "cosine", "--schedule must be constant or cosine, got '",
-            schedule_name, "'");
-  PMX_CHECK(args.get_int("--warmup") >= 0, "--warmup must be >= 0");
   PMX_CHECK(args.get_int("--layers") >= 1 && args.get_int("--dim") >= 1 && args.get_int("--hidden") >= 1 &&
                 args.get_int("--heads") >= 1,
             "--layers, --dim, --hidden and --heads must be >= 1");
@@ -139,8 +134,8 @@ int run(int argc, char** argv) {
   tc.steps = args.get_int("--steps");
   tc.batch = args.get_int("--batch");
   tc.clip = args.get_double("--clip");
-  optim::WarmupCosine cosine(args.get_double("--lr"), args.get_int("--warmup"), args.get_int("--steps"), 0.05);
-  if (schedule_name == "cosine") tc.schedule = &cosine;
+  std::unique_ptr<optim::LRSchedule> schedule = apps::make_schedule(args);
+  tc.schedule = schedule.get();
   tc.eval_every = args.get_int("--eval-every");
   tc.eval_size = args.get_int("--eval-size");
   tc.test_size = args.get_int("--test-size");
@@ -158,11 +153,7 @@ int run(int argc, char** argv) {
       << protocol << "\",\"layers\":" << args.get_int("--layers") << ",\"dim\":" << args.get_int("--dim")
       << ",\"hidden\":" << args.get_int("--hidden") << ",\"heads\":" << args.get_int("--heads")
       << ",\"batch\":" << tc.batch << ",\"lr\":" << args.get_double("--lr") << ",\"seed\":" << seed
-      << ",\"clip\":" << tc.clip;
-  // The cosine curve depends on --steps and --warmup, so a resumed run must keep them.
-  if (schedule_name == "cosine")
-    cfg << ",\"schedule\":\"cosine\",\"steps\":" << tc.steps << ",\"warmup\":" << args.get_int("--warmup");
-  cfg << "}";
+      << ",\"clip\":" << tc.clip << apps::schedule_json(args) << "}";
   tc.metadata["synthetic_config"] = cfg.str();
 
   std::string metric = apps::metric_name(task->metric_kind());

@@ -27,6 +27,7 @@ void declare_model_flags(ArgParser& args, const ModelDefaults& d) {
   args.add_double("--p2", d.p2, "dropout at the end of every Paramixer block / inside every Transformer layer");
   args.add_int("--batch", d.batch, "sequences per training step");
   args.add_double("--lr", d.lr, "Adam learning rate");
+  declare_schedule_flags(args);
   args.add_int("--steps", d.steps, "training steps (the most; --max-minutes may stop earlier)");
   args.add_double("--max-minutes", 0, "wall-clock budget of this run's loop; then validate, test, stop (<= 0: none)");
   args.add_int("--threads", d.threads, "OpenMP + OpenBLAS threads");
@@ -49,9 +50,31 @@ void declare_model_flags(ArgParser& args, const ModelDefaults& d) {
   args.add_flag("--quiet", "no progress line");
 }
 
+void declare_schedule_flags(ArgParser& args) {
+  args.add_string("--schedule", "constant", "learning rate: constant | cosine (decays to 5 % of --lr at --steps)");
+  args.add_int("--warmup", 0, "cosine schedule: linear warm-up steps");
+}
+
+std::unique_ptr<optim::LRSchedule> make_schedule(const ArgParser& args) {
+  if (args.get_string("--schedule") != "cosine") return nullptr;
+  return std::make_unique<optim::WarmupCosine>(args.get_double("--lr"), args.get_int("--warmup"),
+                                               args.get_int("--steps"), 0.05);
+}
+
+std::string schedule_json(const ArgParser& args) {
+  // The cosine curve depends on --steps and --warmup, so a resumed run must keep them.
+  if (args.get_string("--schedule") != "cosine") return "";
+  return ",\"schedule\":\"cosine\",\"steps\":" + std::to_string(args.get_int("--steps")) +
+         ",\"warmup\":" + std::to_string(args.get_int("--warmup"));
+}
+
 uint64_t apply_loop_flags(const ArgParser& args) {
   PMX_CHECK(args.get_int("--batch") >= 1 && args.get_int("--steps") >= 1, "--batch and --steps must be >= 1");
   PMX_CHECK(args.get_double("--lr") > 0, "--lr must be > 0, got ", args.get_double("--lr"));
+  const std::string schedule = args.get_string("--schedule");
+  PMX_CHECK(schedule == "constant" || schedule == "cosine", "--schedule must be constant or cosine, got '", schedule,
+            "'");
+  PMX_CHECK(args.get_int("--warmup") >= 0, "--warmup must be >= 0, got ", args.get_int("--warmup"));
   PMX_CHECK(args.get_int("--eval-size") >= 1 && args.get_int("--test-size") >= 0,
             "--eval-size must be >= 1 and --test-size >= 0");
   int threads = int(args.get_int("--threads"));
@@ -137,7 +160,7 @@ std::string run_config_json(const ArgParser& args, const ModelShape& shape, cons
       << ",\"batch\":" << args.get_int("--batch") << ",\"lr\":" << args.get_double("--lr")
       << ",\"clip\":" << args.get_double("--clip") << ",\"seed\":" << args.get_int("--seed")
       << ",\"seq_len\":" << shape.seq_len << ",\"vocab\":" << shape.vocab << ",\"classes\":" << shape.classes
-      << ",\"data\":" << (data_json.empty() ? "{}" : data_json) << "}";
+      << schedule_json(args) << ",\"data\":" << (data_json.empty() ? "{}" : data_json) << "}";
   return cfg.str();
 }
 
@@ -157,6 +180,8 @@ int run_classification(const ArgParser& args, const std::string& app, const std:
   tc.steps = args.get_int("--steps");
   tc.batch = args.get_int("--batch");
   tc.clip = args.get_double("--clip");
+  std::unique_ptr<optim::LRSchedule> schedule = make_schedule(args);
+  tc.schedule = schedule.get();
   tc.eval_every = args.get_int("--eval-every");
   tc.eval_size = args.get_int("--eval-size");
   tc.test_size = args.get_int("--test-size");

@@ -6,8 +6,9 @@
 // config of that task): --model paramixer|transformer, --protocol chord|cdil, --layers, --dim,
 // --hidden (Paramixer h / Transformer feed-forward width), --heads, --head flatten|cls|mean,
 // --position-table 0|1, --p1 (embedding dropout), --p2 (block dropout; Transformer: in-layer
-// dropout), --batch, --lr, --steps, --max-minutes (wall-clock budget), --threads, --seed, --clip,
-// --eval-every, --eval-size, --test-size, --checkpoint, --checkpoint-every, --resume, --log,
+// dropout), --batch, --lr, --schedule constant|cosine, --warmup, --steps, --max-minutes (wall-clock budget), --threads, --seed, --clip,
+// --eval-every, --eval-size, --test-size, --checkpoint, --checkpoint-every, --resume,
+// --best-weights (test the best validation step's weights instead of the last), --log,
 // --plot, --summary, --data-dir, --quiet.
 //
 // --max-minutes: once this run's loop has used the budget, the step finishes, the checkpoint is
@@ -29,6 +30,7 @@
 #include "apps/common/args.h"
 #include "apps/common/trainer.h"
 #include "layers/module.h"
+#include "optim/lr_schedule.h"
 
 namespace pmx::apps {
 
@@ -54,9 +56,19 @@ void declare_model_flags(ArgParser& args, const ModelDefaults& defaults);
 uint64_t apply_run_flags(const ArgParser& args);
 
 // The part of apply_run_flags every training app shares (apps/synthetic.cpp has its own model
-// flags): checks --batch, --steps, --lr, --eval-size, --test-size and --threads, sets the thread
+// flags): checks --batch, --steps, --lr, --schedule, --warmup, --eval-size, --test-size and
+// --threads, sets the thread
 // count, seeds the generator with --seed and returns it.
 uint64_t apply_loop_flags(const ArgParser& args);
+
+// --schedule constant|cosine and --warmup (declare_model_flags declares them too).
+void declare_schedule_flags(ArgParser& args);
+// The learning-rate schedule the flags ask for (warm-up, then cosine decay to 5 % of --lr at
+// --steps), or nullptr for a constant rate.
+std::unique_ptr<optim::LRSchedule> make_schedule(const ArgParser& args);
+// What --resume must match about the schedule, as JSON members to append to a config object
+// ("" for a constant rate, so checkpoints from before the flag existed still resume).
+std::string schedule_json(const ArgParser& args);
 
 // "paramixer" (CHORD), "paramixer_cdil" or "transformer": names the run's files.
 std::string model_variant(const ArgParser& args);
