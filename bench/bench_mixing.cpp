@@ -14,7 +14,11 @@
 // Bytes are the minimum traffic: forward reads V, W and writes out; backward reads dOut, V, W
 // and writes dV, dW (each tensor once; V alone is 64 MiB, so everything streams from DRAM).
 //
-//   ./build/bench/bench_mixing [--isa=auto|avx512|avx2|portable] [--reps=4]
+//   ./build/bench/bench_mixing [--isa=auto|avx512|avx2|portable] [--reps=4] [--n=32768] [--batch=16]
+//
+// --n / --batch change the problem (the figure is the default); a small one (say
+// --n=1024 --batch=1, 4 MiB in all) runs from L2 and shows what the kernels reach when memory
+// is not in the way.
 #include <omp.h>
 #include <time.h>
 
@@ -95,13 +99,17 @@ void print_row(const char* name, int threads, const char* pass, const Result& r,
 
 int main(int argc, char** argv) {
   int reps = 4;
+  long n_arg = 32768, b_arg = 16;
   std::string isa = "auto";
   for (int a = 1; a < argc; ++a) {
     std::string s = argv[a];
     if (s.rfind("--isa=", 0) == 0) isa = s.substr(6);
     else if (s.rfind("--reps=", 0) == 0) reps = std::max(1, std::atoi(s.c_str() + 7));
+    else if (s.rfind("--n=", 0) == 0) n_arg = std::atol(s.c_str() + 4);
+    else if (s.rfind("--batch=", 0) == 0) b_arg = std::atol(s.c_str() + 8);
     else {
-      std::fprintf(stderr, "usage: %s [--isa=auto|avx512|avx2|portable] [--reps=4]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--isa=auto|avx512|avx2|portable] [--reps=4] [--n=32768] [--batch=16]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -111,7 +119,11 @@ int main(int argc, char** argv) {
                                   : MixIsa::Auto);
   const char* isa_name[] = {"auto", "portable", "AVX2+FMA", "AVX-512F"};
 
-  const long B = 16, N = 32768, d = 32, M = num_factors(N), Kmax = M + 1;
+  if (n_arg < 2 || b_arg < 1) {
+    std::fprintf(stderr, "bench_mixing: need --n >= 2 and --batch >= 1 (got n = %ld, batch = %ld)\n", n_arg, b_arg);
+    return 2;
+  }
+  const long B = b_arg, N = n_arg, d = 32, M = num_factors(N), Kmax = std::max(M + 1, 9L);
   std::printf("mixing step benchmark: B = %ld, N = %ld, d = %ld, M = %ld factors, fp32, path %s, "
               "best of %d, load average %s\n",
               B, N, d, M, isa_name[static_cast<int>(mix_isa())], reps, pmx::bench::load_average().c_str());
