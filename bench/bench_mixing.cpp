@@ -17,7 +17,7 @@
 //   ./build/bench/bench_mixing [--isa=auto|avx512|avx2|portable] [--reps=4] [--n=32768] [--batch=16]
 //
 // --n / --batch change the problem (the figure is the default); a small one (say
-// --n=1024 --batch=1, 4 MiB in all) runs from L2 and shows what the kernels reach when memory
+// --n=1024 --batch=1, under 1 MiB in all) runs from L2 and shows what the kernels reach when memory
 // is not in the way.
 #include <omp.h>
 #include <time.h>
