@@ -123,7 +123,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_mixing: need --n >= 2 and --batch >= 1 (got n = %ld, batch = %ld)\n", n_arg, b_arg);
     return 2;
   }
-  const long B = b_arg, N = n_arg, d = 32, M = num_factors(N), Kmax = std::max(M + 1, 9L);
+  const long B = b_arg, N = n_arg, d = 32, M = num_factors(N);
+  // Slots per row of each protocol, from its offsets (CHORD M + 1, CDIL 9), and the larger.
+  auto slots = [&](Protocol p) { return long(protocol_offsets(p, N, 0, M).size()); };
+  const long Kmax = std::max(slots(Protocol::Chord), slots(Protocol::Cdil));
   std::printf("mixing step benchmark: B = %ld, N = %ld, d = %ld, M = %ld factors, fp32, path %s, "
               "best of %d, load average %s\n",
               B, N, d, M, isa_name[static_cast<int>(mix_isa())], reps, pmx::bench::load_average().c_str());
@@ -146,7 +149,7 @@ int main(int argc, char** argv) {
   };
   std::vector<Row> rows_out;
   for (Protocol p : {Protocol::Chord, Protocol::Cdil}) {
-    const long K = p == Protocol::Chord ? M + 1 : 9;
+    const long K = slots(p);
     char name[64];
     std::snprintf(name, sizeof name, "%s K=%ld", p == Protocol::Chord ? "CHORD" : "CDIL", K);
     for (int t = 0; t < 2; ++t) {
