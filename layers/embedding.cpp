@@ -11,10 +11,19 @@ Embedding::Embedding(int64_t num, int64_t d, int64_t pad) : num_embeddings(num),
             " must be -1 (none) or in [0, ", num, ")");
   weight = register_parameter("weight", empty({num, d}));
   normal_(weight, 0.0, 1.0);
-  if (pad >= 0) {
-    float* row = weight.data<float>() + pad * d;
-    for (int64_t j = 0; j < d; ++j) row[j] = 0.f;
-  }
+  zero_padding_row();
+}
+
+void Embedding::reset_uniform(double range) {
+  PMX_CHECK(range > 0, "[Embedding] reset_uniform needs a range > 0, got ", range);
+  uniform_(weight, -range, range);
+  zero_padding_row();
+}
+
+void Embedding::zero_padding_row() {
+  if (padding_idx < 0) return;
+  float* row = weight.data<float>() + padding_idx * dim;
+  for (int64_t j = 0; j < dim; ++j) row[j] = 0.f;
 }
 
 Tensor Embedding::forward(const Tensor& ids) {

@@ -17,9 +17,13 @@ ParamixerModel::ParamixerModel(const ParamixerConfig& c) : config(c) {
             "[ParamixerModel] need dim, hidden, layers, classes >= 1, got dim = ", c.dim, ", hidden = ", c.hidden,
             ", layers = ", c.layers, ", classes = ", c.classes);
   PMX_CHECK(c.p1 >= 0 && c.p1 < 1, "[ParamixerModel] p1 must be in [0, 1), got ", c.p1);
-  if (c.vocab > 0)
+  PMX_CHECK(c.embedding_init >= 0, "[ParamixerModel] embedding_init must be >= 0, got ", c.embedding_init);
+  PMX_CHECK(c.embedding_init == 0 || c.vocab > 0,
+            "[ParamixerModel] embedding_init applies to token input only (vocab > 0)");
+  if (c.vocab > 0) {
     embedding = register_module("embedding", std::make_shared<Embedding>(c.vocab, c.dim, c.padding_idx));
-  else
+    if (c.embedding_init > 0) embedding->reset_uniform(c.embedding_init);
+  } else
     init_linear = register_module("init_linear", std::make_shared<Linear>(c.input_features, c.dim));
   int64_t n = inner_len();
   if (c.head == ParamixerHead::Cls) {

@@ -14,7 +14,9 @@
 //     Mean:    Linear(d, classes) on the mean of V over positions
 //   output (B, classes); classes = 1 for regression (the adding problem).
 //
-// Init as PyTorch: Linear U(+-1/sqrt(fan_in)); embedding, position table and cls_token N(0, 1).
+// Init as PyTorch: Linear U(+-1/sqrt(fan_in)); embedding, position table and cls_token N(0, 1);
+// with embedding_init = r > 0 the token embedding is redrawn from U(-r, r) right after it is made
+// (as the official code's init_embedding; the padding row stays zero).
 // Parameters are drawn in registration order: input layer, cls_token, position table, blocks,
 // final.
 //
@@ -47,6 +49,8 @@ struct ParamixerConfig {
   Protocol protocol = Protocol::Chord;
   bool floor_factors = false;   // M = floor(log2 N') instead of ceil
   bool position_table = false;  // learned (N', d) table added to the embedding
+  double embedding_init = 0;    // > 0: token embedding drawn from U(-r, r) (the official code's
+                                // init_embedding uses 0.1, for byte-level text); 0: N(0, 1)
   ParamixerHead head = ParamixerHead::Flatten;
   double p1 = 0;                // dropout on the embedding (twice, see above)
   double p2 = 0;                // dropout at the end of every block

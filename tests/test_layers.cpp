@@ -169,6 +169,30 @@ TEST_CASE("layers: Embedding looks up rows and keeps the padding row at zero") {
   CHECK_THROWS_AS(nn::Embedding(0, 2), Error);
 }
 
+TEST_CASE("layers: Embedding::reset_uniform draws U(-r, r) and keeps the padding row at zero") {
+  manual_seed(4);
+  nn::Embedding table(50, 8, /*padding_idx=*/3);
+  table.reset_uniform(0.1);
+  std::vector<float> w = table.weight.to_vector<float>();
+  double lo = 1, hi = -1, mean = 0;
+  for (int64_t r = 0; r < 50; ++r)
+    for (int64_t j = 0; j < 8; ++j) {
+      float v = w[size_t(r * 8 + j)];
+      if (r == 3) {
+        CHECK(v == 0.f);
+        continue;
+      }
+      lo = std::min(lo, double(v));
+      hi = std::max(hi, double(v));
+      mean += v / (49.0 * 8);
+    }
+  CHECK(lo >= -0.1);
+  CHECK(hi <= 0.1);
+  CHECK(hi - lo > 0.18);  // 392 draws cover nearly the whole range (N(0, 1) would not fit in it)
+  CHECK(std::abs(mean) < 0.02);
+  CHECK_THROWS_WITH_AS(table.reset_uniform(0), doctest::Contains("range > 0"), Error);
+}
+
 TEST_CASE("layers: Dropout scales survivors in training and is the identity in eval") {
   manual_seed(9);
   nn::Dropout drop(0.5);

@@ -2,6 +2,7 @@
 // training run on the adding problem.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <set>
@@ -70,6 +71,39 @@ TEST_CASE("paramixer: adding model at N = 1024 has exactly 49,167 parameters") {
   CHECK(model.blocks.size() == 1);
   CHECK(model.blocks[0]->num_factors == 10);
   CHECK(model.blocks[0]->links == 11);
+}
+
+TEST_CASE("paramixer: embedding_init draws the token embedding from U(-r, r), only for token input") {
+  ParamixerConfig c;
+  c.seq_len = 8;
+  c.vocab = 40;
+  c.padding_idx = 0;
+  c.classes = 2;
+  c.dim = 4;
+  c.hidden = 4;
+  manual_seed(1);
+  ParamixerModel normal(c);
+  c.embedding_init = 0.1;
+  manual_seed(1);
+  ParamixerModel uniform(c);
+  std::vector<float> wn = normal.embedding->weight.to_vector<float>();
+  std::vector<float> wu = uniform.embedding->weight.to_vector<float>();
+  float max_n = 0, max_u = 0;
+  for (size_t i = 0; i < wn.size(); ++i) {
+    max_n = std::max(max_n, std::abs(wn[i]));
+    max_u = std::max(max_u, std::abs(wu[i]));
+  }
+  CHECK(max_n > 1.f);  // 160 draws of N(0, 1)
+  CHECK(max_u <= 0.1f);
+  CHECK(max_u > 0.05f);
+  for (int j = 0; j < 4; ++j) CHECK(wu[size_t(j)] == 0.f);  // padding row
+  c.vocab = 0;
+  c.input_features = 2;
+  CHECK_THROWS_WITH_AS(ParamixerModel{c}, doctest::Contains("token input only"), Error);
+  c.vocab = 40;
+  c.input_features = 0;
+  c.embedding_init = -1;
+  CHECK_THROWS_WITH_AS(ParamixerModel{c}, doctest::Contains("embedding_init must be >= 0"), Error);
 }
 
 TEST_CASE("paramixer: model state_dict keys match the official names") {

@@ -207,6 +207,13 @@ TEST_CASE("real_apps: the model flags build the configured Paramixer or Transfor
   CHECK(p->config.p1 == 0.4);
   CHECK(p->config.padding_idx == 0);
   CHECK(p->config.classes == 3);
+  CHECK(p->config.embedding_init == 0);
+  CHECK(run_config_json(args, shape, "").find("embedding_init") == std::string::npos);  // old checkpoints resume
+  ArgParser u = parsed(d, {"--embedding-init", "0.1"});
+  apply_run_flags(u);
+  std::unique_ptr<nn::Module> um = make_model(u, shape);
+  CHECK(dynamic_cast<nn::ParamixerModel*>(um.get())->config.embedding_init == 0.1);
+  CHECK(run_config_json(u, shape, "").find("\"embedding_init\":0.1") != std::string::npos);
   Tensor ids = zeros({2, 64}, DType::Int64);
   CHECK(m->forward(ids).shape() == Shape{2, 3});
 
@@ -238,6 +245,10 @@ TEST_CASE("real_apps: apply_run_flags and make_model reject bad flags, naming th
   CHECK_THROWS_WITH_AS(apply_run_flags(parsed(d, {"--lr", "0"})), doctest::Contains("--lr"), pmx::Error);
   CHECK_THROWS_WITH_AS(apply_run_flags(parsed(d, {"--threads", "0"})), doctest::Contains("--threads"), pmx::Error);
   CHECK_THROWS_AS(apply_run_flags(parsed(d, {"--position-table", "2"})), pmx::Error);
+  CHECK_THROWS_WITH_AS(apply_run_flags(parsed(d, {"--embedding-init", "-0.1"})), doctest::Contains("--embedding-init"),
+                       pmx::Error);
+  CHECK_THROWS_WITH_AS(apply_run_flags(parsed(d, {"--model", "transformer", "--embedding-init", "0.1"})),
+                       doctest::Contains("--embedding-init applies to --model paramixer"), pmx::Error);
   CHECK_THROWS_AS(apply_run_flags(parsed(d, {"--batch", "0"})), pmx::Error);
   CHECK_THROWS_WITH_AS(make_model(parsed(d, {}), ModelShape{0, 10, -1, 2}), doctest::Contains("[make_model]"),
                        pmx::Error);

@@ -23,6 +23,8 @@ void declare_model_flags(ArgParser& args, const ModelDefaults& d) {
   args.add_int("--heads", d.heads, "Transformer attention heads (must divide --dim)");
   args.add_string("--head", d.head, "classifier head: flatten | cls | mean");
   args.add_int("--position-table", d.position_table ? 1 : 0, "1: learned position table added to the embedding");
+  args.add_double("--embedding-init", d.embedding_init,
+                  "Paramixer token embedding init: 0 = N(0, 1); r > 0 = U(-r, r) (the official text runs: 0.1)");
   args.add_double("--p1", d.p1, "dropout on the embedding");
   args.add_double("--p2", d.p2, "dropout at the end of every Paramixer block / inside every Transformer layer");
   args.add_int("--batch", d.batch, "sequences per training step");
@@ -100,6 +102,10 @@ uint64_t apply_run_flags(const ArgParser& args) {
             args.get_int("--heads"), ") must divide --dim (", args.get_int("--dim"), ")");
   PMX_CHECK(args.get_int("--position-table") == 0 || args.get_int("--position-table") == 1,
             "--position-table must be 0 or 1");
+  PMX_CHECK(args.get_double("--embedding-init") >= 0, "--embedding-init must be >= 0, got ",
+            args.get_double("--embedding-init"));
+  PMX_CHECK(model == "paramixer" || args.get_double("--embedding-init") == 0,
+            "--embedding-init applies to --model paramixer only");
   for (const char* p : {"--p1", "--p2"})
     PMX_CHECK(args.get_double(p) >= 0 && args.get_double(p) < 1, p, " must be in [0, 1), got ", args.get_double(p));
   return apply_loop_flags(args);
@@ -125,6 +131,7 @@ std::unique_ptr<nn::Module> make_model(const ArgParser& args, const ModelShape& 
     c.layers = args.get_int("--layers");
     c.protocol = args.get_string("--protocol") == "cdil" ? kernels::Protocol::Cdil : kernels::Protocol::Chord;
     c.position_table = args.get_int("--position-table") == 1;
+    c.embedding_init = args.get_double("--embedding-init");
     c.head = head == "cls"    ? nn::ParamixerHead::Cls
              : head == "mean" ? nn::ParamixerHead::Mean
                               : nn::ParamixerHead::Flatten;
@@ -150,6 +157,15 @@ std::unique_ptr<nn::Module> make_model(const ArgParser& args, const ModelShape& 
   return std::make_unique<nn::TransformerModel>(c);
 }
 
+// Only a non-default init is recorded, so checkpoints from before the flag still resume.
+static std::string embedding_init_json(const ArgParser& args) {
+  double r = args.get_double("--embedding-init");
+  if (r == 0) return "";
+  std::ostringstream out;
+  out << ",\"embedding_init\":" << r;
+  return out.str();
+}
+
 std::string run_config_json(const ArgParser& args, const ModelShape& shape, const std::string& data_json) {
   std::ostringstream cfg;
   cfg << "{\"model\":\"" << args.get_string("--model") << "\",\"protocol\":\"" << args.get_string("--protocol")
@@ -157,6 +173,7 @@ std::string run_config_json(const ArgParser& args, const ModelShape& shape, cons
       << ",\"hidden\":" << args.get_int("--hidden") << ",\"heads\":" << args.get_int("--heads") << ",\"head\":\""
       << args.get_string("--head") << "\",\"position_table\":" << args.get_int("--position-table")
       << ",\"p1\":" << args.get_double("--p1") << ",\"p2\":" << args.get_double("--p2")
+      << embedding_init_json(args)
       << ",\"batch\":" << args.get_int("--batch") << ",\"lr\":" << args.get_double("--lr")
       << ",\"clip\":" << args.get_double("--clip") << ",\"seed\":" << args.get_int("--seed")
       << ",\"seq_len\":" << shape.seq_len << ",\"vocab\":" << shape.vocab << ",\"classes\":" << shape.classes

@@ -5,7 +5,7 @@
 // Flags (declare_model_flags, defaults per app from ModelDefaults, so --help shows the paper's
 // config of that task): --model paramixer|transformer, --protocol chord|cdil, --layers, --dim,
 // --hidden (Paramixer h / Transformer feed-forward width), --heads, --head flatten|cls|mean,
-// --position-table 0|1, --p1 (embedding dropout), --p2 (block dropout; Transformer: in-layer
+// --position-table 0|1, --embedding-init (0: N(0, 1), r: U(-r, r), Paramixer only), --p1 (embedding dropout), --p2 (block dropout; Transformer: in-layer
 // dropout), --batch, --lr, --schedule constant|cosine, --warmup, --steps, --max-minutes (wall-clock budget), --threads, --seed, --clip,
 // --eval-every, --eval-size, --test-size, --checkpoint, --checkpoint-every, --resume,
 // --best-weights (test the best validation step's weights instead of the last), --log,
@@ -39,6 +39,7 @@ struct ModelDefaults {
   int64_t layers = 1, dim = 32, hidden = 32, heads = 4, batch = 32, steps = 10000;
   bool position_table = true;
   double p1 = 0, p2 = 0, lr = 1e-3, clip = 1.0;
+  double embedding_init = 0;  // 0: N(0, 1); r > 0: U(-r, r) (ParamixerConfig::embedding_init)
   int64_t eval_every = 200, eval_size = 1000, test_size = 2000, checkpoint_every = 500;
   int64_t threads = 1;
 };
