@@ -11,8 +11,11 @@
 // parallel regions per (batch, head) squeezed between BLAS calls, and on the shared 2-core
 // machine (load ~7) spinning OpenMP workers made forward+backward 7x slower (3.5 s vs 0.5 s at
 // B = 4, N = 1024, d = 32, H = 4); serial rows cost ~15% when the machine is idle. dK and dV
-// accumulate over row blocks in a fixed order (beta = 1 GEMMs), so results do not depend on the
-// thread count.
+// accumulate over row blocks in a fixed order (beta = 1 GEMMs); OpenBLAS's threaded GEMM may
+// still round differently at another thread count (docs/ARCHITECTURE.md), so results agree
+// across thread counts to rounding, not bit for bit. The softmax rows use an 8-lane exp
+// (kernels/exp_avx2.h) in float: with a head size of 8 the N^2 scalar exps cost more than both
+// GEMMs (the Transformer step at N = 1024 went 2.4-2.9x faster with it).
 //
 // Q, K, V, dQ, dK, dV rows are `ld` elements apart (so they can be the Q/K/V columns of one head
 // inside a packed (N, 3d) projection, used in place); O and dO rows are `ld_out` apart.

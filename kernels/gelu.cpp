@@ -2,6 +2,7 @@
 // run time (gelu_avx512.cpp), the double path with std::erf, and the block split for threads.
 #include "kernels/gelu.h"
 #include "kernels/gelu_coeffs.h"
+#include "kernels/exp_avx2.h"
 
 #include <cmath>
 #include <type_traits>
@@ -45,15 +46,6 @@ inline T gelu_grad_from_erf(T g, T x, T e) {
 }
 
 #ifdef PMX_GELU_AVX2
-// c[0] x^(K-1) + ... + c[K-1] by Horner's rule, one FMA per coefficient (unrolled: K is fixed).
-template <int K>
-inline __m256 horner8(__m256 x, const float (&c)[K]) {
-  __m256 p = _mm256_set1_ps(c[0]);
-#pragma GCC unroll 8
-  for (int i = 1; i < K; ++i) p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(c[i]));
-  return p;
-}
-
 // erf(z) ~= z P(z^2) / Q(z^2) for |z| <= 3.92; past that erf rounds to +-1 in float. The
 // coefficients are a reweighted least-squares rational fit (P0 = 2/sqrt(pi) exactly) with
 // relative error 5.6e-8 in exact arithmetic, ~1e-7 after float rounding: float precision, no
@@ -72,21 +64,6 @@ inline __m256 erf_avx2(__m256 z) {
   __m256 e = _mm256_div_ps(_mm256_mul_ps(z, p), q);
   e = _mm256_max_ps(_mm256_min_ps(e, one), _mm256_sub_ps(_mm256_setzero_ps(), one));
   return _mm256_blendv_ps(e, _mm256_or_ps(sign, one), saturated);
-}
-
-// exp(t) for t in [-87, 0] (Cephes expf): t = n ln2 + r with |r| <= ln2/2, a degree-7
-// polynomial for exp(r), 2^n built in the exponent bits. ~1 ulp.
-inline __m256 exp_avx2(__m256 t) {
-  t = _mm256_max_ps(t, _mm256_set1_ps(gelu_coeffs::kExpMin));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(t, _mm256_set1_ps(gelu_coeffs::kLog2e)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(gelu_coeffs::kLn2Hi), t);  // ln2 split hi + lo so
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(gelu_coeffs::kLn2Lo), r);     // r carries no rounding
-  const __m256 p = horner8(r, gelu_coeffs::kExpP);
-  __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
-  y = _mm256_add_ps(y, _mm256_set1_ps(1.f));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
 // As gelu_from_erf and gelu_grad_from_erf above: gelu8, gelu_grad8 and the fused gelu_both8

@@ -264,7 +264,7 @@ TEST_CASE("attention: fused and composed paths agree on outputs and gradients") 
   for (size_t i = 0; i < runs[0].size(); ++i) CHECK(runs[0][i] == doctest::Approx(runs[1][i]).epsilon(1e-10));
 }
 
-TEST_CASE("attention: self_attention is bit-identical at 1 and 2 threads (BLAS threads)") {
+TEST_CASE("attention: self_attention agrees at 1 and 2 threads to rounding (OpenBLAS threads)") {
   const int previous = get_num_threads();
   std::vector<std::vector<float>> runs;
   for (int threads : {1, 2}) {
@@ -278,7 +278,10 @@ TEST_CASE("attention: self_attention is bit-identical at 1 and 2 threads (BLAS t
     runs.push_back(all);
   }
   set_num_threads(previous);
-  CHECK(runs[0] == runs[1]);
+  // Not bit for bit: OpenBLAS's threaded GEMM rounds by its partition (docs/ARCHITECTURE.md).
+  REQUIRE(runs[0].size() == runs[1].size());
+  for (size_t i = 0; i < runs[0].size(); ++i)
+    CHECK(runs[0][i] == doctest::Approx(runs[1][i]).epsilon(1e-5));
 }
 
 TEST_CASE("attention: self_attention rejects bad shapes, naming them") {
