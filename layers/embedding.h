@@ -2,8 +2,9 @@
 //
 // Shapes: ids int64 (...) -> (..., dim). Parameter: "weight" (num_embeddings, dim), init N(0, 1)
 // from the default generator. With padding_idx >= 0 that row starts at zero and receives no
-// gradient (so it stays zero); -1 means no padding row. reset_uniform redraws it from U(-r, r). Backward adds each output row's gradient
-// into the row it was read from. Ids outside [0, num_embeddings) throw.
+// gradient (so it stays zero); -1 means no padding row. reset_uniform(r) redraws the weight from
+// U(-r, r). Backward adds each output row's gradient into the row it was read from. Ids outside
+// [0, num_embeddings) throw.
 //
 //   pmx::nn::Embedding tokens(256, 32, /*padding_idx=*/0);
 //   pmx::Tensor e = tokens(ids);                 // ids (B, N) int64 -> (B, N, 32)

@@ -23,8 +23,9 @@ ParamixerModel::ParamixerModel(const ParamixerConfig& c) : config(c) {
   if (c.vocab > 0) {
     embedding = register_module("embedding", std::make_shared<Embedding>(c.vocab, c.dim, c.padding_idx));
     if (c.embedding_init > 0) embedding->reset_uniform(c.embedding_init);
-  } else
+  } else {
     init_linear = register_module("init_linear", std::make_shared<Linear>(c.input_features, c.dim));
+  }
   int64_t n = inner_len();
   if (c.head == ParamixerHead::Cls) {
     cls_token = register_parameter("cls_token", empty({c.dim}));
