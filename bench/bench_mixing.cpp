@@ -101,16 +101,14 @@ int main(int argc, char** argv) {
   int reps = 4;
   long n_arg = 32768, b_arg = 16;
   std::string isa = "auto";
-  bool lattice = true;
   for (int a = 1; a < argc; ++a) {
     std::string s = argv[a];
     if (s.rfind("--isa=", 0) == 0) isa = s.substr(6);
     else if (s.rfind("--reps=", 0) == 0) reps = std::max(1, std::atoi(s.c_str() + 7));
     else if (s.rfind("--n=", 0) == 0) n_arg = std::atol(s.c_str() + 4);
     else if (s.rfind("--batch=", 0) == 0) b_arg = std::atol(s.c_str() + 8);
-    else if (s.rfind("--lattice=", 0) == 0) lattice = std::atoi(s.c_str() + 10) != 0;
     else {
-      std::fprintf(stderr, "usage: %s [--isa=auto|avx512|avx2|portable] [--reps=4] [--n=32768] [--batch=16] [--lattice=1]\n",
+      std::fprintf(stderr, "usage: %s [--isa=auto|avx512|avx2|portable] [--reps=4] [--n=32768] [--batch=16]\n",
                    argv[0]);
       return 2;
     }
@@ -119,7 +117,6 @@ int main(int argc, char** argv) {
               : isa == "avx2"     ? MixIsa::Avx2
               : isa == "portable" ? MixIsa::Portable
                                   : MixIsa::Auto);
-  set_mix_lattice(lattice);
   const char* isa_name[] = {"auto", "portable", "AVX2+FMA", "AVX-512F"};
 
   if (n_arg < 2 || b_arg < 1) {
@@ -131,8 +128,8 @@ int main(int argc, char** argv) {
   auto slots = [&](Protocol p) { return long(protocol_offsets(p, N, 0, M).size()); };
   const long Kmax = std::max(slots(Protocol::Chord), slots(Protocol::Cdil));
   std::printf("mixing step benchmark: B = %ld, N = %ld, d = %ld, M = %ld factors, fp32, path %s, "
-              "CDIL lattice gather %s, best of %d, load average %s\n",
-              B, N, d, M, isa_name[static_cast<int>(mix_isa())], lattice ? "on" : "off", reps, pmx::bench::load_average().c_str());
+              "best of %d, load average %s\n",
+              B, N, d, M, isa_name[static_cast<int>(mix_isa())], reps, pmx::bench::load_average().c_str());
   Buffer v(B * N * d), out(B * N * d), g(B * N * d), dv(B * N * d);  // (B, N, d) each, 64 MiB
   Buffer w(B * N * Kmax), dw(B * N * Kmax);                         // (B, N, K <= 16)
   fill(v, 1.f, 1), fill(g, 1.f, 2), fill(w, 0.1f, 3);

@@ -25,7 +25,6 @@
 #include <type_traits>
 
 #include "core/error.h"
-#include "kernels/mixing_lattice.h"
 
 namespace pmx {
 namespace kernels {
@@ -79,7 +78,6 @@ void dot_rows_avx512(float* dw, const float* g, const float* v, const long* sh, 
 
 namespace {
 MixIsa g_forced = MixIsa::Auto;
-bool g_lattice = true;
 bool cpu_has_avx512() {
   static const bool has = __builtin_cpu_supports("avx512f");
   return has;
@@ -87,7 +85,6 @@ bool cpu_has_avx512() {
 }  // namespace
 
 void set_mix_isa(MixIsa isa) { g_forced = isa; }
-void set_mix_lattice(bool on) { g_lattice = on; }
 
 MixIsa mix_isa() {
   if (g_forced == MixIsa::Portable || g_forced == MixIsa::Avx2) return g_forced;
@@ -323,62 +320,6 @@ bool line_rows(const T* p, long row_len) {
 // tile's dOut rows hits L1. Tile size never changes the arithmetic, only the scheduling.
 long tile_rows(long d) { return std::max(8L, 2048 / std::max(1L, d)); }
 
-// ---- CDIL on its lattice (kernels/mixing_lattice.h; AVX2 path, float) ---------------------
-
-// How a batch element's rows are split when a CDIL factor takes the lattice gather: tiles of
-// `tb` blocks (R rows each) over the P blocks of the whole groups, then tiles of `tile`
-// consecutive rows over the rows after them, which the generic kernels take.
-struct LatticeSplit {
-  long s = 0, G = 0, P = 0, tb = 0, main_rows = 0, tile = 0, main_tiles = 0, tiles = 0;
-};
-
-// The split for this factor, or s = 0 when the lattice path does not apply (another protocol,
-// another code path, d < 8, or not one whole group of R*s rows).
-template <class T>
-LatticeSplit lattice_split(const long* offsets, long K, long N, long d) {
-  LatticeSplit L;
-  if (!std::is_same<T, float>::value || !g_lattice || mix_isa() != MixIsa::Avx2) return L;
-  const long s = detail::cdil_dilation(offsets, K);
-  if (!detail::lattice_applies(s, N, d)) return L;
-  const long R = detail::lattice_rows(d);
-  L.s = s;
-  L.G = R * s;
-  L.P = (N / L.G) * s;
-  L.main_rows = (N / L.G) * L.G;
-  L.tile = tile_rows(d);
-  // Small dilations: whole groups per tile, so a tile's rows are one contiguous range.
-  L.tb = std::max(1L, L.tile / R);
-  if (s < L.tb) L.tb = L.tb / s * s;
-  L.main_tiles = (L.P + L.tb - 1) / L.tb;
-  L.tiles = L.main_tiles + (N - L.main_rows + L.tile - 1) / L.tile;
-  return L;
-}
-
-// Rows [i0, i1) of tile x (x >= main_tiles: the rows after the whole groups).
-void leftover_rows(const LatticeSplit& L, long N, long x, long* i0, long* i1) {
-  *i0 = L.main_rows + (x - L.main_tiles) * L.tile;
-  *i1 = std::min(N, *i0 + L.tile);
-}
-
-// Calls f(i0, i1) for every run of consecutive rows that blocks [p0, p1) cover.
-template <class F>
-void for_lattice_rows(const LatticeSplit& L, long p0, long p1, F f) {
-  if (p0 % L.s == 0 && p1 % L.s == 0) return f(p0 / L.s * L.G, p1 / L.s * L.G);
-  for (long p = p0; p < p1;) {
-    const long q = p / L.s, u = p % L.s, end = std::min(p1, (q + 1) * L.s);
-    for (long i = q * L.G + u; i < (q + 1) * L.G; i += L.s) f(i, i + (end - p));
-    p = end;
-  }
-}
-
-void lattice_gather(float* dst, const float* base, const float* w, const LatticeSplit& L, long N,
-                    long d, long x, bool w_at_src) {
-  detail::gather_lattice_avx2(dst, base, base, w, L.s, N, d, x * L.tb,
-                              std::min(L.P, (x + 1) * L.tb), w_at_src);
-}
-void lattice_gather(double*, const double*, const double*, const LatticeSplit&, long, long, long,
-                    bool) {}  // never called: the lattice path is float only
-
 }  // namespace
 
 template <class T>
@@ -390,22 +331,6 @@ void mix_forward(T* out, const T* v, const T* w, const long* offsets, long K, lo
   for (long k = 0; k < K; ++k) sh[k] = ((offsets[k] % N) + N) % N;
   const RowKernels<T> rk = pick_kernels<T>();
   const bool stream = line_rows(out, d) && size_t(B * N * d) * sizeof(T) >= kStreamBytes;
-  const LatticeSplit L = lattice_split<T>(offsets, K, N, d);
-  if (L.s) {
-#pragma omp parallel for schedule(static) if (B * N * d * (K + 1) >= kParallelMin)
-    for (long t = 0; t < B * L.tiles; ++t) {
-      const long b = t / L.tiles, x = t % L.tiles;
-      const T* vb = v + b * N * d;
-      if (x < L.main_tiles) {
-        lattice_gather(out + b * N * d, vb, w + b * N * K, L, N, d, x, false);
-      } else {
-        long i0, i1;
-        leftover_rows(L, N, x, &i0, &i1);
-        rk.gather(out + b * N * d, vb, vb, w + b * N * K, sh, K, N, d, i0, i1, false, false);
-      }
-    }
-    return;
-  }
   const long tile = tile_rows(d), tiles = (N + tile - 1) / tile;
 #pragma omp parallel for schedule(static) if (B * N * d * (K + 1) >= kParallelMin)
   for (long t = 0; t < B * tiles; ++t) {
@@ -431,29 +356,6 @@ void mix_backward(T* d_v, T* d_w, const T* d_out, const T* v, const T* w, const 
   const size_t out_bytes = size_t(B * N) * ((d_v ? d : 0) + (d_w ? K : 0)) * sizeof(T);
   const bool stream_v = out_bytes >= kStreamBytes && line_rows(d_v, d);
   const bool stream_w = out_bytes >= kStreamBytes && line_rows(d_w, K);
-  const LatticeSplit L = d > 0 ? lattice_split<T>(offsets, K, N, d) : LatticeSplit{};
-  if (L.s) {
-    // Per tile, the dW dots of its rows, then their dV on the lattice (dOut rows still in cache).
-#pragma omp parallel for schedule(static) if (B * N * d * (K + 1) >= kParallelMin)
-    for (long t = 0; t < B * L.tiles; ++t) {
-      const long b = t / L.tiles, x = t % L.tiles;
-      const T* gb = d_out + b * N * d;
-      const T* wb = w + b * N * K;
-      auto dots = [&](long i0, long i1) {
-        if (d_w) rk.dots(d_w + b * N * K, gb, v + b * N * d, sh_f, K, N, d, i0, i1, false);
-      };
-      if (x < L.main_tiles) {
-        for_lattice_rows(L, x * L.tb, std::min(L.P, (x + 1) * L.tb), dots);
-        if (d_v) lattice_gather(d_v + b * N * d, gb, wb, L, N, d, x, true);
-      } else {
-        long i0, i1;
-        leftover_rows(L, N, x, &i0, &i1);
-        dots(i0, i1);
-        if (d_v) rk.gather(d_v + b * N * d, gb, gb, wb, sh_b, K, N, d, i0, i1, true, false);
-      }
-    }
-    return;
-  }
   const long tile = tile_rows(d), tiles = (N + tile - 1) / tile;
 #pragma omp parallel for schedule(static) if (B * N * d * (K + 1) >= kParallelMin)
   for (long t = 0; t < B * tiles; ++t) {

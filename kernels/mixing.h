@@ -84,9 +84,5 @@ void set_mix_isa(MixIsa isa);
 // The path the float kernels take now (Auto resolved to the concrete one).
 MixIsa mix_isa();
 
-// Whether CDIL factors on the AVX2 path take the lattice gather (kernels/mixing_lattice.h;
-// on by default). Off gives the generic gather; for tests and benchmarks, not thread-safe.
-void set_mix_lattice(bool on);
-
 }  // namespace kernels
 }  // namespace pmx

@@ -60,9 +60,7 @@ struct Setup {
 };
 
 // Every (offsets) list a test should cover for length n: CHORD, and CDIL at the first, a
-// middle, the last and a too-large dilation (offsets beyond n, colliding slots). The first and
-// middle ones take the AVX2 lattice gather (kernels/mixing_lattice.h) for d >= 8, with rows
-// left over after the whole groups when n is not a multiple of R*s, and source rows that wrap.
+// middle, the last and a too-large dilation (offsets beyond n, colliding slots).
 std::vector<std::vector<long>> offset_sets(long n) {
   long m = num_factors(n);
   std::vector<std::vector<long>> sets{chord_offsets(n, m), cdil_offsets(0), cdil_offsets(m / 2),
@@ -237,51 +235,6 @@ TEST_CASE("mixing: fast float kernels match the naive twins at odd sizes") {
         }
     }
   }
-}
-
-TEST_CASE("mixing: the CDIL lattice gather matches the generic gather and the naive twin") {
-  // Every dilation of each n (whole groups only, groups plus left-over rows, R*s = n exactly,
-  // and R*s > n, where the generic kernels take every row), at row lengths that pick each R
-  // (d = 8, 16, 24, >= 32) and with column tails.
-  const long B = 2;
-  auto close = [](const std::vector<float>& a, const std::vector<float>& b) {
-    for (size_t i = 0; i < a.size(); ++i)
-      if (!(std::fabs(a[i] - b[i]) <= 1e-5f * (1.f + std::fabs(b[i])) * 8.f)) return false;
-    return true;
-  };
-  for (long n : {8L, 16L, 37L, 64L, 257L})
-    for (long m = 0; m < num_factors(n); ++m)
-      for (long d : {8L, 11L, 16L, 24L, 32L, 33L, 40L, 64L}) {
-        CAPTURE(n);
-        CAPTURE(m);
-        CAPTURE(d);
-        const auto o = cdil_offsets(m);
-        const long K = 9;
-        auto v = uniform<float>(B * n * d, 21), w = uniform<float>(B * n * K, 22);
-        auto g = uniform<float>(B * n * d, 23);
-        std::vector<float> out[2], dv[2], dw[2];
-        for (int lattice = 0; lattice < 2; ++lattice) {
-          Setup s(MixIsa::Avx2, 2);
-          set_mix_lattice(lattice == 1);
-          out[lattice].assign(B * n * d, NAN);
-          dv[lattice].assign(B * n * d, NAN);
-          dw[lattice].assign(B * n * K, NAN);
-          mix_forward(out[lattice].data(), v.data(), w.data(), o.data(), K, B, n, d);
-          mix_backward(dv[lattice].data(), dw[lattice].data(), g.data(), v.data(), w.data(),
-                       o.data(), K, B, n, d);
-          set_mix_lattice(true);
-        }
-        std::vector<float> out_n(B * n * d), dv_n(B * n * d), dw_n(B * n * K);
-        mix_forward_naive(out_n.data(), v.data(), w.data(), o.data(), K, B, n, d);
-        mix_backward_naive(dv_n.data(), dw_n.data(), g.data(), v.data(), w.data(), o.data(), K,
-                           B, n, d);
-        for (int lattice = 0; lattice < 2; ++lattice) {
-          CAPTURE(lattice);
-          CHECK(close(out[lattice], out_n));
-          CHECK(close(dv[lattice], dv_n));
-          CHECK(close(dw[lattice], dw_n));
-        }
-      }
 }
 
 TEST_CASE("mixing: 1 and 2 threads give identical bits") {
