@@ -24,14 +24,11 @@ T row_max(const T* x, int64_t n) {
   return top;
 }
 
-// x[j] = exp(x[j] - shift) for all j; returns their sum when `sum` is set (else 0).
+// x[j] = exp(x[j] - shift) for all j; returns their sum (the backward ignores it).
 template <class T>
-T exp_shifted(T* x, int64_t n, T shift, bool sum) {
+T exp_shifted(T* x, int64_t n, T shift) {
   T total = 0;
-  for (int64_t j = 0; j < n; ++j) {
-    x[j] = std::exp(x[j] - shift);
-    if (sum) total += x[j];
-  }
+  for (int64_t j = 0; j < n; ++j) total += (x[j] = std::exp(x[j] - shift));
   return total;
 }
 
@@ -60,7 +57,7 @@ float row_max<float>(const float* x, int64_t n) {
 }
 
 template <>
-float exp_shifted<float>(float* x, int64_t n, float shift, bool sum) {
+float exp_shifted<float>(float* x, int64_t n, float shift) {
   const __m256 s = _mm256_set1_ps(shift);
   __m256 acc = _mm256_setzero_ps();
   int64_t j = 0;
@@ -74,7 +71,7 @@ float exp_shifted<float>(float* x, int64_t n, float shift, bool sum) {
     x[j] = std::exp(x[j] - shift);
     total += x[j];
   }
-  return sum ? total : 0.f;
+  return total;
 }
 #endif
 
@@ -90,7 +87,7 @@ void attention_forward(T* out, int64_t ld_out, T* lse, const T* q, const T* k, c
     for (int64_t i = 0; i < rb; ++i) {
       T* row = scores + i * N;
       const T top = row_max(row, N);
-      const T total = exp_shifted(row, N, top, /*sum=*/true);
+      const T total = exp_shifted(row, N, top);
       const T inv = T(1) / total;
       for (int64_t j = 0; j < N; ++j) row[j] *= inv;
       lse[r0 + i] = top + std::log(total);
@@ -115,7 +112,7 @@ void attention_backward(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, in
       T dot = 0;
       for (int64_t c = 0; c < dh; ++c) dot += d_out_blk[i * ld_out + c] * out[(r0 + i) * ld_out + c];
       row_dot[i] = dot;
-      exp_shifted(probs + i * N, N, lse[r0 + i], /*sum=*/false);
+      exp_shifted(probs + i * N, N, lse[r0 + i]);
     }
     gemm(true, false, N, dh, rb, T(1), probs, N, d_out_blk, ld_out, T(1), d_v, ld);
     for (int64_t i = 0; i < rb; ++i) {

@@ -43,7 +43,8 @@ inline __m512 and_ps(__m512 a, __m512 b) {
   return _mm512_castsi512_ps(_mm512_and_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b)));
 }
 
-// horner8 of gelu.cpp on 16 lanes.
+// horner8 of kernels/exp_avx2.h on 16 lanes. (Not shared: nothing inline may cross the
+// AVX-512 pragma above, see the top of this file.)
 template <int K>
 inline __m512 horner16(__m512 x, const float (&c)[K]) {
   __m512 p = _mm512_set1_ps(c[0]);
@@ -67,7 +68,7 @@ inline __m512 erf16(__m512 z) {
   return _mm512_mask_blend_ps(saturated, e, or_ps(sign, one));
 }
 
-// exp_avx2 on 16 lanes, for t in [-87, 0].
+// exp_avx2 (kernels/exp_avx2.h) on 16 lanes, for t in [-87, 0].
 inline __m512 exp16(__m512 t) {
   t = _mm512_max_ps(t, _mm512_set1_ps(gelu_coeffs::kExpMin));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(t, _mm512_set1_ps(gelu_coeffs::kLog2e)),
