@@ -1,11 +1,14 @@
 // make_pathfinder_samples: a PNG sample sheet of generated Pathfinder-32 images for a person to
-// look at: one block per difficulty (6, 9, 14 dashes per target path, top to bottom), each
+// look at: one block per difficulty (`--difficulties`, default 6, 9, 14 dashes per target path,
+// top to bottom), each
 // `--rows` x `--cols` images scaled up `--scale` times in grey, framed green when the two
 // markers lie on one path (label 1) and red when they do not (label 0).
 //
 //   ./build/apps/make_pathfinder_samples --out pathfinder_samples.png --seed 0
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -50,6 +53,7 @@ int main(int argc, char** argv) {
     args.add_int("--rows", 4, "rows of images per difficulty");
     args.add_int("--cols", 8, "images per row");
     args.add_int("--scale", 4, "pixels per image pixel");
+    args.add_string("--difficulties", "6,9,14", "comma-separated dashes per target path, one block each (2 to 14)");
     args.parse(argc, argv);
     if (args.help_requested()) {
       std::printf("%s", args.help().c_str());
@@ -61,11 +65,25 @@ int main(int argc, char** argv) {
               " scale ", scale);
     const int side = apps::kPathfinderSide * scale, frame = 3, gap = 4, band = 16;
     const int pitch = side + 2 * frame + gap;
-    const int difficulties[3] = {6, 9, 14};
-    Sheet sheet{cols * pitch + gap, 3 * (band + rows * pitch) + gap, {}};
+    std::vector<int> difficulties;
+    {
+      std::string list = args.get_string("--difficulties"), item;
+      std::istringstream in(list);
+      while (std::getline(in, item, ',')) {
+        char* end = nullptr;
+        long c = std::strtol(item.c_str(), &end, 10);
+        PMX_CHECK(!item.empty() && *end == 0 && c >= 2 && c <= 14,
+                  "[make_pathfinder_samples] --difficulties: '", item, "' is not a dash count from 2 to 14 (in '", list, "')");
+        difficulties.push_back(int(c));
+      }
+      PMX_CHECK(!difficulties.empty() && difficulties.size() <= 8,
+                "[make_pathfinder_samples] --difficulties needs 1 to 8 entries, got '", list, "'");
+    }
+    const int blocks = int(difficulties.size());
+    Sheet sheet{cols * pitch + gap, blocks * (band + rows * pitch) + gap, {}};
     sheet.rgb.assign(size_t(sheet.width) * sheet.height * 3, 40);
 
-    for (int d = 0; d < 3; ++d) {
+    for (int d = 0; d < blocks; ++d) {
       std::vector<apps::PathfinderExample> images = apps::make_pathfinder_split(
           size_t(rows * cols), difficulties[d], uint64_t(args.get_int("--seed")), uint64_t(args.get_int("--first")));
       const int block_y = d * (band + rows * pitch);

@@ -9,9 +9,13 @@
 //   ./build/apps/pathfinder --difficulty 6 --threads 1 --train-examples 40000 --max-minutes 10
 //   ./build/apps/pathfinder --difficulty 14 --protocol cdil
 //   ./build/apps/pathfinder --resume pathfinder_paramixer_c6.ckpt
+//   ./build/apps/pathfinder --head mean --curriculum 2:1500,4:1500   # shorter paths first
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "apps/common/model_flags.h"
 #include "apps/datasets/example_tasks.h"
@@ -21,6 +25,28 @@
 using namespace pmx;
 
 namespace {
+
+struct CurriculumStage {
+  int dashes = 0;
+  int64_t steps = 0;
+};
+
+// "2:1500,4:1500" -> {(2, 1500), (4, 1500)}; "" -> none.
+std::vector<CurriculumStage> parse_curriculum(const std::string& text) {
+  std::vector<CurriculumStage> stages;
+  std::istringstream in(text);
+  std::string item;
+  while (!text.empty() && std::getline(in, item, ',')) {
+    CurriculumStage stage;
+    char colon = 0, rest = 0;
+    std::istringstream one(item);
+    bool ok = bool(one >> stage.dashes >> colon >> stage.steps) && colon == ':' && !(one >> rest);
+    PMX_CHECK(ok && stage.dashes >= 2 && stage.dashes <= 14 && stage.steps >= 1, "--curriculum: '", item,
+              "' is not dashes:steps with 2 <= dashes <= 14 and steps >= 1 (in '", text, "')");
+    stages.push_back(stage);
+  }
+  return stages;
+}
 
 int run(int argc, char** argv) {
   apps::ArgParser args("pathfinder", "Train Paramixer or a Transformer on generated Pathfinder-32 (N = 1024).");
@@ -35,6 +61,10 @@ int run(int argc, char** argv) {
   args.add_int("--train-examples", 160000, "generated training images");
   args.add_int("--val-examples", 20000, "generated validation images");
   args.add_int("--test-examples", 20000, "generated test images");
+  args.add_string("--curriculum", "",
+                  "easier images first, as dashes:steps,... (say 2:1500,4:1500): the first 1500 steps on "
+                  "2-dash images, the next 1500 on 4-dash ones, then --difficulty (validation and test: "
+                  "always --difficulty)");
   args.parse(argc, argv);
   if (args.help_requested()) {
     std::cout << args.help();
@@ -42,18 +72,29 @@ int run(int argc, char** argv) {
   }
   uint64_t seed = apps::apply_run_flags(args);
   int c = int(args.get_int("--difficulty"));
-  PMX_CHECK(c == 6 || c == 9 || c == 14, "--difficulty must be 6, 9 or 14, got ", c);
+  PMX_CHECK(c >= 2 && c <= 14, "--difficulty must be 2 to 14 dashes (LRA: 6, 9, 14), got ", c);
   int64_t train = args.get_int("--train-examples"), val = args.get_int("--val-examples"),
           test = args.get_int("--test-examples");
   PMX_CHECK(train >= 1 && val >= 1 && test >= 1, "--train-examples, --val-examples and --test-examples must be >= 1");
+  const std::string curriculum = args.get_string("--curriculum");
+  const std::vector<CurriculumStage> stages = parse_curriculum(curriculum);  // bad flags fail before the data is made
   Timer timer;
   apps::PathfinderData data = apps::make_pathfinder_data(c, size_t(train), size_t(val), size_t(test), seed);
   std::printf("pathfinder: generated %ld / %ld / %ld images of difficulty %d (seed %lu) in %.1f s\n", long(train),
               long(val), long(test), c, (unsigned long)seed, timer.seconds());
+  const int64_t batch = args.get_int("--batch");
+  for (const CurriculumStage& stage : stages) {
+    // One fresh image per sequence, up to --train-examples (then the stage repeats its images).
+    const int64_t sequences = stage.steps * batch, images = std::min(sequences, train);
+    apps::add_pathfinder_stage(&data, stage.dashes, sequences, size_t(images), seed);
+    std::printf("pathfinder: curriculum: %ld steps on %ld images of %d dashes\n", long(stage.steps), long(images),
+                stage.dashes);
+  }
   apps::PathfinderTask task(data, seed);
   std::ostringstream data_json;
-  data_json << "{\"difficulty\":" << c << ",\"train\":" << train << ",\"validation\":" << val << ",\"test\":" << test
-            << "}";
+  data_json << "{\"difficulty\":" << c << ",\"train\":" << train << ",\"validation\":" << val << ",\"test\":" << test;
+  if (!curriculum.empty()) data_json << ",\"curriculum\":\"" << curriculum << "\"";
+  data_json << "}";
   apps::ModelShape shape{apps::kPathfinderPixels, 256, -1, apps::kPathfinderClasses};
   return apps::run_classification(args, "pathfinder", "c" + std::to_string(c), task, shape, data_json.str(), val, test);
 }

@@ -187,11 +187,12 @@ TEST_CASE("pathfinder: tokens, and errors name the op") {
   CHECK(rows[kPathfinderPixels + 517] == ex[2].pixels[517]);
   CHECK(labels[1] == ex[2].label);
   CHECK_THROWS_AS(pathfinder_fill_tokens(rows.data(), nullptr, ex, 2, 2), pmx::Error);
-  try {
-    PathfinderGenerator bad(7, 0);
-    FAIL("contour length 7 accepted");
-  } catch (const pmx::Error& e) {
-    CHECK(std::string(e.what()).find("[pathfinder] contour length must be 6, 9 or 14") != std::string::npos);
-  }
+  for (int bad_length : {1, 15}) try {
+      PathfinderGenerator bad(bad_length, 0);
+      FAIL("contour length ", bad_length, " accepted");
+    } catch (const pmx::Error& e) {
+      CHECK(std::string(e.what()).find("[pathfinder] contour length must be 2 to 14") != std::string::npos);
+    }
+  CHECK(PathfinderGenerator(2, 0).example(0).pixels != PathfinderGenerator(3, 0).example(0).pixels);
   CHECK_THROWS_AS(make_pathfinder_split(1, 0, 0), pmx::Error);
 }

@@ -150,7 +150,34 @@ TEST_CASE("real_apps: PathfinderTask splits are disjoint and batches are the gen
     for (int64_t p = 0; p < 1024; p += 37) CHECK(x[size_t(j * 1024 + p)] == e.pixels[size_t(p)]);
   }
   CHECK_THROWS_AS(task.batch(Split::Test, 3, 2), pmx::Error);
-  CHECK_THROWS_AS(make_pathfinder_data(7, 2, 1, 1, 0), pmx::Error);
+  CHECK_THROWS_AS(make_pathfinder_data(15, 2, 1, 1, 0), pmx::Error);
+  CHECK_THROWS_AS(make_pathfinder_data(1, 2, 1, 1, 0), pmx::Error);
+}
+
+TEST_CASE("real_apps: a Pathfinder curriculum serves its stages first, then the main training split") {
+  PathfinderData d = make_pathfinder_data(6, 16, 4, 4, 2);
+  add_pathfinder_stage(&d, 2, /*sequences=*/8, /*images=*/5, 2);
+  add_pathfinder_stage(&d, 4, /*sequences=*/4, /*images=*/4, 2);
+  REQUIRE(d.curriculum.size() == 2);
+  CHECK(d.curriculum[0].images[3].pixels == PathfinderGenerator(2, 2).example(3).pixels);
+  CHECK(d.curriculum[1].images[0].pixels == PathfinderGenerator(4, 2).example(0).pixels);
+  PathfinderTask task(d, 1);
+  auto rows_of = [](const Batch& b) { return b.input.to_vector<int64_t>(); };
+  // Sequences [4, 8): stage 0 (5 images, so the second half of its first order and its second epoch).
+  std::vector<int64_t> x = rows_of(task.batch(Split::Train, 4, 4));
+  std::vector<int64_t> r0 = task_rows("s", Split::Train, 5, 4, 4, 1);
+  for (int64_t j = 0; j < 4; ++j)
+    CHECK(x[size_t(j * 1024 + 517)] == d.curriculum[0].images[size_t(r0[size_t(j)])].pixels[517]);
+  // [8, 12): stage 1 from its own start; [12, 16): the main split's sequences [0, 4).
+  x = rows_of(task.batch(Split::Train, 8, 4));
+  std::vector<int64_t> r1 = task_rows("s", Split::Train, 4, 0, 4, 1);
+  for (int64_t j = 0; j < 4; ++j)
+    CHECK(x[size_t(j * 1024 + 517)] == d.curriculum[1].images[size_t(r1[size_t(j)])].pixels[517]);
+  CHECK(rows_of(task.batch(Split::Train, 12, 4)) == rows_of(PathfinderTask(make_pathfinder_data(6, 16, 4, 4, 2), 1).batch(Split::Train, 0, 4)));
+  // Evaluation never sees the curriculum; a batch across a stage's end is refused.
+  CHECK(same_batch(task.batch(Split::Validation, 0, 4), PathfinderTask(make_pathfinder_data(6, 16, 4, 4, 2), 1).batch(Split::Validation, 0, 4)));
+  CHECK_THROWS_AS(task.batch(Split::Train, 6, 4), pmx::Error);
+  CHECK_THROWS_AS(add_pathfinder_stage(&d, 3, 0, 4, 2), pmx::Error);
 }
 
 TEST_CASE("real_apps: sequential_images pads 28x28 to the centre of 32x32 and holds out validation per class") {

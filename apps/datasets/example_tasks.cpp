@@ -50,18 +50,42 @@ PathfinderData make_pathfinder_data(int contour_length, size_t train, size_t val
   return d;
 }
 
+void add_pathfinder_stage(PathfinderData* data, int contour_length, int64_t sequences, size_t images, uint64_t seed) {
+  PMX_CHECK(sequences >= 1 && images >= 1, "[pathfinder] a curriculum stage needs sequences and images >= 1, got ",
+            sequences, " and ", images);
+  PathfinderStage stage;
+  stage.contour_length = contour_length;
+  stage.sequences = sequences;
+  stage.images = make_pathfinder_split(images, contour_length, seed, 0);
+  data->curriculum.push_back(std::move(stage));
+}
+
 PathfinderTask::PathfinderTask(const PathfinderData& data, uint64_t seed) : data_(data), seed_(seed) {
   PMX_CHECK(!data.train.empty(), "[pathfinder] the training split is empty");
 }
 
 Batch PathfinderTask::batch(Split split, int64_t first, int64_t count) const {
-  const std::vector<PathfinderExample>& part = pathfinder_split(data_, split);
-  std::vector<int64_t> rows = task_rows(name(), split, int64_t(part.size()), first, count, seed_);
+  const std::vector<PathfinderExample>* part = &pathfinder_split(data_, split);
+  std::string stage_name = name();
+  if (split == Split::Train) {
+    for (const PathfinderStage& stage : data_.curriculum) {
+      if (first < stage.sequences) {
+        PMX_CHECK(first + count <= stage.sequences, "[pathfinder] training sequences [", first, ", ", first + count,
+                  ") straddle the end of the curriculum stage of ", stage.contour_length,
+                  " dashes: make each stage a whole number of batches");
+        part = &stage.images;
+        stage_name = "pathfinder" + std::to_string(stage.contour_length) + " curriculum";
+        break;
+      }
+      first -= stage.sequences;
+    }
+  }
+  std::vector<int64_t> rows = task_rows(stage_name, split, int64_t(part->size()), first, count, seed_);
   Batch b{empty({count, int64_t(kPathfinderPixels)}, DType::Int64), empty({count}, DType::Int64)};
   int64_t* x = b.input.data<int64_t>();
   int64_t* y = b.target.data<int64_t>();
   for (int64_t j = 0; j < count; ++j)
-    pathfinder_fill_tokens(x + j * kPathfinderPixels, y + j, part, size_t(rows[size_t(j)]), 1);
+    pathfinder_fill_tokens(x + j * kPathfinderPixels, y + j, *part, size_t(rows[size_t(j)]), 1);
   return b;
 }
 

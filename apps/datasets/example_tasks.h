@@ -45,14 +45,31 @@ class ListOpsTask : public Task {
   int64_t seq_len_;
 };
 
+// A curriculum stage: the first training sequences come from images with shorter paths.
+struct PathfinderStage {
+  int contour_length = 2;
+  int64_t sequences = 0;                  // training sequences drawn from this stage
+  std::vector<PathfinderExample> images;  // PathfinderGenerator(contour_length, seed), [0, count)
+};
+
 struct PathfinderData {
   int contour_length = 6;
   std::vector<PathfinderExample> train, validation, test;
+  std::vector<PathfinderStage> curriculum;  // in order; empty: train on `train` from the start
 };
 // Images [0, train), then validation, then test of PathfinderGenerator(contour_length, seed):
 // disjoint index ranges, so no image is in two splits.
 PathfinderData make_pathfinder_data(int contour_length, size_t train, size_t validation, size_t test, uint64_t seed);
+// Appends a curriculum stage of `images` images of `contour_length` dashes (2 to 14) that serves
+// the next `sequences` training sequences. Stages use other generator streams than the main
+// splits (the stream depends on the contour length), so with a contour length != the main one
+// no stage image is a validation or test image.
+void add_pathfinder_stage(PathfinderData* data, int contour_length, int64_t sequences, size_t images, uint64_t seed);
 
+// Train sequence i: while i < the curriculum's total sequences, sequence i - (earlier stages'
+// sequences) of the stage it falls in, by the rule above over that stage's images; after that,
+// sequence i - total of the main training split. A batch may not straddle two stages (the app
+// makes every stage a whole number of steps). Validation and test: always the main splits.
 class PathfinderTask : public Task {
  public:
   PathfinderTask(const PathfinderData& data, uint64_t seed);

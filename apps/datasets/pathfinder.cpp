@@ -268,7 +268,7 @@ bool draw_image(Canvas* cv, int contour_length, Rng* rng, PathfinderExample* out
   bool p_is_a = rng->below(2) == 0;
   *marker_path = p_is_a ? kTracePathA : kTracePathB;
   if (!markers(cv, p_is_a ? a : b, p_is_a ? b : a, out->label, out, &s)) return false;
-  const int distractor_dashes = contour_length / 3, distractors = 20 / distractor_dashes;
+  const int distractor_dashes = std::max(1, contour_length / 3), distractors = 20 / distractor_dashes;
   for (int d = 0; d < distractors; ++d) {
     Canvas before = *cv;
     bool ok = false;
@@ -284,8 +284,8 @@ bool draw_image(Canvas* cv, int contour_length, Rng* rng, PathfinderExample* out
 }  // namespace
 
 PathfinderGenerator::PathfinderGenerator(int contour_length, uint64_t seed) : contour_length_(contour_length) {
-  PMX_CHECK(contour_length == 6 || contour_length == 9 || contour_length == 14,
-            "[pathfinder] contour length must be 6, 9 or 14 dashes, got ", contour_length);
+  PMX_CHECK(contour_length >= 2 && contour_length <= 14,
+            "[pathfinder] contour length must be 2 to 14 dashes (LRA: 6, 9, 14), got ", contour_length);
   stream_seed_ = random_bits(seed, 0x70617468ull + uint64_t(contour_length));
 }
 
