@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -195,4 +196,38 @@ TEST_CASE("pathfinder: tokens, and errors name the op") {
     }
   CHECK(PathfinderGenerator(2, 0).example(0).pixels != PathfinderGenerator(3, 0).example(0).pixels);
   CHECK_THROWS_AS(make_pathfinder_split(1, 0, 0), pmx::Error);
+}
+
+// The best accuracy of "label 1 iff the markers are closer than t" (or farther), over all t.
+static double distance_rule_accuracy(const std::vector<PathfinderExample>& images) {
+  std::vector<std::pair<double, int>> by_distance;
+  int ones = 0;
+  for (const auto& e : images) {
+    by_distance.push_back(
+        {std::hypot(e.markers[0][0] - e.markers[1][0], e.markers[0][1] - e.markers[1][1]), e.label});
+    ones += e.label;
+  }
+  std::sort(by_distance.begin(), by_distance.end());
+  const int n = int(images.size());
+  int best = std::max(ones, n - ones), near_ones = 0, near_zeros = 0;
+  for (const auto& [distance, label] : by_distance) {
+    (label ? near_ones : near_zeros) += 1;
+    const int right = near_ones + (n - ones - near_zeros);  // predict 1 up to here, 0 beyond
+    best = std::max({best, right, n - right});
+  }
+  return 100.0 * best / n;
+}
+
+TEST_CASE("pathfinder: at the LRA settings the marker distance does not give the label away") {
+  // A model that only measured how far apart the markers are would be right this often. With
+  // 2 dashes it is a strong cue (so the check can see one); at 6, 9 and 14 dashes the label-0
+  // marker (the end of the other path, which starts 7 px away) is as far as the label-1 one.
+  double easy = distance_rule_accuracy(make_pathfinder_split(1500, 2, 8));
+  MESSAGE("distance rule at 2 dashes: ", easy, " %");
+  CHECK(easy > 75);
+  for (int c : {6, 9, 14}) {
+    double acc = distance_rule_accuracy(make_pathfinder_split(1500, c, 8));
+    MESSAGE("distance rule at ", c, " dashes: ", acc, " %");
+    CHECK(acc < 62);
+  }
 }
