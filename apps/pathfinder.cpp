@@ -57,7 +57,7 @@ int run(int argc, char** argv) {
   d.batch = 64;
   d.lr = 1e-3;
   apps::declare_model_flags(args, d);
-  args.add_int("--difficulty", 6, "dashes per target path: 6 (easy) | 9 | 14 (hard)");
+  args.add_int("--difficulty", 6, "dashes per target path: 6 (easy) | 9 | 14 (hard); 2 to 14 accepted");
   args.add_int("--train-examples", 160000, "generated training images");
   args.add_int("--val-examples", 20000, "generated validation images");
   args.add_int("--test-examples", 20000, "generated test images");
