@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -65,20 +64,18 @@ int main(int argc, char** argv) {
               " scale ", scale);
     const int side = apps::kPathfinderSide * scale, frame = 3, gap = 4, band = 16;
     const int pitch = side + 2 * frame + gap;
+    const std::string list = args.get_string("--difficulties");
     std::vector<int> difficulties;
-    {
-      std::string list = args.get_string("--difficulties"), item;
-      std::istringstream in(list);
-      while (std::getline(in, item, ',')) {
-        char* end = nullptr;
-        long c = std::strtol(item.c_str(), &end, 10);
-        PMX_CHECK(!item.empty() && *end == 0 && c >= 2 && c <= 14,
-                  "[make_pathfinder_samples] --difficulties: '", item, "' is not a dash count from 2 to 14 (in '", list, "')");
-        difficulties.push_back(int(c));
-      }
-      PMX_CHECK(!difficulties.empty() && difficulties.size() <= 8,
-                "[make_pathfinder_samples] --difficulties needs 1 to 8 entries, got '", list, "'");
+    for (const std::string& item : apps::split_commas(list)) {
+      char* end = nullptr;
+      long c = std::strtol(item.c_str(), &end, 10);
+      PMX_CHECK(!item.empty() && *end == 0 && c >= apps::kPathfinderMinDashes && c <= apps::kPathfinderMaxDashes,
+                "[make_pathfinder_samples] --difficulties: '", item, "' is not a dash count from 2 to 14 (in '", list,
+                "')");
+      difficulties.push_back(int(c));
     }
+    PMX_CHECK(!difficulties.empty() && difficulties.size() <= 8,
+              "[make_pathfinder_samples] --difficulties needs 1 to 8 entries, got '", list, "'");
     const int blocks = int(difficulties.size());
     Sheet sheet{cols * pitch + gap, blocks * (band + rows * pitch) + gap, {}};
     sheet.rgb.assign(size_t(sheet.width) * sheet.height * 3, 40);

@@ -31,17 +31,17 @@ struct CurriculumStage {
   int64_t steps = 0;
 };
 
+bool valid_dashes(int64_t dashes) { return dashes >= apps::kPathfinderMinDashes && dashes <= apps::kPathfinderMaxDashes; }
+
 // "2:1500,4:1500" -> {(2, 1500), (4, 1500)}; "" -> none.
 std::vector<CurriculumStage> parse_curriculum(const std::string& text) {
   std::vector<CurriculumStage> stages;
-  std::istringstream in(text);
-  std::string item;
-  while (!text.empty() && std::getline(in, item, ',')) {
+  for (const std::string& item : apps::split_commas(text)) {
     CurriculumStage stage;
     char colon = 0, rest = 0;
     std::istringstream one(item);
     bool ok = bool(one >> stage.dashes >> colon >> stage.steps) && colon == ':' && !(one >> rest);
-    PMX_CHECK(ok && stage.dashes >= 2 && stage.dashes <= 14 && stage.steps >= 1, "--curriculum: '", item,
+    PMX_CHECK(ok && valid_dashes(stage.dashes) && stage.steps >= 1, "--curriculum: '", item,
               "' is not dashes:steps with 2 <= dashes <= 14 and steps >= 1 (in '", text, "')");
     stages.push_back(stage);
   }
@@ -72,7 +72,7 @@ int run(int argc, char** argv) {
   }
   uint64_t seed = apps::apply_run_flags(args);
   int c = int(args.get_int("--difficulty"));
-  PMX_CHECK(c >= 2 && c <= 14, "--difficulty must be 2 to 14 dashes (LRA: 6, 9, 14), got ", c);
+  PMX_CHECK(valid_dashes(c), "--difficulty must be 2 to 14 dashes (LRA: 6, 9, 14), got ", c);
   int64_t train = args.get_int("--train-examples"), val = args.get_int("--val-examples"),
           test = args.get_int("--test-examples");
   PMX_CHECK(train >= 1 && val >= 1 && test >= 1, "--train-examples, --val-examples and --test-examples must be >= 1");

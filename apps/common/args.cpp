@@ -124,4 +124,12 @@ std::string ArgParser::to_json() const {
   return s.str() + "}";
 }
 
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> items;
+  std::istringstream in(text);
+  std::string item;
+  while (!text.empty() && std::getline(in, item, ',')) items.push_back(item);
+  return items;
+}
+
 }  // namespace pmx::apps

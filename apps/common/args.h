@@ -49,4 +49,8 @@ class ArgParser {
   bool help_ = false;
 };
 
+// The items of a comma-separated flag value ("2:1500,4:2000" -> {"2:1500", "4:2000"}; "" -> {}),
+// for the caller to check one by one.
+std::vector<std::string> split_commas(const std::string& text);
+
 }  // namespace pmx::apps

@@ -284,7 +284,7 @@ bool draw_image(Canvas* cv, int contour_length, Rng* rng, PathfinderExample* out
 }  // namespace
 
 PathfinderGenerator::PathfinderGenerator(int contour_length, uint64_t seed) : contour_length_(contour_length) {
-  PMX_CHECK(contour_length >= 2 && contour_length <= 14,
+  PMX_CHECK(contour_length >= kPathfinderMinDashes && contour_length <= kPathfinderMaxDashes,
             "[pathfinder] contour length must be 2 to 14 dashes (LRA: 6, 9, 14), got ", contour_length);
   stream_seed_ = random_bits(seed, 0x70617468ull + uint64_t(contour_length));
 }

@@ -48,6 +48,8 @@ namespace pmx::apps {
 
 constexpr int kPathfinderSide = 32, kPathfinderPixels = 1024, kPathfinderClasses = 2;
 constexpr int kPathfinderMarkerLevel = 128;  // round(255 * 0.5): a marker core pixel
+// Dashes per target path the generator draws: LRA's 6, 9 and 14, and shorter ones for curricula.
+constexpr int kPathfinderMinDashes = 2, kPathfinderMaxDashes = 14;
 
 struct PathfinderExample {
   std::array<uint8_t, kPathfinderPixels> pixels{};  // (32, 32) row-major grey levels
@@ -65,7 +67,8 @@ struct PathfinderTrace {
 
 class PathfinderGenerator {
  public:
-  // contour_length: dashes per target path, 6, 9 or 14 (else pmx::Error).
+  // contour_length: dashes per target path, kPathfinderMinDashes to kPathfinderMaxDashes (else
+  // pmx::Error); LRA uses 6, 9 and 14.
   PathfinderGenerator(int contour_length, uint64_t seed);
   // Image `index` of this generator (a pure function of seed, contour_length, index); fills
   // `trace` when given. Throws pmx::Error if 100000 restarts do not give an image (never seen at
