@@ -14,8 +14,10 @@
 // Bytes are the minimum traffic: forward reads V, W and writes out; backward reads dOut, V, W
 // and writes dV, dW (each tensor once; V alone is 64 MiB, so everything streams from DRAM).
 //
-//   ./build/bench/bench_mixing [--isa=auto|avx512|avx2|portable] [--reps=4] [--n=32768] [--batch=16]
+//   ./build/bench/bench_mixing [--isa=auto|avx512|avx2|portable] [--order=auto|rows] [--reps=4]
+//                              [--n=32768] [--batch=16]
 //
+// --order=rows turns off the chain walk of large CDIL dilations (for comparison).
 // --n / --batch change the problem (the figure is the default); a small one (say
 // --n=1024 --batch=1, under 1 MiB in all) runs from L2 and shows what the kernels reach when memory
 // is not in the way.
@@ -104,11 +106,13 @@ int main(int argc, char** argv) {
   for (int a = 1; a < argc; ++a) {
     std::string s = argv[a];
     if (s.rfind("--isa=", 0) == 0) isa = s.substr(6);
+    else if (s == "--order=rows") set_mix_order(MixOrder::Rows);
+    else if (s == "--order=auto") set_mix_order(MixOrder::Auto);
     else if (s.rfind("--reps=", 0) == 0) reps = std::max(1, std::atoi(s.c_str() + 7));
     else if (s.rfind("--n=", 0) == 0) n_arg = std::atol(s.c_str() + 4);
     else if (s.rfind("--batch=", 0) == 0) b_arg = std::atol(s.c_str() + 8);
     else {
-      std::fprintf(stderr, "usage: %s [--isa=auto|avx512|avx2|portable] [--reps=4] [--n=32768] [--batch=16]\n",
+      std::fprintf(stderr, "usage: %s [--isa=auto|avx512|avx2|portable] [--order=auto|rows] [--reps=4] [--n=32768] [--batch=16]\n",
                    argv[0]);
       return 2;
     }

@@ -18,6 +18,7 @@
 #include "kernels/mixing.h"
 
 #include <immintrin.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -25,6 +26,7 @@
 #include <type_traits>
 
 #include "core/error.h"
+#include "kernels/mixing_rows.h"
 
 namespace pmx {
 namespace kernels {
@@ -65,16 +67,7 @@ std::vector<long> protocol_offsets(Protocol protocol, long n, long factor_index,
 
 // ---- ISA selection ------------------------------------------------------------------------
 
-namespace detail {
-// Defined in kernels/mixing_avx512.cpp (compiled for AVX-512F); same contracts as the AVX2 ones.
-// `stream`: write full, 64-byte aligned lines with non-temporal stores (the caller checks
-// alignment and size and issues the sfence).
-void gather_rows_avx512(float* dst, const float* base, const float* src, const float* w,
-                        const long* sh, long K, long N, long d, long i0, long i1,
-                        bool w_at_src, bool stream);
-void dot_rows_avx512(float* dw, const float* g, const float* v, const long* sh, long K, long N,
-                     long d, long i0, long i1, bool stream);
-}  // namespace detail
+using detail::RowHints;
 
 namespace {
 MixIsa g_forced = MixIsa::Auto;
@@ -97,7 +90,8 @@ namespace {
 
 template <class T>
 void gather_rows_portable(T* dst, const T* base, const T* src, const T* w, const long* sh,
-                          long K, long N, long d, long i0, long i1, bool w_at_src, bool) {
+                          long K, long N, long d, long i0, long i1, bool w_at_src,
+                          const RowHints&) {
   for (long i = i0; i < i1; ++i) {
     T* o = dst + i * d;  // accumulate in place: the row stays in L1
     for (long c = 0; c < d; ++c) o[c] = base[i * d + c];
@@ -113,7 +107,7 @@ void gather_rows_portable(T* dst, const T* base, const T* src, const T* w, const
 
 template <class T>
 void dot_rows_portable(T* dw, const T* g, const T* v, const long* sh, long K, long N, long d,
-                       long i0, long i1, bool) {
+                       long i0, long i1, const RowHints&) {
   for (long i = i0; i < i1; ++i)
     for (long k = 0; k < K; ++k) {
       long j = i + sh[k];
@@ -203,10 +197,10 @@ void gather_rowblock_avx2(float* dst, const float* base, const float* src, const
     gather_rowblock_avx2<R, false>(dst, base, src, w, sh, K, N, d, i, w_at_src);
 }
 
-// (The AVX2 kernels ignore `stream` and use regular stores.)
+// (The AVX2 kernels ignore the hints: regular stores, hardware prefetch only.)
 void gather_rows_avx2(float* dst, const float* base, const float* src, const float* w,
                       const long* sh, long K, long N, long d, long i0, long i1, bool w_at_src,
-                      bool) {
+                      const RowHints&) {
   // Enough independent accumulators (8-12) to hide the FMA latency.
   const long nv = d / 8;
   long i = i0;
@@ -270,7 +264,7 @@ void dot_rows_avx2_t(float* dw, const float* g, const float* v, const long* sh, 
 }
 
 void dot_rows_avx2(float* dw, const float* g, const float* v, const long* sh, long K, long N,
-                   long d, long i0, long i1, bool) {
+                   long d, long i0, long i1, const RowHints&) {
   using Fn = void (*)(float*, const float*, const float*, const long*, long, long, long, long,
                       long, long);
   static const Fn group[9] = {nullptr,            dot_rows_avx2_t<1>, dot_rows_avx2_t<2>,
@@ -284,8 +278,9 @@ void dot_rows_avx2(float* dw, const float* g, const float* v, const long* sh, lo
 template <class T>
 struct RowKernels {
   void (*gather)(T*, const T*, const T*, const T*, const long*, long, long, long, long, long, bool,
-                 bool);
-  void (*dots)(T*, const T*, const T*, const long*, long, long, long, long, long, bool);
+                 const RowHints&);
+  void (*dots)(T*, const T*, const T*, const long*, long, long, long, long, long,
+               const RowHints&);
 };
 
 template <class T>
@@ -320,7 +315,91 @@ bool line_rows(const T* p, long row_len) {
 // tile's dOut rows hits L1. Tile size never changes the arithmetic, only the scheduling.
 long tile_rows(long d) { return std::max(8L, 2048 / std::max(1L, d)); }
 
+long gcd(long a, long b) {
+  while (b) {
+    const long t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+MixOrder g_order = MixOrder::Auto;
+
+// Rows per tile in chain order: 4 KiB of one (N, d) tensor, so the 9 source tiles a CDIL step
+// reads (8 of them the previous step's) stay in L1. (Measured at N = 32768, B = 16, d = 32:
+// 4 KiB tiles beat 2, 6 and 8 KiB ones.)
+long chain_tile_rows(long d) { return std::max(8L, 1024 / std::max(1L, d)); }
+
+// The chain stride g of offsets sh (reduced to [0, N)) when the kernels walk down chains, else
+// 0 (see TilePlan). Only worth it when g d floats (an eighth of CDIL's slot span) reach 8 Ki
+// (32 KiB: the slots' span then exceeds the L2 share the row order can keep), and g is at
+// least a tile. (Measured at d = 32: dilations 256 to 4096 forward 7-9 ms per factor against
+// 9-17 ms in row order; dilations 64 and 128 were slower walked.)
+long chain_stride(const long* sh, long K, long N, long d) {
+  if (g_order != MixOrder::Auto) return 0;
+  long g = N;
+  for (long k = 0; k < K; ++k) g = gcd(g, sh[k]);
+  return (g < N && g >= chain_tile_rows(d) && g * d >= (1L << 13)) ? g : 0;
+}
+
+// The order in which tiles are visited, and how they are dealt out to threads.
+//
+// Row order (CHORD, small dilations): tile after tile down each sequence; every tile is a
+// unit of work. Chain order: when every offset is a multiple of one stride g (CDIL: g = the
+// dilation s, reduced with N), row i reads only rows i + c g, so the rows r, r + g, r + 2g, ...
+// form a closed chain and the factor is a 1-D filter along each chain. Tiles of G adjacent
+// chains are then visited down the chains (rows [r0 + t g, r0 + t g + G) for t = 0, 1, ...):
+// the 9 source tiles of one step are 8 of the previous step's plus one new, so each source row
+// comes from memory once per factor instead of once per slot (in row order, once g d floats
+// exceed the L2, each of the 9 slots streams its own copy of V from L3 or DRAM). A unit of
+// work is a stretch of steps of one group of chains. Any order gives the same bits: every
+// output row is still computed whole, by one thread, in slot order.
+struct TilePlan {
+  long N = 0, tile = 0;
+  long stride = 0;               // chain order when > 0
+  long groups = 0, segments = 1;  // chain order: groups of chains, stretches per group
+  long per_batch = 0;            // units per batch element
+
+  TilePlan(const long* sh, long K, long B, long N_, long d, int threads)
+      : N(N_), tile(tile_rows(d)), stride(chain_stride(sh, K, N_, d)) {
+    if (stride > 0) {
+      tile = chain_tile_rows(d);
+      const long g = stride;
+      groups = (g + tile - 1) / tile;
+      const long steps = N / g, want = 4L * std::max(1, threads);
+      if (B * groups < want) segments = std::min(steps, (want + B * groups - 1) / (B * groups));
+      per_batch = groups * segments;
+    } else {
+      per_batch = (N + tile - 1) / tile;
+    }
+  }
+  long units(long B) const { return B * per_batch; }
+  // Calls f(b, i0, i1) for every tile of unit u, in the order it should run.
+  template <class F>
+  void for_each_tile(long u, F&& f) const {
+    const long b = u / per_batch, r = u % per_batch;
+    if (stride == 0) {
+      const long i0 = r * tile;
+      return f(b, i0, std::min(N, i0 + tile));
+    }
+    const long group = r / segments, seg = r % segments, steps = N / stride;
+    const long r0 = group * tile, r1 = std::min(stride, r0 + tile);
+    for (long t = seg * steps / segments, t1 = (seg + 1) * steps / segments; t < t1; ++t)
+      f(b, r0 + t * stride, r1 + t * stride);
+  }
+};
+
 }  // namespace
+
+void set_mix_order(MixOrder order) { g_order = order; }
+
+long mix_chain_stride(const long* offsets, long K, long N, long d) {
+  if (N <= 0 || K <= 0 || K > kMaxK) return 0;
+  long sh[kMaxK];
+  for (long k = 0; k < K; ++k) sh[k] = ((offsets[k] % N) + N) % N;
+  return chain_stride(sh, K, N, d);
+}
 
 template <class T>
 void mix_forward(T* out, const T* v, const T* w, const long* offsets, long K, long B, long N,
@@ -330,14 +409,17 @@ void mix_forward(T* out, const T* v, const T* w, const long* offsets, long K, lo
   long sh[kMaxK];  // offsets reduced to [0, N)
   for (long k = 0; k < K; ++k) sh[k] = ((offsets[k] % N) + N) % N;
   const RowKernels<T> rk = pick_kernels<T>();
-  const bool stream = line_rows(out, d) && size_t(B * N * d) * sizeof(T) >= kStreamBytes;
-  const long tile = tile_rows(d), tiles = (N + tile - 1) / tile;
+  const TilePlan plan(sh, K, B, N, d, omp_get_max_threads());
+  RowHints hints;
+  hints.stream = line_rows(out, d) && size_t(B * N * d) * sizeof(T) >= kStreamBytes;
+  hints.chain = plan.stride;
 #pragma omp parallel for schedule(static) if (B * N * d * (K + 1) >= kParallelMin)
-  for (long t = 0; t < B * tiles; ++t) {
-    const long b = t / tiles, i0 = (t % tiles) * tile, i1 = std::min(N, i0 + tile);
-    const T* vb = v + b * N * d;  // (N, d)
-    rk.gather(out + b * N * d, vb, vb, w + b * N * K, sh, K, N, d, i0, i1, false, stream);
-    if (stream) _mm_sfence();  // this thread's non-temporal stores land before the barrier
+  for (long u = 0; u < plan.units(B); ++u) {
+    plan.for_each_tile(u, [&](long b, long i0, long i1) {
+      const T* vb = v + b * N * d;  // (N, d)
+      rk.gather(out + b * N * d, vb, vb, w + b * N * K, sh, K, N, d, i0, i1, false, hints);
+    });
+    if (hints.stream) _mm_sfence();  // this thread's non-temporal stores land before the barrier
   }
 }
 
@@ -354,24 +436,27 @@ void mix_backward(T* d_v, T* d_w, const T* d_out, const T* v, const T* w, const 
   const RowKernels<T> rk = pick_kernels<T>();
   // Stream the outputs when together they exceed the cache.
   const size_t out_bytes = size_t(B * N) * ((d_v ? d : 0) + (d_w ? K : 0)) * sizeof(T);
-  const bool stream_v = out_bytes >= kStreamBytes && line_rows(d_v, d);
-  const bool stream_w = out_bytes >= kStreamBytes && line_rows(d_w, K);
-  const long tile = tile_rows(d), tiles = (N + tile - 1) / tile;
+  const TilePlan plan(sh_f, K, B, N, d, omp_get_max_threads());  // -o_k has the same stride as o_k
+  RowHints hints_v, hints_w;
+  hints_v.stream = out_bytes >= kStreamBytes && line_rows(d_v, d);
+  hints_w.stream = out_bytes >= kStreamBytes && line_rows(d_w, K);
+  hints_v.chain = hints_w.chain = plan.stride;
 #pragma omp parallel for schedule(static) if (B * N * d * (K + 1) >= kParallelMin)
-  for (long t = 0; t < B * tiles; ++t) {
-    const long b = t / tiles, i0 = (t % tiles) * tile, i1 = std::min(N, i0 + tile);
-    const T* gb = d_out + b * N * d;  // (N, d)
-    const T* wb = w + b * N * K;      // (N, K)
-    if (d_w) {
-      if (d > 0) {
-        rk.dots(d_w + b * N * K, gb, v + b * N * d, sh_f, K, N, d, i0, i1, stream_w);
-      } else {
-        std::fill(d_w + (b * N + i0) * K, d_w + (b * N + i1) * K, T(0));
+  for (long u = 0; u < plan.units(B); ++u) {
+    plan.for_each_tile(u, [&](long b, long i0, long i1) {
+      const T* gb = d_out + b * N * d;  // (N, d)
+      const T* wb = w + b * N * K;      // (N, K)
+      if (d_w) {
+        if (d > 0) {
+          rk.dots(d_w + b * N * K, gb, v + b * N * d, sh_f, K, N, d, i0, i1, hints_w);
+        } else {
+          std::fill(d_w + (b * N + i0) * K, d_w + (b * N + i1) * K, T(0));
+        }
       }
-    }
-    if (d_v && d > 0)
-      rk.gather(d_v + b * N * d, gb, gb, wb, sh_b, K, N, d, i0, i1, true, stream_v);
-    if (stream_v || stream_w) _mm_sfence();
+      if (d_v && d > 0)
+        rk.gather(d_v + b * N * d, gb, gb, wb, sh_b, K, N, d, i0, i1, true, hints_v);
+    });
+    if (hints_v.stream || hints_w.stream) _mm_sfence();
   }
 }
 

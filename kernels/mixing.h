@@ -84,5 +84,14 @@ void set_mix_isa(MixIsa isa);
 // The path the float kernels take now (Auto resolved to the concrete one).
 MixIsa mix_isa();
 
+// The order in which the kernels visit rows. Auto walks down the chains r, r + g, r + 2g, ...
+// when every offset is a multiple of a large stride g (CDIL's larger dilations), so each source
+// row is read from memory once; Rows always goes down the sequence in row order. Both give the
+// same bits; forcing Rows is for tests and benchmarks. Not thread-safe, like set_mix_isa.
+enum class MixOrder { Auto, Rows };
+void set_mix_order(MixOrder order);
+// The chain stride g the kernels walk for these offsets at this N and d, or 0 for row order.
+long mix_chain_stride(const long* offsets, long K, long N, long d);
+
 }  // namespace kernels
 }  // namespace pmx

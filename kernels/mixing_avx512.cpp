@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "kernels/mixing_rows.h"
+
 #pragma GCC push_options
 #pragma GCC target("avx512f")
 // GCC 12 warns about the deliberately undefined pass-through operand inside its own AVX-512
@@ -23,13 +25,37 @@ namespace kernels {
 namespace detail {
 namespace {
 
-// Slots whose source rows lie at least this many floats (256 KiB) ahead of or behind the
-// output row read lines that the L2 does not hold (yet, or any more); for those the gather
-// prefetches into L2 kPrefetchBytes ahead: with 9-16 interleaved streams the hardware
-// prefetchers start too late. (Measured: ~10 % on the forward at N = 32768, within noise
-// on the backward.)
+// What to prefetch into L2, and how far ahead. The hardware prefetchers keep up with one or
+// two streams but start too late with 9-16 interleaved ones, so the gather and the dots
+// prefetch, per block, the rows of
+//   - the lead slot: the one furthest ahead (largest shift up to N/2). In row order its rows
+//     are new to the cache while the other slots mostly re-read rows the lead slot brought in;
+//     in chain order (RowHints::chain) it is the only slot that reads new rows, and the next
+//     tile's rows are one chain step ahead. (Measured at N = 32768, B = 16, d = 32, CDIL
+//     forward per factor: dilation 8 and 16 went from 11.4 and 13.6 ms to 6.3 and 7.3 ms.)
+//   - in row order, far slots: sources at least kFarFloats (256 KiB) ahead or behind, which
+//     the L2 does not hold (yet, or any more). (~10 % on the forward at N = 32768.)
 constexpr long kFarFloats = 1L << 16;
-constexpr long kPrefetchBytes = 32L << 10;
+constexpr long kPrefetchBytes = 32L << 10;  // row order: prefetch distance
+
+struct Prefetch {
+  long lead = -1;     // slot index, or -1 for none
+  long rows = 0;      // distance in rows
+  bool far = false;   // also prefetch far slots
+};
+
+Prefetch plan_prefetch(const long* sh, long K, long N, long d, const RowHints& h) {
+  Prefetch p;
+  long best = 0;
+  for (long k = 0; k < K; ++k)
+    if (sh[k] <= N / 2 && sh[k] > best) best = sh[k], p.lead = k;
+  // (Far slots exist only when N * d >= 2 * kFarFloats; then rows + R < N and one wrap of a
+  // prefetched row suffices.)
+  p.rows = h.chain > 0 ? h.chain : kPrefetchBytes / (4 * d);
+  p.far = h.chain == 0;
+  if (p.rows + 16 >= N) p.lead = -1, p.far = false;  // short sequences sit in cache anyway
+  return p;
+}
 
 // Mask of the first n (0..16) lanes.
 inline __mmask16 lanes(long n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
@@ -44,7 +70,7 @@ inline __mmask16 lanes(long n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16(
 template <int R, int C, bool Masked, bool WAtSrc, long D, bool Contiguous>
 inline void gather_block(float* dst, const float* base, const float* src, const float* w,
                          const long* sh, long K, long N, long d_rt, long i0, long c0,
-                         __mmask16 last, bool stream) {
+                         __mmask16 last, bool stream, const Prefetch& pf) {
   const long d = D > 0 ? D : d_rt;
   auto load = [&](const float* p, int c) {
     return (Masked && c == C - 1) ? _mm512_maskz_loadu_ps(last, p + 16 * c)
@@ -54,14 +80,12 @@ inline void gather_block(float* dst, const float* base, const float* src, const 
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) acc[r][c] = load(base + (i0 + r) * d + c0, c);
   const float* w_out = w + i0 * K;  // weights of the output rows (forward)
-  const long prefetch_rows = kPrefetchBytes / (4 * d);
   for (long k = 0; k < K; ++k) {
     long j0 = i0 + sh[k];
     if (j0 >= N) j0 -= N;
-    if (std::min(sh[k], N - sh[k]) * d >= kFarFloats) {  // far ahead or far behind: not in L2
-      // (Here N * d >= 2 * kFarFloats, so prefetch_rows + R < N and one wrap suffices.)
+    if (k == pf.lead || (pf.far && std::min(sh[k], N - sh[k]) * d >= kFarFloats)) {
       for (int r = 0; r < R; ++r) {  // one prefetch per 64-byte vector of the R rows
-        long jp = j0 + prefetch_rows + r;
+        long jp = j0 + pf.rows + r;
         if (jp >= N) jp -= N;
         for (int c = 0; c < C; ++c)
           _mm_prefetch(reinterpret_cast<const char*>(src + jp * d + c0 + 16 * c), _MM_HINT_T1);
@@ -99,7 +123,8 @@ inline void gather_block(float* dst, const float* base, const float* src, const 
 // Rows [i0, i1), all d columns: blocks of R rows, columns in chunks of up to 4 vectors.
 template <int R, bool WAtSrc, long D>
 void gather_rows_t(float* dst, const float* base, const float* src, const float* w,
-                   const long* sh, long K, long N, long d_rt, long i0, long i1, bool stream) {
+                   const long* sh, long K, long N, long d_rt, long i0, long i1, bool stream,
+                   const Prefetch& pf) {
   const long d = D > 0 ? D : d_rt;
   const long full = d / 64 * 64, rem = d - full, nv = (rem + 15) / 16;
   const __mmask16 last = lanes(rem - 16 * (nv - 1));
@@ -109,15 +134,15 @@ void gather_rows_t(float* dst, const float* base, const float* src, const float*
     constexpr bool CT = decltype(contiguous)::value;
     for (long c0 = 0; c0 < full; c0 += 64)
       gather_block<RR, 4, false, WAtSrc, D, CT>(dst, base, src, w, sh, K, N, d, i, c0, 0,
-                                                stream);
+                                                stream, pf);
 #define PMX_CASE(C)                                                                    \
   case C:                                                                              \
     if (masked)                                                                        \
       gather_block<RR, C, true, WAtSrc, D, CT>(dst, base, src, w, sh, K, N, d, i, full, \
-                                               last, stream);                          \
+                                               last, stream, pf);                      \
     else                                                                               \
       gather_block<RR, C, false, WAtSrc, D, CT>(dst, base, src, w, sh, K, N, d, i,     \
-                                                full, last, stream);                   \
+                                                full, last, stream, pf);               \
     break;
     switch (nv) {
       PMX_CASE(1)
@@ -149,21 +174,21 @@ void gather_rows_t(float* dst, const float* base, const float* src, const float*
 template <bool WAtSrc>
 void gather_rows_dispatch(float* dst, const float* base, const float* src, const float* w,
                           const long* sh, long K, long N, long d, long i0, long i1,
-                          bool stream) {
+                          bool stream, const Prefetch& pf) {
   // R rows x C vectors = 8-12 independent accumulators, enough to hide the FMA latency;
   // common d get compile-time strides.
   switch (d) {
-    case 16: return gather_rows_t<8, WAtSrc, 16>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
-    case 32: return gather_rows_t<8, WAtSrc, 32>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
-    case 64: return gather_rows_t<2, WAtSrc, 64>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
-    case 128: return gather_rows_t<2, WAtSrc, 128>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
+    case 16: return gather_rows_t<8, WAtSrc, 16>(dst, base, src, w, sh, K, N, d, i0, i1, stream, pf);
+    case 32: return gather_rows_t<8, WAtSrc, 32>(dst, base, src, w, sh, K, N, d, i0, i1, stream, pf);
+    case 64: return gather_rows_t<2, WAtSrc, 64>(dst, base, src, w, sh, K, N, d, i0, i1, stream, pf);
+    case 128: return gather_rows_t<2, WAtSrc, 128>(dst, base, src, w, sh, K, N, d, i0, i1, stream, pf);
     default: break;
   }
   const long nv = (d + 15) / 16;
-  if (nv <= 1) return gather_rows_t<8, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
-  if (nv <= 2) return gather_rows_t<4, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
-  if (nv <= 3) return gather_rows_t<3, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
-  return gather_rows_t<2, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
+  if (nv <= 1) return gather_rows_t<8, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1, stream, pf);
+  if (nv <= 2) return gather_rows_t<4, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1, stream, pf);
+  if (nv <= 3) return gather_rows_t<3, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1, stream, pf);
+  return gather_rows_t<2, WAtSrc, 0>(dst, base, src, w, sh, K, N, d, i0, i1, stream, pf);
 }
 
 // Sum of each of 16 vectors as one vector (lane t = sum of a[t]): a transpose-and-add tree,
@@ -189,11 +214,13 @@ inline __m512 reduce16(const __m512* a) {
 // dW for rows [i0, i1) and KN (1..16) slots starting at k0: per row, KN independent
 // accumulator chains over the columns, one reduce16 and one masked store of KN contiguous
 // values. Rows are walked in runs where no slot's source row wraps around N, so inside a run
-// every source pointer is its run start plus the same row offset.
+// every source pointer is its run start plus the same row offset. Only the lead slot is
+// prefetched (far slots too cost more than they hide here: measured 5-10 % slower).
 template <int KN, long D>
 void dot_rows_t(float* dw, const float* g, const float* v, const long* sh, long K, long N,
-                long d_rt, long i0, long i1, long k0, bool stream) {
+                long d_rt, long i0, long i1, long k0, bool stream, const Prefetch& pf) {
   const long d = D > 0 ? D : d_rt;
+  const long lead = (pf.lead >= k0 && pf.lead < k0 + KN) ? pf.lead - k0 : -1;
   const long full = d / 16 * 16;
   const __mmask16 tail = lanes(d - full), store = lanes(KN);
   long j[KN];
@@ -209,6 +236,12 @@ void dot_rows_t(float* dw, const float* g, const float* v, const long* sh, long 
     for (long r = 0; r < run; ++r) {
       const float* gi = g + (i + r) * d;
       const long off = r * d;
+      if (lead >= 0) {  // j + r < N and pf.rows < N: one wrap suffices
+        long jp = j[lead] + r + pf.rows;
+        if (jp >= N) jp -= N;
+        for (long c = 0; c < d; c += 16)
+          _mm_prefetch(reinterpret_cast<const char*>(v + jp * d + c), _MM_HINT_T1);
+      }
       __m512 acc[16];
       for (int t = 0; t < 16; ++t) acc[t] = _mm512_setzero_ps();
       for (long c = 0; c < full; c += 16) {
@@ -236,11 +269,11 @@ void dot_rows_t(float* dw, const float* g, const float* v, const long* sh, long 
 
 template <long D>
 void dot_rows_d(float* dw, const float* g, const float* v, const long* sh, long K, long N,
-                long d, long i0, long i1, bool stream) {
+                long d, long i0, long i1, bool stream, const Prefetch& pf) {
   for (long k0 = 0; k0 < K; k0 += 16) {
     switch (std::min(16L, K - k0)) {
 #define PMX_CASE(KN) \
-  case KN: dot_rows_t<KN, D>(dw, g, v, sh, K, N, d, i0, i1, k0, stream); break;
+  case KN: dot_rows_t<KN, D>(dw, g, v, sh, K, N, d, i0, i1, k0, stream, pf); break;
       PMX_CASE(1) PMX_CASE(2) PMX_CASE(3) PMX_CASE(4) PMX_CASE(5) PMX_CASE(6) PMX_CASE(7)
       PMX_CASE(8) PMX_CASE(9) PMX_CASE(10) PMX_CASE(11) PMX_CASE(12) PMX_CASE(13) PMX_CASE(14)
       PMX_CASE(15) PMX_CASE(16)
@@ -253,21 +286,24 @@ void dot_rows_d(float* dw, const float* g, const float* v, const long* sh, long 
 
 void gather_rows_avx512(float* dst, const float* base, const float* src, const float* w,
                         const long* sh, long K, long N, long d, long i0, long i1,
-                        bool w_at_src, bool stream) {
+                        bool w_at_src, const RowHints& hints) {
+  const Prefetch pf = plan_prefetch(sh, K, N, d, hints);
   if (w_at_src)
-    gather_rows_dispatch<true>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
+    gather_rows_dispatch<true>(dst, base, src, w, sh, K, N, d, i0, i1, hints.stream, pf);
   else
-    gather_rows_dispatch<false>(dst, base, src, w, sh, K, N, d, i0, i1, stream);
+    gather_rows_dispatch<false>(dst, base, src, w, sh, K, N, d, i0, i1, hints.stream, pf);
 }
 
 void dot_rows_avx512(float* dw, const float* g, const float* v, const long* sh, long K, long N,
-                     long d, long i0, long i1, bool stream) {
+                     long d, long i0, long i1, const RowHints& hints) {
+  const Prefetch pf = plan_prefetch(sh, K, N, d, hints);
+  const bool st = hints.stream;
   switch (d) {  // common d: the column loop unrolls completely
-    case 16: return dot_rows_d<16>(dw, g, v, sh, K, N, d, i0, i1, stream);
-    case 32: return dot_rows_d<32>(dw, g, v, sh, K, N, d, i0, i1, stream);
-    case 64: return dot_rows_d<64>(dw, g, v, sh, K, N, d, i0, i1, stream);
-    case 128: return dot_rows_d<128>(dw, g, v, sh, K, N, d, i0, i1, stream);
-    default: return dot_rows_d<0>(dw, g, v, sh, K, N, d, i0, i1, stream);
+    case 16: return dot_rows_d<16>(dw, g, v, sh, K, N, d, i0, i1, st, pf);
+    case 32: return dot_rows_d<32>(dw, g, v, sh, K, N, d, i0, i1, st, pf);
+    case 64: return dot_rows_d<64>(dw, g, v, sh, K, N, d, i0, i1, st, pf);
+    case 128: return dot_rows_d<128>(dw, g, v, sh, K, N, d, i0, i1, st, pf);
+    default: return dot_rows_d<0>(dw, g, v, sh, K, N, d, i0, i1, st, pf);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -275,6 +276,67 @@ TEST_CASE("mixing: 1 and 2 threads give identical bits") {
   CHECK(std::memcmp(out[0].data(), out[1].data(), out[0].size() * sizeof(double)) == 0);
   CHECK(std::memcmp(dv[0].data(), dv[1].data(), dv[0].size() * sizeof(double)) == 0);
   CHECK(std::memcmp(dw[0].data(), dw[1].data(), dw[0].size() * sizeof(double)) == 0);
+}
+
+TEST_CASE("mixing: walking down CDIL's chains gives the bits of row order") {
+  // Large dilations are walked chain by chain (rows r, r + s, r + 2s, ...); the result must be
+  // bit for bit the row-order one and match the naive twin. Cases: chains of 2-3 rows (wrap
+  // collisions), N not a power of two, d not a multiple of 16, a batch of 1 with wide rows
+  // (few chain groups: the chains are cut into stretches for the threads).
+  struct Case { long B, n, d; };
+  for (const Case c : {Case{2, 1024, 32}, Case{2, 1536, 33}, Case{1, 4096, 8}, Case{1, 64, 1024}}) {
+    long walked = 0;
+    for (long m = 0; (1L << m) < c.n; ++m) {
+      const auto o = cdil_offsets(m);
+      const long K = (long)o.size(), B = c.B, n = c.n, d = c.d;
+      const long stride = mix_chain_stride(o.data(), K, n, d);
+      if (stride == 0) continue;
+      ++walked;
+      CHECK(stride == std::gcd(n, 1L << m));
+      auto v = uniform<float>(B * n * d, 30), w = uniform<float>(B * n * K, 31);
+      auto g = uniform<float>(B * n * d, 32);
+      std::vector<float> out_n(B * n * d), dv_n(B * n * d), dw_n(B * n * K);
+      mix_forward_naive(out_n.data(), v.data(), w.data(), o.data(), K, B, n, d);
+      mix_backward_naive(dv_n.data(), dw_n.data(), g.data(), v.data(), w.data(), o.data(), K, B,
+                         n, d);
+      for (MixIsa isa : available_isas()) {
+        std::vector<float> out[3], dv[3], dw[3];  // rows 2 threads, chains 1 and 2 threads
+        for (int r = 0; r < 3; ++r) {
+          Setup s(isa, r == 1 ? 1 : 2);
+          set_mix_order(r == 0 ? MixOrder::Rows : MixOrder::Auto);
+          out[r].assign(B * n * d, NAN);
+          dv[r].assign(B * n * d, NAN);
+          dw[r].assign(B * n * K, NAN);
+          mix_forward(out[r].data(), v.data(), w.data(), o.data(), K, B, n, d);
+          mix_backward(dv[r].data(), dw[r].data(), g.data(), v.data(), w.data(), o.data(), K, B,
+                       n, d);
+          set_mix_order(MixOrder::Auto);
+        }
+        CAPTURE(static_cast<int>(isa));
+        CAPTURE(n);
+        CAPTURE(d);
+        CAPTURE(m);
+        for (int r = 1; r < 3; ++r) {
+          CHECK(std::memcmp(out[0].data(), out[r].data(), out[0].size() * sizeof(float)) == 0);
+          CHECK(std::memcmp(dv[0].data(), dv[r].data(), dv[0].size() * sizeof(float)) == 0);
+          CHECK(std::memcmp(dw[0].data(), dw[r].data(), dw[0].size() * sizeof(float)) == 0);
+        }
+        float worst = 0.f;
+        for (size_t i = 0; i < out_n.size(); ++i)
+          worst = std::max({worst, std::fabs(out[1][i] - out_n[i]), std::fabs(dv[1][i] - dv_n[i])});
+        for (size_t i = 0; i < dw_n.size(); ++i)
+          worst = std::max(worst, std::fabs(dw[1][i] - dw_n[i]) / std::sqrt(float(d)));
+        CHECK(worst < 1e-4f);
+      }
+    }
+    CAPTURE(c.n);
+    CHECK(walked >= 1);  // the case reaches the chain walk at all
+  }
+  // Row order for CHORD (no common stride) and for small dilations.
+  const auto chord = chord_offsets(1024, 10);
+  CHECK(mix_chain_stride(chord.data(), (long)chord.size(), 1024, 32) == 0);
+  const auto small = cdil_offsets(2);
+  CHECK(mix_chain_stride(small.data(), (long)small.size(), 1024, 32) == 0);
 }
 
 TEST_CASE("mixing: backward matches central differences of sum(out * R)") {
