@@ -14,10 +14,11 @@
 // Bytes are the minimum traffic: forward reads V, W and writes out; backward reads dOut, V, W
 // and writes dV, dW (each tensor once; V alone is 64 MiB, so everything streams from DRAM).
 //
-//   ./build/bench/bench_mixing [--isa=auto|avx512|avx2|portable] [--order=auto|rows] [--reps=4]
+//   ./build/bench/bench_mixing [--isa=auto|avx512|avx2|portable] [--order=auto|rows] [--per-factor] [--reps=4]
 //                              [--n=32768] [--batch=16]
 //
-// --order=rows turns off the chain walk of large CDIL dilations (for comparison).
+// --order=rows turns off the chain walk of large CDIL dilations (for comparison); --per-factor
+// also prints each factor's time (1 thread, thread CPU time).
 // --n / --batch change the problem (the figure is the default); a small one (say
 // --n=1024 --batch=1, under 1 MiB in all) runs from L2 and shows what the kernels reach when memory
 // is not in the way.
@@ -101,6 +102,7 @@ void print_row(const char* name, int threads, const char* pass, const Result& r,
 
 int main(int argc, char** argv) {
   int reps = 4;
+  bool per_factor = false;
   long n_arg = 32768, b_arg = 16;
   std::string isa = "auto";
   for (int a = 1; a < argc; ++a) {
@@ -108,11 +110,12 @@ int main(int argc, char** argv) {
     if (s.rfind("--isa=", 0) == 0) isa = s.substr(6);
     else if (s == "--order=rows") set_mix_order(MixOrder::Rows);
     else if (s == "--order=auto") set_mix_order(MixOrder::Auto);
+    else if (s == "--per-factor") per_factor = true;
     else if (s.rfind("--reps=", 0) == 0) reps = std::max(1, std::atoi(s.c_str() + 7));
     else if (s.rfind("--n=", 0) == 0) n_arg = std::atol(s.c_str() + 4);
     else if (s.rfind("--batch=", 0) == 0) b_arg = std::atol(s.c_str() + 8);
     else {
-      std::fprintf(stderr, "usage: %s [--isa=auto|avx512|avx2|portable] [--order=auto|rows] [--reps=4] [--n=32768] [--batch=16]\n",
+      std::fprintf(stderr, "usage: %s [--isa=auto|avx512|avx2|portable] [--order=auto|rows] [--per-factor] [--reps=4] [--n=32768] [--batch=16]\n",
                    argv[0]);
       return 2;
     }
@@ -152,6 +155,8 @@ int main(int argc, char** argv) {
     Result f, b;
   };
   std::vector<Row> rows_out;
+  // --per-factor: each factor's best thread CPU time at 1 thread, forward and backward.
+  std::vector<std::string> factor_lines;
   for (Protocol p : {Protocol::Chord, Protocol::Cdil}) {
     const long K = slots(p);
     char name[64];
@@ -165,6 +170,7 @@ int main(int argc, char** argv) {
       const double rows = double(B) * N * M, fl = 4.0;  // fp32 bytes
       Result best_f, best_b;
       best_f.seconds = best_b.seconds = best_f.cpu_seconds = best_b.cpu_seconds = 1e30;
+      std::vector<double> factor_f(M, 1e30), factor_b(M, 1e30);
       for (int rep = 0; rep < reps; ++rep) {
         // Sample the limits again between reps: the best values seen anywhere in the run
         // make the bound (the most demanding, so the fairest, reading of a shared machine).
@@ -183,6 +189,8 @@ int main(int argc, char** argv) {
           b.seconds += timer.seconds();
           b.cpu_seconds += thread_cpu_seconds() - c1;
           f.cpu_seconds += c1 - c0;
+          factor_f[m] = std::min(factor_f[m], c1 - c0);
+          factor_b[m] = std::min(factor_b[m], thread_cpu_seconds() - c1);
         }
         best_f.seconds = std::min(best_f.seconds, f.seconds);
         best_b.seconds = std::min(best_b.seconds, b.seconds);
@@ -194,6 +202,14 @@ int main(int argc, char** argv) {
       best_b.bytes = rows * fl * (3 * d + 2 * K);  // read dOut, V, W; write dV, dW
       best_b.flops = rows * 4.0 * K * d;           // dW dots + dV gathers
       rows_out.push_back({name, t, best_f, best_b});
+      for (long m = 0; per_factor && t == 0 && m < M; ++m) {
+        auto o = protocol_offsets(p, N, m, M);
+        char line[160];
+        std::snprintf(line, sizeof line, "%-14s %6ld %12ld %12ld %9.2f %9.2f", name, m,
+                      o[1], mix_chain_stride(o.data(), K, N, d), 1e3 * factor_f[m],
+                      1e3 * factor_b[m]);
+        factor_lines.push_back(line);
+      }
     }
   }
   for (int t = 0; t < 2; ++t)
@@ -210,6 +226,12 @@ int main(int argc, char** argv) {
     print_row(r.name.c_str(), threads[r.t], "forward", r.f, lim[r.t]);
     print_row(r.name.c_str(), threads[r.t], "backward", r.b, lim[r.t]);
     print_row(r.name.c_str(), threads[r.t], "fwd+bwd", both, lim[r.t]);
+  }
+  if (per_factor) {
+    std::printf("\nper factor, 1 thread, best thread CPU time of %d reps (chain stride 0: row order)\n", reps);
+    std::printf("%-14s %6s %12s %12s %9s %9s\n", "case", "factor", "offset o_1", "chain stride",
+                "fwd ms", "bwd ms");
+    for (const auto& l : factor_lines) std::printf("%s\n", l.c_str());
   }
   std::printf("load average at the end: %s\n", pmx::bench::load_average().c_str());
   return 0;
