@@ -333,15 +333,16 @@ MixOrder g_order = MixOrder::Auto;
 long chain_tile_rows(long d) { return std::max(8L, 1024 / std::max(1L, d)); }
 
 // The chain stride g of offsets sh (reduced to [0, N)) when the kernels walk down chains, else
-// 0 (see TilePlan). Only worth it when g d floats (an eighth of CDIL's slot span) reach 8 Ki
-// (32 KiB: the slots' span then exceeds the L2 share the row order can keep), and g is at
-// least a tile. (Measured at d = 32: dilations 256 to 4096 forward 7-9 ms per factor against
-// 9-17 ms in row order; dilations 64 and 128 were slower walked.)
+// 0 (see TilePlan). Worth it once g d floats (an eighth of CDIL's slot span) reach 2 Ki (8 KiB:
+// the slots' span, 64 KiB, then no longer fits L1), with g at least a tile. (Measured at
+// d = 32, N = 32768, B = 16, per factor: forward at dilations 256-4096 7-9 ms against 9-17 ms
+// in row order; forward + backward at dilations 64 and 128 13-13.6 ms against 20-26 ms; at
+// dilation 32 no clear difference.)
 long chain_stride(const long* sh, long K, long N, long d) {
   if (g_order != MixOrder::Auto) return 0;
   long g = N;
   for (long k = 0; k < K; ++k) g = gcd(g, sh[k]);
-  return (g < N && g >= chain_tile_rows(d) && g * d >= (1L << 13)) ? g : 0;
+  return (g < N && g >= chain_tile_rows(d) && g * d >= (1L << 11)) ? g : 0;
 }
 
 // The order in which tiles are visited, and how they are dealt out to threads.
