@@ -1,5 +1,6 @@
-// Row-chunked factor MLPs (see fmlp.h). The float micro-kernel is AVX2 + FMA intrinsics; double
-// (gradient checks only) runs a plain loop with the same contract.
+// Row-chunked factor MLPs (see fmlp.h). The float micro-kernel is AVX2 + FMA intrinsics, with an
+// AVX-512F twin (kernels/fmlp_avx512.cpp, same bits) chosen at run time; double (gradient checks
+// only) runs a plain loop with the same contract.
 #include "kernels/fmlp.h"
 
 #include <cmath>
@@ -17,7 +18,16 @@
 
 namespace pmx::kernels {
 
+namespace detail {
+// Defined in kernels/fmlp_avx512.cpp (compiled for AVX-512F); fmlp_small_gemm's float contract.
+void fmlp_small_gemm_avx512(float* c, long ldc, const float* a, long a_row, long a_col,
+                            const float* b, long ldb, const float* bias, long rows, long n, long k,
+                            bool accumulate);
+}  // namespace detail
+
 namespace {
+
+bool g_fmlp_avx512_allowed = true;
 
 // Below this much work (rows x factors x hidden) one thread is faster than a parallel region.
 constexpr long kParallelMin = 1 << 14;
@@ -194,6 +204,9 @@ void fmlp_small_gemm(T* c, long ldc, const T* a, long a_row, long a_col, const T
                      long rows, long n, long k, bool accumulate) {
 #ifdef PMX_FMLP_AVX2
   if constexpr (std::is_same_v<T, float>) {
+    if (fmlp_avx512_active())
+      return detail::fmlp_small_gemm_avx512(c, ldc, a, a_row, a_col, b, ldb, bias, rows, n, k,
+                                            accumulate);
     // Column blocks outside: one (k, 16) block of B stays in L1 while all row tiles read it.
     for (long j0 = 0; j0 < n; j0 += 16) {
       const long w = n - j0 < 16 ? n - j0 : 16;
@@ -216,6 +229,17 @@ void fmlp_small_gemm(T* c, long ldc, const T* a, long a_row, long a_col, const T
   }
 #endif
   small_gemm_loop(c, ldc, a, a_row, a_col, b, ldb, bias, rows, n, k, accumulate);
+}
+
+void set_fmlp_avx512(bool allowed) { g_fmlp_avx512_allowed = allowed; }
+
+bool fmlp_avx512_active() {
+#ifdef PMX_FMLP_AVX2
+  static const bool has = __builtin_cpu_supports("avx512f");
+  return has && g_fmlp_avx512_allowed;
+#else
+  return false;
+#endif
 }
 
 long fmlp_forward_workspace(const FmlpSizes& s) {

@@ -21,7 +21,8 @@
 // order. So every bit is the same at any thread count.
 //
 // The GEMMs have inner or outer size d, h or K (32 or so) and are skinny: a register-blocked
-// AVX2 micro-kernel (6 rows x 16 columns, no packing) beats OpenBLAS here (docs/PERFORMANCE.md).
+// AVX2 micro-kernel (6 rows x 16 columns, no packing; 12 x 32 with AVX-512) beats OpenBLAS here
+// (docs/PERFORMANCE.md).
 // FmlpGemm::Blas runs the same pipeline through kernels::gemm, single-threaded (no BLAS call in
 // an OpenMP region), kept to measure against.
 //
@@ -67,6 +68,12 @@ void fmlp_backward(T* d_x, T* d_w1, T* d_b1, T* d_w2, T* d_b2, const T* d_out, c
 template <class T>
 void fmlp_small_gemm(T* c, long ldc, const T* a, long a_row, long a_col, const T* b, long ldb, const T* bias,
                      long rows, long n, long k, bool accumulate);
+
+// The float micro-kernel runs a 12 x 32 AVX-512 tile when the CPU has AVX-512F, else 6 x 16 AVX2;
+// both give the same bits. Tests and benchmarks switch AVX-512 off to compare (not thread-safe:
+// set it before the kernels run); fmlp_avx512_active() says which one runs.
+void set_fmlp_avx512(bool allowed);
+bool fmlp_avx512_active();
 
 // Reference twins: one row at a time, double accumulators, std::erf. For tests only.
 template <class T>

@@ -1,9 +1,11 @@
 // Tests of the row-chunked factor MLPs: kernels/fmlp.h and autograd/ops_factor_mlps.h.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "autograd/gradcheck.h"
@@ -138,6 +140,56 @@ TEST_CASE("fmlp: kernels match the naive twin at odd sizes, micro-kernel and BLA
       CHECK(dx_only == dx);
     }
   }
+}
+
+TEST_CASE("fmlp: the AVX-512 micro-kernel gives the AVX2 kernel's bits") {
+  // Same per-element arithmetic at either width (init, + bias, one FMA per k in order), so
+  // small gemm, forward and backward must agree bit for bit. Only checkable on an AVX-512 CPU.
+  kernels::set_fmlp_avx512(true);
+  const bool avx512 = kernels::fmlp_avx512_active();
+  INFO("AVX-512 fmlp micro-kernel on this CPU: ", avx512);
+  if (!avx512) return;
+  manual_seed(5);
+  auto both = [](auto&& run) {  // run() with AVX-512 off, then on; returns the two results
+    kernels::set_fmlp_avx512(false);
+    auto off = run();
+    kernels::set_fmlp_avx512(true);
+    auto on = run();
+    return std::make_pair(off, on);
+  };
+  for (long rows : {1L, 7L, 12L, 13L, 25L}) for (long n : {1L, 9L, 16L, 17L, 32L, 33L, 70L})
+    for (bool trans : {false, true}) for (bool accumulate : {false, true}) {
+      CAPTURE(rows);
+      CAPTURE(n);
+      CAPTURE(trans);
+      CAPTURE(accumulate);
+      const long k = 13, ldc = n + 3;
+      std::vector<float> a = random_floats(size_t(rows * k)), b = random_floats(size_t(k * n));
+      std::vector<float> bias = random_floats(size_t(n)), c0 = random_floats(size_t(rows * ldc));
+      auto [off, on] = both([&] {
+        std::vector<float> c = c0;
+        kernels::fmlp_small_gemm(c.data(), ldc, a.data(), trans ? 1 : k, trans ? rows : 1, b.data(), n,
+                                 bias.data(), rows, n, k, accumulate);
+        return c;
+      });
+      CHECK(std::memcmp(off.data(), on.data(), off.size() * sizeof(float)) == 0);
+    }
+  kernels::FmlpSizes s{150, 32, 32, 11, 4};
+  auto x = random_floats(size_t(s.R * s.d)), w1 = random_floats(size_t(s.M * s.h * s.d));
+  auto b1 = random_floats(size_t(s.M * s.h)), w2 = random_floats(size_t(s.M * s.K * s.h));
+  auto b2 = random_floats(size_t(s.M * s.K)), dy = random_floats(size_t(s.M * s.R * s.K));
+  auto [off, on] = both([&] {
+    std::vector<float> ws(size_t(std::max(kernels::fmlp_forward_workspace(s), kernels::fmlp_backward_workspace(s))));
+    std::vector<float> out(size_t(s.M * s.R * s.K)), dx(x.size()), dw1(w1.size()), db1(b1.size());
+    std::vector<float> dw2(w2.size()), db2(b2.size());
+    kernels::fmlp_forward(out.data(), x.data(), w1.data(), b1.data(), w2.data(), b2.data(), ws.data(), s);
+    kernels::fmlp_backward(dx.data(), dw1.data(), db1.data(), dw2.data(), db2.data(), dy.data(), x.data(),
+                           w1.data(), b1.data(), w2.data(), ws.data(), s);
+    std::vector<float> all = out;
+    for (auto* v : {&dx, &dw1, &db1, &dw2, &db2}) all.insert(all.end(), v->begin(), v->end());
+    return all;
+  });
+  CHECK(std::memcmp(off.data(), on.data(), off.size() * sizeof(float)) == 0);
 }
 
 TEST_CASE("fmlp: factor_mlps by hand, one factor of width one") {
