@@ -149,7 +149,7 @@ for r in rows:
 alloc = next((r["allocator"] for r in rows if r.get("impl") == "torch"), "-")
 print("train ms = the fastest timed step, wall clock (the least disturbed by other load); cpu ms = median CPU"
       " time of a step, all threads (excludes waiting for a core on a loaded machine); PyTorch allocator: %s" % alloc)
-print("speedup = PyTorch / pmx (> 1: pmx faster); GF/s %%pk = achieved fwd+bwd GFLOP/s, %% of the FMA peak at"
+print("speedup = PyTorch / pmx (> 1: pmx faster); GF/s %pk = achieved fwd+bwd GFLOP/s, % of the FMA peak at"
       " that thread count\n")
 hdr = ("%6s %3s %2s %-5s %2s | %8s %7s %7s %7s %6s %4s %6s | %8s %7s %7s %6s | %6s %6s %6s %5s | %8s"
        % ("N", "B", "L", "proto", "th", "train ms", "cpu ms", "fwd ms", "samp/s", "GF/s", "%pk", "RSS", "train ms",
