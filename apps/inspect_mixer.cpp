@@ -49,7 +49,7 @@ int run(int argc, char** argv) {
   args.add_string("--protocol", "chord", "chord or cdil");
   args.add_flag("--floor-factors", "M = floor(log2 N) instead of ceil");
   args.add_flag("--position-table", "the model has a learned position table");
-  args.add_string("--head", "flatten", "flatten, cls or mean");
+  args.add_string("--head", "flatten", "flatten, cls, mean or max");
   args.add_int("--block", 0, "which block to inspect (0-based)");
   args.add_int("--marker1", -1, "adding input: first marked position (default N/4)");
   args.add_int("--marker2", -1, "adding input: second marked position (default 3N/4)");
@@ -78,9 +78,12 @@ int run(int argc, char** argv) {
   c.protocol = protocol == "chord" ? nn::Protocol::Chord : nn::Protocol::Cdil;
   c.floor_factors = args.get_flag("--floor-factors");
   c.position_table = args.get_flag("--position-table");
-  PMX_CHECK(head == "flatten" || head == "cls" || head == "mean", "[inspect_mixer] --head must be flatten, cls or mean, got '",
-            head, "'");
-  c.head = head == "flatten" ? nn::ParamixerHead::Flatten : head == "cls" ? nn::ParamixerHead::Cls : nn::ParamixerHead::Mean;
+  PMX_CHECK(head == "flatten" || head == "cls" || head == "mean" || head == "max",
+            "[inspect_mixer] --head must be flatten, cls, mean or max, got '", head, "'");
+  c.head = head == "flatten" ? nn::ParamixerHead::Flatten
+           : head == "cls"   ? nn::ParamixerHead::Cls
+           : head == "mean"  ? nn::ParamixerHead::Mean
+                             : nn::ParamixerHead::Max;
 
   nn::ParamixerModel model(c);
   optim::load_weights(args.get_string("--weights"), model);

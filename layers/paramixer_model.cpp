@@ -84,6 +84,7 @@ Tensor ParamixerModel::forward(const Tensor& input) {
     case ParamixerHead::Flatten: features = reshape(v, {B, inner_len() * c.dim}); break;
     case ParamixerHead::Cls: features = reshape(slice(v, 1, 0, 1), {B, c.dim}); break;
     case ParamixerHead::Mean: features = mean(v, 1); break;
+    case ParamixerHead::Max: features = max(v, 1); break;  // per feature, over positions
   }
   return (*final)(features);
 }

@@ -12,6 +12,8 @@
 //     Flatten: Linear(N'*d, classes) on V reshaped (B, N'*d), position-major (feature n*d + c)
 //     Cls:     Linear(d, classes) on V[:, 0, :]
 //     Mean:    Linear(d, classes) on the mean of V over positions
+//     Max:     Linear(d, classes) on the max of V over positions, per feature (not in the
+//              official code: a translation-invariant readout that a few positions can drive)
 //   output (B, classes); classes = 1 for regression (the adding problem).
 //
 // Init as PyTorch: Linear U(+-1/sqrt(fan_in)); embedding, position table and cls_token N(0, 1);
@@ -35,7 +37,7 @@
 
 namespace pmx::nn {
 
-enum class ParamixerHead { Flatten, Cls, Mean };
+enum class ParamixerHead { Flatten, Cls, Mean, Max };
 
 struct ParamixerConfig {
   int64_t seq_len = 0;          // N of the input (without the CLS position)

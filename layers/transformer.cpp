@@ -103,6 +103,7 @@ Tensor TransformerModel::forward(const Tensor& input) {
     case TransformerHead::Flatten: return (*final)(reshape(x, {B, positions() * d}));
     case TransformerHead::Cls: return (*final)(squeeze(slice(x, 1, 0, 1), 1));
     case TransformerHead::Mean: return (*final)(mean(x, 1));
+    case TransformerHead::Max: return (*final)(max(x, 1));
   }
   return Tensor();
 }

@@ -53,8 +53,9 @@ class TransformerEncoderLayer : public Module {
   std::shared_ptr<Dropout> dropout, dropout1, dropout2;
 };
 
-// How the (B, N, d) encoder output becomes (B, classes).
-enum class TransformerHead { Flatten, Cls, Mean };
+// How the (B, N, d) encoder output becomes (B, classes): flattened, the CLS position, or the
+// mean or max over positions (per feature).
+enum class TransformerHead { Flatten, Cls, Mean, Max };
 
 struct TransformerConfig {
   int64_t seq_len = 0;         // N of the input (without the CLS position)

@@ -180,8 +180,8 @@ TEST_CASE("paramixer: the padding row of the token embedding starts at zero and 
   CHECK(std::abs(grad[3]) + std::abs(grad[4]) + std::abs(grad[5]) > 0.f);  // row 1 is used
 }
 
-TEST_CASE("paramixer: model gradcheck, real input + MEAN and CLS heads, both protocols") {
-  for (auto head : {ParamixerHead::Mean, ParamixerHead::Cls})
+TEST_CASE("paramixer: model gradcheck, real input + MEAN, MAX and CLS heads, both protocols") {
+  for (auto head : {ParamixerHead::Mean, ParamixerHead::Max, ParamixerHead::Cls})
     for (auto protocol : {Protocol::Chord, Protocol::Cdil}) {
       CAPTURE(int(head));
       CAPTURE(int(protocol));

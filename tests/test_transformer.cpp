@@ -85,6 +85,7 @@ TEST_CASE("attention: model gradcheck in float64 for every head and input kind")
   for (const Case& k : {Case{nn::TransformerHead::Flatten, true, true, "tokens + positions + FLATTEN"},
                         Case{nn::TransformerHead::Cls, true, true, "tokens + positions + CLS"},
                         Case{nn::TransformerHead::Mean, false, false, "real input + MEAN"},
+                        Case{nn::TransformerHead::Max, false, false, "real input + MAX"},
                         Case{nn::TransformerHead::Cls, false, true, "real input + positions + CLS"}}) {
     CAPTURE(k.what);
     manual_seed(7);

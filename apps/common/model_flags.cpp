@@ -21,7 +21,7 @@ void declare_model_flags(ArgParser& args, const ModelDefaults& d) {
   args.add_int("--dim", d.dim, "embedding size d");
   args.add_int("--hidden", d.hidden, "Paramixer MLP width h / Transformer feed-forward width");
   args.add_int("--heads", d.heads, "Transformer attention heads (must divide --dim)");
-  args.add_string("--head", d.head, "classifier head: flatten | cls | mean");
+  args.add_string("--head", d.head, "classifier head: flatten | cls | mean | max (mean and max pool over positions)");
   args.add_int("--position-table", d.position_table ? 1 : 0, "1: learned position table added to the embedding");
   args.add_double("--embedding-init", d.embedding_init,
                   "token embedding init: 0 = N(0, 1); r > 0 = U(-r, r) (the official Paramixer text runs: 0.1)");
@@ -93,8 +93,8 @@ uint64_t apply_run_flags(const ArgParser& args) {
   PMX_CHECK(model == "paramixer" || model == "transformer", "--model must be paramixer or transformer, got '", model,
             "'");
   PMX_CHECK(protocol == "chord" || protocol == "cdil", "--protocol must be chord or cdil, got '", protocol, "'");
-  PMX_CHECK(head == "flatten" || head == "cls" || head == "mean", "--head must be flatten, cls or mean, got '", head,
-            "'");
+  PMX_CHECK(head == "flatten" || head == "cls" || head == "mean" || head == "max",
+            "--head must be flatten, cls, mean or max, got '", head, "'");
   PMX_CHECK(args.get_int("--layers") >= 1 && args.get_int("--dim") >= 1 && args.get_int("--hidden") >= 1 &&
                 args.get_int("--heads") >= 1,
             "--layers, --dim, --hidden and --heads must be >= 1");
@@ -132,6 +132,7 @@ std::unique_ptr<nn::Module> make_model(const ArgParser& args, const ModelShape& 
     c.embedding_init = args.get_double("--embedding-init");
     c.head = head == "cls"    ? nn::ParamixerHead::Cls
              : head == "mean" ? nn::ParamixerHead::Mean
+             : head == "max"  ? nn::ParamixerHead::Max
                               : nn::ParamixerHead::Flatten;
     c.p1 = args.get_double("--p1");
     c.p2 = args.get_double("--p2");
@@ -150,6 +151,7 @@ std::unique_ptr<nn::Module> make_model(const ArgParser& args, const ModelShape& 
   c.embedding_init = args.get_double("--embedding-init");
   c.head = head == "cls"    ? nn::TransformerHead::Cls
            : head == "mean" ? nn::TransformerHead::Mean
+           : head == "max"  ? nn::TransformerHead::Max
                             : nn::TransformerHead::Flatten;
   c.embed_dropout = args.get_double("--p1");
   c.dropout = args.get_double("--p2");
