@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "kernels/blas.h"
+#include "kernels/cpu_features.h"
 #include "kernels/elementwise.h"
 #include "kernels/gelu.h"
 
@@ -235,8 +236,7 @@ void set_fmlp_avx512(bool allowed) { g_fmlp_avx512_allowed = allowed; }
 
 bool fmlp_avx512_active() {
 #ifdef PMX_FMLP_AVX2
-  static const bool has = __builtin_cpu_supports("avx512f");
-  return has && g_fmlp_avx512_allowed;
+  return cpu_has_avx512f() && g_fmlp_avx512_allowed;
 #else
   return false;
 #endif

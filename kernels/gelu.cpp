@@ -1,6 +1,7 @@
 // GELU kernels (see gelu.h): the float path with AVX2 intrinsics, the AVX-512 twins chosen at
 // run time (gelu_avx512.cpp), the double path with std::erf, and the block split for threads.
 #include "kernels/gelu.h"
+#include "kernels/cpu_features.h"
 #include "kernels/gelu_coeffs.h"
 #include "kernels/exp_avx2.h"
 
@@ -143,8 +144,7 @@ void gelu_both_avx2(float* out, float* d_in, const float* in, const float* d_out
 bool g_gelu_avx512_allowed = true;
 bool gelu_avx512() {
 #ifdef PMX_GELU_AVX2
-  static const bool has = __builtin_cpu_supports("avx512f");
-  return has && g_gelu_avx512_allowed;
+  return cpu_has_avx512f() && g_gelu_avx512_allowed;
 #else
   return false;
 #endif

@@ -24,9 +24,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <numeric>
 #include <type_traits>
 
 #include "core/error.h"
+#include "kernels/cpu_features.h"
 #include "kernels/mixing_rows.h"
 
 namespace pmx {
@@ -72,17 +74,13 @@ using detail::RowHints;
 
 namespace {
 MixIsa g_forced = MixIsa::Auto;
-bool cpu_has_avx512() {
-  static const bool has = __builtin_cpu_supports("avx512f");
-  return has;
-}
 }  // namespace
 
 void set_mix_isa(MixIsa isa) { g_forced = isa; }
 
 MixIsa mix_isa() {
   if (g_forced == MixIsa::Portable || g_forced == MixIsa::Avx2) return g_forced;
-  return cpu_has_avx512() ? MixIsa::Avx512 : MixIsa::Avx2;
+  return cpu_has_avx512f() ? MixIsa::Avx512 : MixIsa::Avx2;
 }
 
 namespace {
@@ -316,15 +314,6 @@ bool line_rows(const T* p, long row_len) {
 // tile's dOut rows hits L1. Tile size never changes the arithmetic, only the scheduling.
 long tile_rows(long d) { return std::max(8L, 2048 / std::max(1L, d)); }
 
-long gcd(long a, long b) {
-  while (b) {
-    const long t = a % b;
-    a = b;
-    b = t;
-  }
-  return a;
-}
-
 MixOrder g_order = MixOrder::Auto;
 
 // Rows per tile in chain order: 4 KiB of one (N, d) tensor, so the 9 source tiles a CDIL step
@@ -341,7 +330,7 @@ long chain_tile_rows(long d) { return std::max(8L, 1024 / std::max(1L, d)); }
 long chain_stride(const long* sh, long K, long N, long d) {
   if (g_order != MixOrder::Auto) return 0;
   long g = N;
-  for (long k = 0; k < K; ++k) g = gcd(g, sh[k]);
+  for (long k = 0; k < K; ++k) g = std::gcd(g, sh[k]);
   return (g < N && g >= chain_tile_rows(d) && g * d >= (1L << 11)) ? g : 0;
 }
 
@@ -392,6 +381,11 @@ struct TilePlan {
   }
 };
 
+// sh[k] = offsets[k] reduced to [0, N) (offsets may be negative or >= N).
+void reduce_offsets(const long* offsets, long K, long N, long* sh) {
+  for (long k = 0; k < K; ++k) sh[k] = ((offsets[k] % N) + N) % N;
+}
+
 }  // namespace
 
 void set_mix_order(MixOrder order) { g_order = order; }
@@ -399,7 +393,7 @@ void set_mix_order(MixOrder order) { g_order = order; }
 long mix_chain_stride(const long* offsets, long K, long N, long d) {
   if (N <= 0 || K <= 0 || K > kMaxK) return 0;
   long sh[kMaxK];
-  for (long k = 0; k < K; ++k) sh[k] = ((offsets[k] % N) + N) % N;
+  reduce_offsets(offsets, K, N, sh);
   return chain_stride(sh, K, N, d);
 }
 
@@ -409,7 +403,7 @@ void mix_forward(T* out, const T* v, const T* w, const long* offsets, long K, lo
   if (B <= 0 || N <= 0 || d <= 0) return;
   if (K > kMaxK) return mix_forward_naive(out, v, w, offsets, K, B, N, d);
   long sh[kMaxK];  // offsets reduced to [0, N)
-  for (long k = 0; k < K; ++k) sh[k] = ((offsets[k] % N) + N) % N;
+  reduce_offsets(offsets, K, N, sh);
   const RowKernels<T> rk = pick_kernels<T>();
   const TilePlan plan(sh, K, B, N, d, omp_get_max_threads());
   RowHints hints;
@@ -431,10 +425,8 @@ void mix_backward(T* d_v, T* d_w, const T* d_out, const T* v, const T* w, const 
   if (B <= 0 || N <= 0 || (!d_v && !d_w)) return;
   if (K > kMaxK) return mix_backward_naive(d_v, d_w, d_out, v, w, offsets, K, B, N, d);
   long sh_f[kMaxK], sh_b[kMaxK];  // o_k and -o_k, reduced to [0, N)
-  for (long k = 0; k < K; ++k) {
-    sh_f[k] = ((offsets[k] % N) + N) % N;
-    sh_b[k] = (N - sh_f[k]) % N;
-  }
+  reduce_offsets(offsets, K, N, sh_f);
+  for (long k = 0; k < K; ++k) sh_b[k] = (N - sh_f[k]) % N;
   const RowKernels<T> rk = pick_kernels<T>();
   // Stream the outputs when together they exceed the cache.
   const size_t out_bytes = size_t(B * N) * ((d_v ? d : 0) + (d_w ? K : 0)) * sizeof(T);
