@@ -215,6 +215,50 @@ TEST_CASE("paramixer: CLS head prepends a learned token, so the blocks see N + 1
   CHECK(out.shape() == Shape{3, 1});
 }
 
+// Every factor is circulant and every MLP acts per position, so without a position table a
+// cyclic shift of the sequence shifts V and leaves a pooled head's output unchanged. Pathfinder
+// relies on this (its label does not depend on where the path is); the position table breaks it.
+TEST_CASE("paramixer: without a position table, a pooled model ignores a cyclic shift of its input") {
+  const int64_t N = 12, B = 2;  // not a power of two: the offsets wrap mod N
+  std::vector<int64_t> tokens(B * N);
+  for (int64_t i = 0; i < B * N; ++i) tokens[i] = (i * 7 + i / 5) % 5;
+  auto shifted = [&](int64_t s) {
+    std::vector<int64_t> t(B * N);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t i = 0; i < N; ++i) t[b * N + (i + s) % N] = tokens[b * N + i];
+    return from_vector(t, {B, N});
+  };
+  for (auto head : {ParamixerHead::Mean, ParamixerHead::Max})
+    for (auto protocol : {Protocol::Chord, Protocol::Cdil})
+      for (bool table : {false, true}) {
+        CAPTURE(int(head));
+        CAPTURE(int(protocol));
+        CAPTURE(table);
+        ParamixerConfig c;
+        c.seq_len = N;
+        c.vocab = 5;
+        c.dim = 4;
+        c.hidden = 5;
+        c.layers = 2;
+        c.classes = 3;
+        c.protocol = protocol;
+        c.head = head;
+        c.position_table = table;
+        ParamixerModel model(c);
+        model.to(DType::Float64);
+        std::vector<double> base = model(shifted(0)).to_vector<double>();
+        double worst = 0;
+        for (int64_t s : {1, 5, 11}) {
+          std::vector<double> out = model(shifted(s)).to_vector<double>();
+          for (size_t j = 0; j < out.size(); ++j) worst = std::max(worst, std::abs(out[j] - base[j]));
+        }
+        if (table)
+          CHECK(worst > 1e-6);  // the control: absolute positions do change the output
+        else
+          CHECK(worst < 1e-12);
+      }
+}
+
 TEST_CASE("paramixer: fused and reference paths agree for the whole model") {
   ParamixerConfig c = adding_config(37);
   c.dim = 8;
