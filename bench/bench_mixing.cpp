@@ -15,7 +15,7 @@
 // and writes dV, dW (each tensor once; V alone is 64 MiB, so everything streams from DRAM).
 //
 //   ./build/bench/bench_mixing [--isa=auto|avx512|avx2|portable] [--order=auto|rows] [--per-factor] [--reps=4]
-//                              [--n=32768] [--batch=16]
+//                              [--n=32768] [--batch=16] [--dim=32]
 //
 // --order=rows turns off the chain walk of large CDIL dilations (for comparison); --per-factor
 // also prints each factor's time (1 thread, thread CPU time).
@@ -103,7 +103,7 @@ void print_row(const char* name, int threads, const char* pass, const Result& r,
 int main(int argc, char** argv) {
   int reps = 4;
   bool per_factor = false;
-  long n_arg = 32768, b_arg = 16;
+  long n_arg = 32768, b_arg = 16, d_arg = 32;
   std::string isa = "auto";
   for (int a = 1; a < argc; ++a) {
     std::string s = argv[a];
@@ -114,8 +114,9 @@ int main(int argc, char** argv) {
     else if (s.rfind("--reps=", 0) == 0) reps = std::max(1, std::atoi(s.c_str() + 7));
     else if (s.rfind("--n=", 0) == 0) n_arg = std::atol(s.c_str() + 4);
     else if (s.rfind("--batch=", 0) == 0) b_arg = std::atol(s.c_str() + 8);
+    else if (s.rfind("--dim=", 0) == 0) d_arg = std::atol(s.c_str() + 6);
     else {
-      std::fprintf(stderr, "usage: %s [--isa=auto|avx512|avx2|portable] [--order=auto|rows] [--per-factor] [--reps=4] [--n=32768] [--batch=16]\n",
+      std::fprintf(stderr, "usage: %s [--isa=auto|avx512|avx2|portable] [--order=auto|rows] [--per-factor] [--reps=4] [--n=32768] [--batch=16] [--dim=32]\n",
                    argv[0]);
       return 2;
     }
@@ -126,11 +127,11 @@ int main(int argc, char** argv) {
                                   : MixIsa::Auto);
   const char* isa_name[] = {"auto", "portable", "AVX2+FMA", "AVX-512F"};
 
-  if (n_arg < 2 || b_arg < 1) {
-    std::fprintf(stderr, "bench_mixing: need --n >= 2 and --batch >= 1 (got n = %ld, batch = %ld)\n", n_arg, b_arg);
+  if (n_arg < 2 || b_arg < 1 || d_arg < 1) {
+    std::fprintf(stderr, "bench_mixing: need --n >= 2, --batch >= 1 and --dim >= 1 (got n = %ld, batch = %ld, dim = %ld)\n", n_arg, b_arg, d_arg);
     return 2;
   }
-  const long B = b_arg, N = n_arg, d = 32, M = num_factors(N);
+  const long B = b_arg, N = n_arg, d = d_arg, M = num_factors(N);
   // Slots per row of each protocol, from its offsets (CHORD M + 1, CDIL 9), and the larger.
   auto slots = [&](Protocol p) { return long(protocol_offsets(p, N, 0, M).size()); };
   const long Kmax = std::max(slots(Protocol::Chord), slots(Protocol::Cdil));
