@@ -19,7 +19,7 @@
 //
 // --order=rows turns off the chain walk of large CDIL dilations (for comparison); --per-factor
 // also prints each factor's time (1 thread, thread CPU time).
-// --n / --batch change the problem (the figure is the default); a small one (say
+// --n / --batch / --dim change the problem (the figure is the default); a small one (say
 // --n=1024 --batch=1, under 1 MiB in all) runs from L2 and shows what the kernels reach when memory
 // is not in the way.
 #include <omp.h>
