@@ -8,6 +8,8 @@ the difference per function and divides by 2: what one steady-state training ste
 
 Prints the per-step totals (instructions, D1 and LL misses of callgrind's cache model), the
 categories below, and the top functions. Uses callgrind_annotate (valgrind's own tool).
+Run-time generated (JIT) code sits at different addresses in the two runs, so its rows among the
+top functions are not differences; its category total is.
 """
 import argparse
 import re
@@ -18,7 +20,7 @@ EVENTS = "Ir,D1mr,D1mw,DLmr,DLmw"
 CATEGORIES = [
     ("f-MLP GEMM micro-kernels (pmx)", r"tile<|fmlp_small_gemm"),
     ("f-MLP other loops (pmx: bias, column sums, d_hid * GELU')", r"fmlp_backward|fmlp_forward"),
-    ("GELU (erf, exp)", r"gelu|GeluKernel|erf"),
+    ("GELU (erf, exp)", r"gelu|GeluKernel|\berf"),
     ("mixing kernels (pmx)", r"gather_rows|dot_rows|mix_forward|mix_backward"),
     ("GEMM (OpenBLAS / oneDNN / MKL)", r"sgemm|gemm|openblas|dnnl|mkl|jit_|brgemm"),
     ("element-wise and reductions (PyTorch ATen kernels)", r"at::native|vectorized_loop|basic_loop|cpu_kernel|Reduce|reduce"),
@@ -32,6 +34,10 @@ CATEGORIES = [
     ("libtorch_cpu, unnamed (ATen CPU kernels)", r"libtorch_cpu"),
     ("run-time generated code (no object file: JIT kernels)", r"\[\?\?\?\]$"),
 ]
+
+def add(a, b):
+    return [x + y for x, y in zip(a, b)]
+
 
 NUM = r"\s*(?:([\d,]+)(?:\s+\(\s*[\d.]+%\))?|(\.))"
 LINE = re.compile(NUM * 5 + r"\s+(.*)")
@@ -51,7 +57,7 @@ def load(path):
         if "PROGRAM TOTALS" in name:
             total = vals
             continue
-        rows[name] = [x + y for x, y in zip(rows.get(name, [0] * 5), vals)]
+        rows[name] = add(rows.get(name, [0] * 5), vals)
     if total is None:
         raise SystemExit(f"callgrind_groups: no PROGRAM TOTALS line in callgrind_annotate's output of {path}")
     return rows, total
@@ -73,7 +79,7 @@ def main():
     sums = {}
     for name, v in per.items():
         group = next((g for g, pat in CATEGORIES if re.search(pat, name)), "other")
-        sums[group] = [x + y for x, y in zip(sums.get(group, [0] * 5), v)]
+        sums[group] = add(sums.get(group, [0] * 5), v)
     for g, v in sorted(sums.items(), key=lambda kv: -kv[1][0]):
         if abs(v[0]) < 5e4:  # a category this side does not have
             continue
