@@ -50,6 +50,7 @@ int run(int argc, char** argv) {
   args.add_flag("--floor-factors", "M = floor(log2 N) instead of ceil");
   args.add_flag("--position-table", "the model has a learned position table");
   args.add_string("--head", "flatten", "flatten, cls, mean or max");
+  args.add_string("--weights-from", "embedding", "what the f_m read: embedding, block-input or block-input-ln");
   args.add_int("--block", 0, "which block to inspect (0-based)");
   args.add_int("--marker1", -1, "adding input: first marked position (default N/4)");
   args.add_int("--marker2", -1, "adding input: second marked position (default 3N/4)");
@@ -78,6 +79,7 @@ int run(int argc, char** argv) {
   c.protocol = protocol == "chord" ? nn::Protocol::Chord : nn::Protocol::Cdil;
   c.floor_factors = args.get_flag("--floor-factors");
   c.position_table = args.get_flag("--position-table");
+  c.weights_input = nn::parse_mixing_weights_input(args.get_string("--weights-from"));
   PMX_CHECK(head == "flatten" || head == "cls" || head == "mean" || head == "max",
             "[inspect_mixer] --head must be flatten, cls, mean or max, got '", head, "'");
   c.head = head == "flatten" ? nn::ParamixerHead::Flatten
@@ -95,7 +97,7 @@ int run(int argc, char** argv) {
   Generator g(uint64_t(args.get_int("--seed")));
   int64_t m1 = args.get_int("--marker1"), m2 = args.get_int("--marker2");
   Tensor input = make_input(c, m1 >= 0 ? m1 : c.seq_len / 4, m2 >= 0 ? m2 : 3 * c.seq_len / 4, g);
-  Tensor x = nn::embedded_input(model, input);
+  Tensor x = nn::block_weights_input(model, input, block);
   Tensor e = nn::effective_interaction(*model.blocks[size_t(block)], x);
 
   HeatmapOptions opt;

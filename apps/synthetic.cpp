@@ -179,7 +179,7 @@ int run(int argc, char** argv) {
   auto* paramixer = dynamic_cast<nn::ParamixerModel*>(model.get());
   if (!mixing.empty() && paramixer && paramixer->inner_len() <= nn::kMaxInteractionLen) {
     apps::Batch one = task->batch(apps::Split::Test, 0, 1);
-    Tensor e = nn::effective_interaction(*paramixer->blocks[0], nn::embedded_input(*paramixer, one.input));
+    Tensor e = nn::effective_interaction(*paramixer->blocks[0], nn::block_weights_input(*paramixer, one.input, 0));
     write_heatmap_png(mixing, e);
     std::printf("mixing matrix (block 0, test sequence 0, log10 |E|): %s", mixing.c_str());
     if (task_name == "adding") {  // the columns a trained block should draw on

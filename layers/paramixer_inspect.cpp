@@ -43,4 +43,21 @@ Tensor embedded_input(ParamixerModel& model, const Tensor& input) {
   return model.embed(input).detach();
 }
 
+Tensor block_weights_input(ParamixerModel& model, const Tensor& input, int64_t block) {
+  PMX_CHECK(block >= 0 && block < int64_t(model.blocks.size()), "[block_weights_input] block ", block,
+            " is not in [0, ", model.blocks.size(), ")");
+  NoGradGuard no_grad;
+  Tensor x = model.embed(input);
+  // Eval mode for the blocks before `block` (no p2 dropout), restored on every way out.
+  struct ModeGuard {
+    Module& m;
+    bool was;
+    ~ModeGuard() { m.train(was); }
+  } guard{model, model.is_training()};
+  model.eval();
+  Tensor v = x;
+  for (int64_t l = 0; l < block; ++l) v = model.blocks[size_t(l)]->forward(v, model.mixing_weights_input(v, x));
+  return model.mixing_weights_input(v, x).detach();
+}
+
 }  // namespace pmx::nn

@@ -8,6 +8,14 @@
 
 namespace pmx::nn {
 
+MixingWeightsInput parse_mixing_weights_input(const std::string& name) {
+  if (name == "embedding") return MixingWeightsInput::Embedding;
+  if (name == "block-input") return MixingWeightsInput::BlockInput;
+  if (name == "block-input-ln") return MixingWeightsInput::NormalizedBlockInput;
+  throw Error(detail::concat("mixing weights input (--weights-from) must be embedding, block-input or "
+                             "block-input-ln, got '", name, "'"));
+}
+
 ParamixerModel::ParamixerModel(const ParamixerConfig& c) : config(c) {
   PMX_CHECK(c.seq_len >= 2, "[ParamixerModel] seq_len must be >= 2, got ", c.seq_len);
   PMX_CHECK((c.vocab > 0) != (c.input_features > 0),
@@ -72,13 +80,23 @@ Tensor ParamixerModel::embed(const Tensor& input) {
   return e;
 }
 
+Tensor ParamixerModel::mixing_weights_input(const Tensor& v, const Tensor& x) const {
+  switch (config.weights_input) {
+    case MixingWeightsInput::Embedding: return x;
+    case MixingWeightsInput::BlockInput: return v;
+    case MixingWeightsInput::NormalizedBlockInput: break;
+  }
+  // A layer norm without affine parameters: unit scale, zero shift.
+  return layer_norm(v, ones({config.dim}, v.dtype()), zeros({config.dim}, v.dtype()));
+}
+
 Tensor ParamixerModel::forward(const Tensor& input) {
   const ParamixerConfig& c = config;
   Tensor e = embed(input);
   int64_t B = e.size(0);
   Tensor x = c.p1 > 0 ? dropout(e, c.p1, is_training()) : e;
   Tensor v = c.p1 > 0 ? dropout(x, c.p1, is_training()) : x;
-  for (auto& block : blocks) v = block->forward(v, x);
+  for (auto& block : blocks) v = block->forward(v, mixing_weights_input(v, x));
   Tensor features;
   switch (c.head) {
     case ParamixerHead::Flatten: features = reshape(v, {B, inner_len() * c.dim}); break;

@@ -8,6 +8,9 @@
 //   position table:       E = E + P, P (N', d) learned            ("apc_embedding.weight")
 //   X = Dropout(p1)(E);   V = Dropout(p1)(X)   (a second, independent mask)
 //   V = block_l(V, X) for l = 0..L-1                             ("attention.{l}. ...")
+//     weights_input (not in the official code, where every block's mixing weights see only X):
+//     BlockInput: V = block_l(V, V); NormalizedBlockInput: V = block_l(V, LayerNorm(V)), a
+//     layer norm without affine parameters, so the weights stay bounded however V grows
 //   head ("final.{weight,bias}"):
 //     Flatten: Linear(N'*d, classes) on V reshaped (B, N'*d), position-major (feature n*d + c)
 //     Cls:     Linear(d, classes) on V[:, 0, :]
@@ -28,6 +31,7 @@
 //   pmx::Tensor y = model(values);                                      // (B, 1024, 2) -> (B, 1)
 #pragma once
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "layers/dropout.h"
@@ -38,6 +42,10 @@
 namespace pmx::nn {
 
 enum class ParamixerHead { Flatten, Cls, Mean, Max };
+enum class MixingWeightsInput { Embedding, BlockInput, NormalizedBlockInput };
+// "embedding" | "block-input" | "block-input-ln" (the apps' --weights-from) -> the enum; throws
+// pmx::Error naming the value otherwise.
+MixingWeightsInput parse_mixing_weights_input(const std::string& name);
 
 struct ParamixerConfig {
   int64_t seq_len = 0;          // N of the input (without the CLS position)
@@ -57,6 +65,10 @@ struct ParamixerConfig {
   double p1 = 0;                // dropout on the embedding (twice, see above)
   double p2 = 0;                // dropout at the end of every block
   bool recompute = false;       // recompute f-MLP activations in backward (ParamixerBlock::recompute_f)
+  // What every block's f_m read. Embedding (official): X, so block l's mixing weights depend only
+  // on the token at each position (and the position table). The others: the block's input V, so
+  // from the second block on they can depend on context the earlier blocks mixed in.
+  MixingWeightsInput weights_input = MixingWeightsInput::Embedding;
 };
 
 class ParamixerModel : public Module {
@@ -70,6 +82,9 @@ class ParamixerModel : public Module {
   Tensor embed(const Tensor& input);
   // The sequence length inside the blocks: seq_len, plus one with the CLS head.
   int64_t inner_len() const { return config.seq_len + (config.head == ParamixerHead::Cls ? 1 : 0); }
+  // What a block's f_m read (config.weights_input), given the block's input v and the embedded
+  // input x.
+  Tensor mixing_weights_input(const Tensor& v, const Tensor& x) const;
   // Selects the fused or the reference f-MLP path in every block.
   void set_fused_f(bool on);
 

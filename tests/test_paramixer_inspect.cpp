@@ -209,6 +209,43 @@ TEST_CASE("inspect: embedded_input reproduces the model's forward (tokens + tabl
   CHECK_THROWS_AS(nn::embedded_input(model, randn({2, 10})), Error);
 }
 
+TEST_CASE("inspect: block_weights_input gives what each block's f_m read, for every weights_input") {
+  nn::ParamixerConfig c;
+  c.seq_len = 11;
+  c.vocab = 5;
+  c.dim = 4;
+  c.hidden = 3;
+  c.layers = 3;
+  c.classes = 2;
+  c.p2 = 0.5;  // dropout exists; block_weights_input runs the blocks without it
+  Tensor tokens = randint(0, 5, {1, 11});
+  for (auto input : {nn::MixingWeightsInput::Embedding, nn::MixingWeightsInput::BlockInput,
+                     nn::MixingWeightsInput::NormalizedBlockInput}) {
+    CAPTURE(int(input));
+    c.weights_input = input;
+    nn::ParamixerModel model(c);
+    model.train();
+    Tensor x = nn::embedded_input(model, tokens);
+    // The last block's output from its input and its effective interaction: E(f input) @ g(V_in).
+    model.eval();
+    Tensor v = x;
+    for (int64_t l = 0; l < 2; ++l) v = model.blocks[size_t(l)]->forward(v, model.mixing_weights_input(v, x));
+    Tensor out = model.blocks[2]->forward(v, model.mixing_weights_input(v, x));
+    model.train();
+    Tensor f_in = nn::block_weights_input(model, tokens, 2);
+    CHECK(model.is_training());  // restored
+    Tensor want = matmul(nn::effective_interaction(*model.blocks[2], f_in), reshape((*model.blocks[2]->g)(v), {11, 4}));
+    CHECK(max_abs_diff(out.to(DType::Float64).to_vector<double>(), want.to(DType::Float64).to_vector<double>()) <
+          1e-4);
+    std::vector<float> f0 = nn::block_weights_input(model, tokens, 0).to_vector<float>();
+    if (input == nn::MixingWeightsInput::NormalizedBlockInput)
+      CHECK(f0 != x.to_vector<float>());
+    else
+      CHECK(f0 == x.to_vector<float>());  // block 0's input is X itself
+    CHECK_THROWS_WITH_AS(nn::block_weights_input(model, tokens, 3), doctest::Contains("block 3"), Error);
+  }
+}
+
 TEST_CASE("inspect: heatmap PNG has the PNG signature and the IHDR size, cell pixels per element") {
   TempDir tmp;
   std::string path = tmp.file("m.png");

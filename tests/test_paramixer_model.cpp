@@ -10,6 +10,8 @@
 #include "autograd/gradcheck.h"
 #include "autograd/node.h"
 #include "autograd/ops_loss.h"
+#include "autograd/ops_nn.h"
+#include "autograd/ops_reduce.h"
 #include "core/random.h"
 #include "core/threads.h"
 #include "layers/paramixer_model.h"
@@ -382,4 +384,64 @@ TEST_CASE("paramixer: a short Adam run on the adding problem lowers the MSE 5x")
   MESSAGE("adding N = 16: eval MSE ", before, " -> ", after, " in ", seconds, " s");
   CHECK(after * 5 < before);
   CHECK(seconds < 20);
+}
+
+// weights_input: what the f_m read. Block-input variants, written out by hand from the blocks,
+// must give the model's output; the official setting must differ from them once L >= 2.
+TEST_CASE("paramixer: weights_input feeds each block's f_m its input V (or its layer norm)") {
+  ParamixerConfig c;
+  c.seq_len = 10;
+  c.vocab = 6;
+  c.dim = 4;
+  c.hidden = 3;
+  c.layers = 2;
+  c.classes = 2;
+  c.head = ParamixerHead::Mean;
+  Tensor tokens = from_vector(std::vector<int64_t>{0, 1, 2, 3, 4, 5, 1, 2, 2, 0, 4, 3, 1, 5, 5, 2, 0, 1, 3, 3},
+                              {2, 10});
+  std::vector<float> official;
+  for (auto input : {nn::MixingWeightsInput::Embedding, nn::MixingWeightsInput::BlockInput,
+                     nn::MixingWeightsInput::NormalizedBlockInput}) {
+    CAPTURE(int(input));
+    c.weights_input = input;
+    manual_seed(3);  // the same weights for every setting
+    ParamixerModel model(c);
+    Tensor x = model.embed(tokens), v = x;
+    for (auto& block : model.blocks) {
+      Tensor f_in = x;
+      if (input == nn::MixingWeightsInput::BlockInput) f_in = v;
+      if (input == nn::MixingWeightsInput::NormalizedBlockInput)
+        f_in = layer_norm(v, ones({4}), zeros({4}));
+      v = block->forward(v, f_in);
+    }
+    std::vector<float> want = (*model.final)(mean(v, 1)).to_vector<float>(), got = model(tokens).to_vector<float>();
+    CHECK(got == want);
+    if (input == nn::MixingWeightsInput::Embedding)
+      official = got;
+    else
+      CHECK(got != official);  // the control: block 2's weights do change
+  }
+  CHECK(nn::parse_mixing_weights_input("block-input-ln") == nn::MixingWeightsInput::NormalizedBlockInput);
+  CHECK_THROWS_WITH_AS(nn::parse_mixing_weights_input("block"), doctest::Contains("'block'"), Error);
+}
+
+TEST_CASE("paramixer: model gradcheck with the block-input weights variants, both protocols") {
+  for (auto input : {nn::MixingWeightsInput::BlockInput, nn::MixingWeightsInput::NormalizedBlockInput})
+    for (auto protocol : {Protocol::Chord, Protocol::Cdil}) {
+      CAPTURE(int(input));
+      CAPTURE(int(protocol));
+      ParamixerConfig c;
+      c.seq_len = 7;
+      c.vocab = 5;
+      c.dim = 3;
+      c.hidden = 3;
+      c.layers = 2;
+      c.classes = 2;
+      c.protocol = protocol;
+      c.head = ParamixerHead::Mean;
+      c.weights_input = input;
+      ParamixerModel model(c);
+      Tensor tokens = from_vector(std::vector<int64_t>{0, 1, 2, 3, 4, 1, 2, 2, 0, 4, 3, 1, 0, 0}, {2, 7});
+      check_model_gradients(model, tokens);
+    }
 }

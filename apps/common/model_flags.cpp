@@ -23,6 +23,9 @@ void declare_model_flags(ArgParser& args, const ModelDefaults& d) {
   args.add_int("--heads", d.heads, "Transformer attention heads (must divide --dim)");
   args.add_string("--head", d.head, "classifier head: flatten | cls | mean | max (mean and max pool over positions)");
   args.add_int("--position-table", d.position_table ? 1 : 0, "1: learned position table added to the embedding");
+  args.add_string("--weights-from", "embedding",
+                  "Paramixer f_m input: embedding (official: every block's mixing weights read X) | block-input "
+                  "(each block's f_m read that block's input V) | block-input-ln (its layer norm, no affine)");
   args.add_double("--embedding-init", d.embedding_init,
                   "token embedding init: 0 = N(0, 1); r > 0 = U(-r, r) (the official Paramixer text runs: 0.1)");
   args.add_double("--p1", d.p1, "dropout on the embedding");
@@ -102,6 +105,7 @@ uint64_t apply_run_flags(const ArgParser& args) {
             args.get_int("--heads"), ") must divide --dim (", args.get_int("--dim"), ")");
   PMX_CHECK(args.get_int("--position-table") == 0 || args.get_int("--position-table") == 1,
             "--position-table must be 0 or 1");
+  nn::parse_mixing_weights_input(args.get_string("--weights-from"));  // throws on a bad value
   PMX_CHECK(args.get_double("--embedding-init") >= 0, "--embedding-init must be >= 0, got ",
             args.get_double("--embedding-init"));
   for (const char* p : {"--p1", "--p2"})
@@ -130,6 +134,7 @@ std::unique_ptr<nn::Module> make_model(const ArgParser& args, const ModelShape& 
     c.protocol = args.get_string("--protocol") == "cdil" ? kernels::Protocol::Cdil : kernels::Protocol::Chord;
     c.position_table = args.get_int("--position-table") == 1;
     c.embedding_init = args.get_double("--embedding-init");
+    c.weights_input = nn::parse_mixing_weights_input(args.get_string("--weights-from"));
     c.head = head == "cls"    ? nn::ParamixerHead::Cls
              : head == "mean" ? nn::ParamixerHead::Mean
              : head == "max"  ? nn::ParamixerHead::Max
@@ -167,6 +172,11 @@ static std::string embedding_init_json(const ArgParser& args) {
   return out.str();
 }
 
+static std::string weights_from_json(const ArgParser& args) {
+  const std::string w = args.get_string("--weights-from");
+  return w == "embedding" ? "" : ",\"weights_from\":\"" + w + "\"";
+}
+
 std::string run_config_json(const ArgParser& args, const ModelShape& shape, const std::string& data_json) {
   std::ostringstream cfg;
   cfg << "{\"model\":\"" << args.get_string("--model") << "\",\"protocol\":\"" << args.get_string("--protocol")
@@ -174,7 +184,7 @@ std::string run_config_json(const ArgParser& args, const ModelShape& shape, cons
       << ",\"hidden\":" << args.get_int("--hidden") << ",\"heads\":" << args.get_int("--heads") << ",\"head\":\""
       << args.get_string("--head") << "\",\"position_table\":" << args.get_int("--position-table")
       << ",\"p1\":" << args.get_double("--p1") << ",\"p2\":" << args.get_double("--p2")
-      << embedding_init_json(args)
+      << embedding_init_json(args) << weights_from_json(args)
       << ",\"batch\":" << args.get_int("--batch") << ",\"lr\":" << args.get_double("--lr")
       << ",\"clip\":" << args.get_double("--clip") << ",\"seed\":" << args.get_int("--seed")
       << ",\"seq_len\":" << shape.seq_len << ",\"vocab\":" << shape.vocab << ",\"classes\":" << shape.classes
