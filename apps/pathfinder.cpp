@@ -4,7 +4,8 @@
 // Pathfinder config is the default: d = 64, h = 32, L = 1, position table, FLATTEN, lr 1e-3, batch 64.
 //
 // Images are generated from --seed at start-up (LRA: 160k / 20k / 20k; smaller with
-// --train-examples); apps/make_pathfinder_samples writes a PNG sheet of them to look at.
+// --train-examples), or with --fresh-images a new training image for every sequence, made as the
+// batches are asked for; apps/make_pathfinder_samples writes a PNG sheet of them to look at.
 //
 //   ./build/apps/pathfinder --difficulty 6 --threads 1 --train-examples 40000 --max-minutes 10
 //   ./build/apps/pathfinder --difficulty 14 --protocol cdil
@@ -61,6 +62,9 @@ int run(int argc, char** argv) {
   args.add_int("--train-examples", 160000, "generated training images");
   args.add_int("--val-examples", 20000, "generated validation images");
   args.add_int("--test-examples", 20000, "generated test images");
+  args.add_flag("--fresh-images",
+                "a new generated training image for every training sequence, made on the fly (never repeated; "
+                "--train-examples is then unused)");
   args.add_string("--curriculum", "",
                   "easier images first, as dashes:steps,... (say 2:1500,4:1500): the first 1500 steps on "
                   "2-dash images, the next 1500 on 4-dash ones, then --difficulty (validation and test: "
@@ -79,9 +83,16 @@ int run(int argc, char** argv) {
   const std::string curriculum = args.get_string("--curriculum");
   const std::vector<CurriculumStage> stages = parse_curriculum(curriculum);  // bad flags fail before the data is made
   Timer timer;
-  apps::PathfinderData data = apps::make_pathfinder_data(c, size_t(train), size_t(val), size_t(test), seed);
-  std::printf("pathfinder: generated %ld / %ld / %ld images of difficulty %d (seed %lu) in %.1f s\n", long(train),
-              long(val), long(test), c, (unsigned long)seed, timer.seconds());
+  const bool fresh = args.get_flag("--fresh-images");
+  apps::PathfinderData data = fresh ? apps::make_pathfinder_fresh_data(c, size_t(val), size_t(test), seed)
+                                    : apps::make_pathfinder_data(c, size_t(train), size_t(val), size_t(test), seed);
+  if (fresh)
+    std::printf("pathfinder: generated %ld / %ld validation / test images of difficulty %d (seed %lu) in %.1f s; "
+                "training images are made as they are needed\n",
+                long(val), long(test), c, (unsigned long)seed, timer.seconds());
+  else
+    std::printf("pathfinder: generated %ld / %ld / %ld images of difficulty %d (seed %lu) in %.1f s\n", long(train),
+                long(val), long(test), c, (unsigned long)seed, timer.seconds());
   const int64_t batch = args.get_int("--batch");
   for (const CurriculumStage& stage : stages) {
     // One fresh image per sequence, up to --train-examples (then the stage repeats its images).
@@ -92,7 +103,8 @@ int run(int argc, char** argv) {
   }
   apps::PathfinderTask task(data, seed);
   std::ostringstream data_json;
-  data_json << "{\"difficulty\":" << c << ",\"train\":" << train << ",\"validation\":" << val << ",\"test\":" << test;
+  data_json << "{\"difficulty\":" << c << ",\"train\":" << (fresh ? std::string("\"fresh\"") : std::to_string(train))
+            << ",\"validation\":" << val << ",\"test\":" << test;
   if (!curriculum.empty()) data_json << ",\"curriculum\":\"" << curriculum << "\"";
   data_json << "}";
   apps::ModelShape shape{apps::kPathfinderPixels, 256, -1, apps::kPathfinderClasses};

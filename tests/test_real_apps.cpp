@@ -180,6 +180,34 @@ TEST_CASE("real_apps: a Pathfinder curriculum serves its stages first, then the 
   CHECK_THROWS_AS(add_pathfinder_stage(&d, 3, 0, 4, 2), pmx::Error);
 }
 
+TEST_CASE("real_apps: fresh Pathfinder training images are made per sequence, after the curriculum, never repeated") {
+  PathfinderData d = make_pathfinder_fresh_data(6, 4, 3, 2);
+  CHECK(d.train.empty());
+  CHECK(d.fresh_first == 7);
+  PathfinderGenerator gen(6, 2);
+  CHECK(d.validation[0].pixels == gen.example(0).pixels);  // validation first, then test
+  CHECK(d.test[2].pixels == gen.example(6).pixels);
+  add_pathfinder_stage(&d, 2, /*sequences=*/4, /*images=*/4, 2);
+  PathfinderTask task(d, 1);
+  // Sequences [4, 4 + 3) come after the 4-sequence stage: fresh images 7 + 0 .. 7 + 2, in order.
+  Batch b = task.batch(Split::Train, 4, 3);
+  std::vector<int64_t> x = b.input.to_vector<int64_t>(), y = b.target.to_vector<int64_t>();
+  for (int64_t j = 0; j < 3; ++j) {
+    PathfinderExample e = gen.example(7 + uint64_t(j));
+    CHECK(y[size_t(j)] == e.label);
+    for (int64_t p = 0; p < 1024; p += 29) CHECK(x[size_t(j * 1024 + p)] == e.pixels[size_t(p)]);
+  }
+  CHECK(same_batch(b, PathfinderTask(d, 1).batch(Split::Train, 4, 3)));  // a pure function of the index
+  // Far along, still new images: sequence 4 + 1000 is image 7 + 1000.
+  Batch far = task.batch(Split::Train, 1004, 1);
+  CHECK(far.input.to_vector<int64_t>()[300] == gen.example(1007).pixels[300]);
+  // The stage is served as before, and a task without training images or fresh ones is refused.
+  CHECK(task.batch(Split::Train, 0, 4).input.to_vector<int64_t>()[517] ==
+        d.curriculum[0].images[size_t(task_rows("s", Split::Train, 4, 0, 4, 1)[0])].pixels[517]);
+  PathfinderData none = make_pathfinder_data(6, 0, 2, 2, 2);
+  CHECK_THROWS_WITH_AS(PathfinderTask(none, 1), doctest::Contains("training split is empty"), pmx::Error);
+}
+
 TEST_CASE("real_apps: sequential_images pads 28x28 to the centre of 32x32 and holds out validation per class") {
   FashionMnist f;
   f.train_images = IdxImages{40, 28, 28, std::vector<uint8_t>(40 * 784)};

@@ -44,9 +44,17 @@ int64_t ListOpsTask::correct(const Tensor& output, const Tensor& target) const {
 PathfinderData make_pathfinder_data(int contour_length, size_t train, size_t validation, size_t test, uint64_t seed) {
   PathfinderData d;
   d.contour_length = contour_length;
+  d.seed = seed;
   d.train = make_pathfinder_split(train, contour_length, seed, 0);
   d.validation = make_pathfinder_split(validation, contour_length, seed, train);
   d.test = make_pathfinder_split(test, contour_length, seed, train + validation);
+  return d;
+}
+
+PathfinderData make_pathfinder_fresh_data(int contour_length, size_t validation, size_t test, uint64_t seed) {
+  PathfinderData d = make_pathfinder_data(contour_length, 0, validation, test, seed);
+  d.fresh_train = true;
+  d.fresh_first = validation + test;
   return d;
 }
 
@@ -61,7 +69,7 @@ void add_pathfinder_stage(PathfinderData* data, int contour_length, int64_t sequ
 }
 
 PathfinderTask::PathfinderTask(const PathfinderData& data, uint64_t seed) : data_(data), seed_(seed) {
-  PMX_CHECK(!data.train.empty(), "[pathfinder] the training split is empty");
+  PMX_CHECK(!data.train.empty() || data.fresh_train, "[pathfinder] the training split is empty");
 }
 
 Batch PathfinderTask::batch(Split split, int64_t first, int64_t count) const {
@@ -78,6 +86,13 @@ Batch PathfinderTask::batch(Split split, int64_t first, int64_t count) const {
         break;
       }
       first -= stage.sequences;
+    }
+    if (part == &data_.train && data_.fresh_train) {  // images made now, one per sequence, in order
+      std::vector<PathfinderExample> fresh =
+          make_pathfinder_split(size_t(count), data_.contour_length, data_.seed, data_.fresh_first + uint64_t(first));
+      Batch b{empty({count, int64_t(kPathfinderPixels)}, DType::Int64), empty({count}, DType::Int64)};
+      pathfinder_fill_tokens(b.input.data<int64_t>(), b.target.data<int64_t>(), fresh, 0, size_t(count));
+      return b;
     }
   }
   std::vector<int64_t> rows = task_rows(stage_name, split, int64_t(part->size()), first, count, seed_);

@@ -54,12 +54,21 @@ struct PathfinderStage {
 
 struct PathfinderData {
   int contour_length = 6;
+  uint64_t seed = 0;  // of PathfinderGenerator(contour_length, seed), which made the splits
   std::vector<PathfinderExample> train, validation, test;
   std::vector<PathfinderStage> curriculum;  // in order; empty: train on `train` from the start
+  // Fresh training images: `train` is empty and training sequence i (after the curriculum) is
+  // image fresh_first + i, generated when its batch is asked for.
+  bool fresh_train = false;
+  uint64_t fresh_first = 0;
 };
 // Images [0, train), then validation, then test of PathfinderGenerator(contour_length, seed):
 // disjoint index ranges, so no image is in two splits.
 PathfinderData make_pathfinder_data(int contour_length, size_t train, size_t validation, size_t test, uint64_t seed);
+// Validation [0, validation), test after it, and a new training image for every training
+// sequence from index validation + test on: no training image repeats and none is kept in
+// memory (1.6 M stored images would take 1.6 GB and ~2 minutes to make up front).
+PathfinderData make_pathfinder_fresh_data(int contour_length, size_t validation, size_t test, uint64_t seed);
 // Appends a curriculum stage of `images` images of `contour_length` dashes (2 to 14) that serves
 // the next `sequences` training sequences. Stages use other generator streams than the main
 // splits (the stream depends on the contour length), so with a contour length != the main one
@@ -68,8 +77,9 @@ void add_pathfinder_stage(PathfinderData* data, int contour_length, int64_t sequ
 
 // Train sequence i: while i < the curriculum's total sequences, sequence i - (earlier stages'
 // sequences) of the stage it falls in, by the rule above over that stage's images; after that,
-// sequence i - total of the main training split. A batch may not straddle two stages (the app
-// makes every stage a whole number of steps). Validation and test: always the main splits.
+// sequence i - total of the main training split (or, with fresh_train, image fresh_first + that).
+// A batch may not straddle two stages (the app makes every stage a whole number of steps).
+// Validation and test: always the main splits.
 class PathfinderTask : public Task {
  public:
   PathfinderTask(const PathfinderData& data, uint64_t seed);
