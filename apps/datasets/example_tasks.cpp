@@ -87,15 +87,17 @@ Batch PathfinderTask::batch(Split split, int64_t first, int64_t count) const {
       }
       first -= stage.sequences;
     }
-    if (part == &data_.train && data_.fresh_train) {  // images made now, one per sequence, in order
-      std::vector<PathfinderExample> fresh =
-          make_pathfinder_split(size_t(count), data_.contour_length, data_.seed, data_.fresh_first + uint64_t(first));
-      Batch b{empty({count, int64_t(kPathfinderPixels)}, DType::Int64), empty({count}, DType::Int64)};
-      pathfinder_fill_tokens(b.input.data<int64_t>(), b.target.data<int64_t>(), fresh, 0, size_t(count));
-      return b;
-    }
   }
-  std::vector<int64_t> rows = task_rows(stage_name, split, int64_t(part->size()), first, count, seed_);
+  // Fresh training images are made now, one per sequence, in order; the rest are looked up.
+  std::vector<PathfinderExample> fresh;
+  std::vector<int64_t> rows;
+  if (part == &data_.train && data_.fresh_train) {
+    fresh = make_pathfinder_split(size_t(count), data_.contour_length, data_.seed, data_.fresh_first + uint64_t(first));
+    part = &fresh;
+    for (int64_t j = 0; j < count; ++j) rows.push_back(j);
+  } else {
+    rows = task_rows(stage_name, split, int64_t(part->size()), first, count, seed_);
+  }
   Batch b{empty({count, int64_t(kPathfinderPixels)}, DType::Int64), empty({count}, DType::Int64)};
   int64_t* x = b.input.data<int64_t>();
   int64_t* y = b.target.data<int64_t>();
