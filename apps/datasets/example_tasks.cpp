@@ -1,5 +1,7 @@
 #include "apps/datasets/example_tasks.h"
 
+#include <numeric>
+
 #include "apps/datasets/synthetic.h"
 #include "autograd/ops_loss.h"
 #include "core/error.h"
@@ -94,7 +96,8 @@ Batch PathfinderTask::batch(Split split, int64_t first, int64_t count) const {
   if (part == &data_.train && data_.fresh_train) {
     fresh = make_pathfinder_split(size_t(count), data_.contour_length, data_.seed, data_.fresh_first + uint64_t(first));
     part = &fresh;
-    for (int64_t j = 0; j < count; ++j) rows.push_back(j);
+    rows.resize(size_t(count));
+    std::iota(rows.begin(), rows.end(), int64_t(0));
   } else {
     rows = task_rows(stage_name, split, int64_t(part->size()), first, count, seed_);
   }
