@@ -200,20 +200,27 @@ TEST_CASE("mixing: fast float kernels match the naive twins at odd sizes") {
       if (!(std::fabs(a[i] - b[i]) <= 1e-5f * (1.f + std::fabs(b[i])) * 8.f)) return false;
     return true;
   };
+  struct Case {
+    long n;
+    std::vector<std::vector<long>> sets;
+    std::vector<long> dims;
+  };
+  std::vector<Case> cases;
+  for (long n : {2L, 3L, 7L, 33L, 100L}) {
+    Case c{n, offset_sets(n), {1, 3, 17, 32, 33, 64, 70}};
+    c.sets.push_back(chord_offsets(n, 20));  // K = 21: more than one 16-slot group, offsets > N
+    cases.push_back(c);
+  }
+  // The AVX-512 gather fixes K = 9 .. 16 at compile time for d = 32: each of them, and around.
+  Case fixed_k{301, {}, {32}};
+  for (long K = 8; K <= 17; ++K) fixed_k.sets.push_back(chord_offsets(301, K - 1));
+  cases.push_back(fixed_k);
   for (MixIsa isa : available_isas()) {
     Setup s(isa, 2);
-    for (long n : {2L, 3L, 7L, 33L, 100L, 301L}) {
-      std::vector<std::vector<long>> sets;
-      std::vector<long> dims{1, 3, 17, 32, 33, 64, 70};
-      if (n < 301) {
-        sets = offset_sets(n);
-        sets.push_back(chord_offsets(n, 20));  // K = 21: more than one 16-slot group, offsets > N
-      } else {  // the AVX-512 gather fixes K = 9 .. 16 at compile time for d = 32: each of them
-        for (long K = 8; K <= 17; ++K) sets.push_back(chord_offsets(n, K - 1));
-        dims = {32};
-      }
-      for (const auto& o : sets)
-        for (long d : dims) {
+    for (const Case& c : cases) {
+      const long n = c.n;
+      for (const auto& o : c.sets)
+        for (long d : c.dims) {
           CAPTURE(static_cast<int>(isa));
           CAPTURE(n);
           CAPTURE(d);
