@@ -81,11 +81,12 @@ Tensor fmlp_forward(const FmlpInputs& in) {
   return out;
 }
 
-// One gradient per input of in.all (undefined where not needed) from d_out (M, R, K). The
-// parameter gradients are views of four packed buffers.
-std::vector<Tensor> fmlp_backward(const FmlpInputs& in, const Tensor& d_out) {
+// One gradient per input of in.all (undefined where not needed) from the gradient of each
+// factor's (R, K) output: d_outs[m], contiguous, or undefined where it is zero. The parameter
+// gradients are views of four packed buffers.
+std::vector<Tensor> fmlp_backward(const FmlpInputs& in, const std::vector<Tensor>& d_outs) {
   const kernels::FmlpSizes& s = in.s;
-  const DType dt = d_out.dtype();
+  const DType dt = in.all[0].dtype();
   std::vector<Tensor> grads(in.all.size());
   bool need_params = false;
   for (size_t i = 1; i < in.all.size(); ++i) need_params = need_params || in.all[i].requires_grad();
@@ -99,7 +100,9 @@ std::vector<Tensor> fmlp_backward(const FmlpInputs& in, const Tensor& d_out) {
   Tensor ws = empty({kernels::fmlp_backward_workspace(s)}, dt);
   PMX_DISPATCH_FLOATING(dt, "factor_mlps", [&] {
     auto ptr = [](const Tensor& t) { return t.defined() ? t.data<scalar_t>() : nullptr; };
-    kernels::fmlp_backward(ptr(d_x), ptr(g_w1), ptr(g_b1), ptr(g_w2), ptr(g_b2), d_out.data<scalar_t>(),
+    std::vector<const scalar_t*> dy(d_outs.size());
+    for (size_t m = 0; m < d_outs.size(); ++m) dy[m] = ptr(d_outs[m]);
+    kernels::fmlp_backward(ptr(d_x), ptr(g_w1), ptr(g_b1), ptr(g_w2), ptr(g_b2), dy.data(),
                            in.all[0].data<scalar_t>(), in.w1.data<scalar_t>(), in.b1.data<scalar_t>(),
                            in.w2.data<scalar_t>(), ws.data<scalar_t>(), s);
   });
@@ -119,11 +122,14 @@ std::vector<Tensor> fmlp_backward(const FmlpInputs& in, const Tensor& d_out) {
   return grads;
 }
 
-// Gradients of the groups of factor_mlps_groups, gathered until the shared node runs.
-struct GroupGradients {
-  Tensor d_out;               // (M, R, K), allocated by the first group that gets a gradient
-  std::vector<char> written;  // which groups were written (the others are zero)
-};
+// d_out (M, R, K) as M contiguous (R, K) views.
+std::vector<Tensor> split_factors(const Tensor& d_out, const kernels::FmlpSizes& s) {
+  Tensor all = contiguous_untracked(d_out);
+  std::vector<Tensor> parts(size_t(s.M));
+  for (int64_t m = 0; m < s.M; ++m)
+    parts[size_t(m)] = make_view(all, {s.R, s.K}, {s.K, 1}, all.offset() + m * s.R * s.K);
+  return parts;
+}
 
 }  // namespace
 
@@ -131,7 +137,8 @@ Tensor factor_mlps(const Tensor& x, const std::vector<Tensor>& w1, const std::ve
                    const std::vector<Tensor>& w2, const std::vector<Tensor>& b2) {
   auto in = std::make_shared<FmlpInputs>(checked_inputs(x, w1, b1, w2, b2));
   Tensor out = fmlp_forward(*in);
-  return record("factor_mlps", out, in->all, [in](const Tensor& g) { return fmlp_backward(*in, g); });
+  return record("factor_mlps", out, in->all,
+                [in](const Tensor& g) { return fmlp_backward(*in, split_factors(g, in->s)); });
 }
 
 std::vector<Tensor> factor_mlps_groups(const Tensor& x, const std::vector<Tensor>& w1,
@@ -148,31 +155,21 @@ std::vector<Tensor> factor_mlps_groups(const Tensor& x, const std::vector<Tensor
     for (int64_t m = 0; m < s.M; ++m) groups[m] = group_of(out, m);
     return groups;
   }
-  // M small nodes feed one shared node (a node has one output): each copies its gradient into
-  // its block of one (M, R, K) buffer; the shared node then runs with an undefined gradient and
-  // reads the buffer, zeroing the blocks nobody wrote.
-  auto state = std::make_shared<GroupGradients>();
-  state->written.assign(size_t(s.M), 0);
-  Tensor all = record("factor_mlps", out, in->all, [in, state](const Tensor&) {
-    Tensor d_out = std::move(state->d_out);
-    std::vector<char> written(state->written.size(), 0);
-    std::swap(written, state->written);
-    if (!d_out.defined()) return std::vector<Tensor>(in->all.size());
-    size_t block = size_t(in->s.R * in->s.K) * dtype_size(d_out.dtype());
-    char* base = static_cast<char*>(d_out.storage()->data());
-    for (size_t m = 0; m < written.size(); ++m)
-      if (!written[m]) std::memset(base + m * block, 0, block);
-    return fmlp_backward(*in, d_out);
+  // M small nodes feed one shared node (a node has one output): each keeps its gradient (no
+  // copy: the kernel reads the M gradients where they are); the shared node then runs with an
+  // undefined gradient and passes them on, undefined for the groups nobody reached.
+  auto d_outs = std::make_shared<std::vector<Tensor>>(size_t(s.M));
+  Tensor all = record("factor_mlps", out, in->all, [in, d_outs](const Tensor&) {
+    std::vector<Tensor> grads(d_outs->size());
+    std::swap(grads, *d_outs);
+    bool any = false;
+    for (const Tensor& g : grads) any = any || g.defined();
+    if (!any) return std::vector<Tensor>(in->all.size());
+    return fmlp_backward(*in, grads);
   });
   for (int64_t m = 0; m < s.M; ++m)
-    groups[m] = record("factor_mlps_group", group_of(all, m), {all}, [state, s, m](const Tensor& g) {
-      if (g.defined()) {
-        if (!state->d_out.defined()) state->d_out = empty({s.M, s.R, s.K}, g.dtype());
-        size_t block = size_t(s.R * s.K) * dtype_size(g.dtype());
-        std::memcpy(static_cast<char*>(state->d_out.storage()->data()) + m * block,
-                    static_cast<const char*>(g.storage()->data()) + g.offset() * dtype_size(g.dtype()), block);
-        state->written[m] = 1;
-      }
+    groups[m] = record("factor_mlps_group", group_of(all, m), {all}, [d_outs, m](const Tensor& g) {
+      if (g.defined()) (*d_outs)[size_t(m)] = contiguous_untracked(g);
       return std::vector<Tensor>(1);
     });
   return groups;

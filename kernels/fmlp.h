@@ -61,6 +61,13 @@ template <class T>
 void fmlp_backward(T* d_x, T* d_w1, T* d_b1, T* d_w2, T* d_b2, const T* d_out, const T* x, const T* w1,
                    const T* b1, const T* w2, T* workspace, const FmlpSizes& s,
                    FmlpGemm gemm = FmlpGemm::Micro);
+// The same with each factor's d_out given on its own: d_outs[m] (R, K), or nullptr where that
+// factor's gradient is zero (it is then skipped). Lets the autograd op read the M gradients where
+// the mixing backward wrote them instead of copying them into one (M, R, K) buffer.
+template <class T>
+void fmlp_backward(T* d_x, T* d_w1, T* d_b1, T* d_w2, T* d_b2, const T* const* d_outs, const T* x,
+                   const T* w1, const T* b1, const T* w2, T* workspace, const FmlpSizes& s,
+                   FmlpGemm gemm = FmlpGemm::Micro);
 
 // C (rows, n) = A (rows, k) B (k, n) [+ C if accumulate] [+ bias (n) in every row, if given].
 // A element (i, p) is a[i * a_row + p * a_col] (so A or A^T); B and C row-major with ldb, ldc.
