@@ -34,8 +34,11 @@ constexpr long kRows = 12;  // rows per tile
 inline __mmask16 lanes(long n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 
 // One tile: MR rows x NV vectors of 16 columns (lanes masked by m0, m1) of C; the accumulators
-// stay in registers over the whole k loop, B is read in place, A is broadcast.
-template <int MR, int NV>
+// stay in registers over the whole k loop, B is read in place, A is broadcast. AR > 0 is A's row
+// stride as a compile-time constant (the common 1 and 32): the MR broadcasts are then immediate
+// offsets from one pointer, where a run-time stride makes GCC keep MR pointers, some of them
+// spilled to the stack and reloaded in the loop.
+template <int MR, int NV, long AR>
 inline void tile(float* c, long ldc, const float* a, long a_row, long a_col, const float* b,
                  long ldb, const float* bias, __mmask16 m0, __mmask16 m1, long k, bool accumulate) {
   __m512 acc[MR][NV];
@@ -55,7 +58,7 @@ inline void tile(float* c, long ldc, const float* a, long a_row, long a_col, con
     const float* ap = a + p * a_col;
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
-      const __m512 av = _mm512_set1_ps(ap[r * a_row]);
+      const __m512 av = _mm512_set1_ps(ap[r * (AR > 0 ? AR : a_row)]);
       acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
       if (NV > 1) acc[r][NV - 1] = _mm512_fmadd_ps(av, b1, acc[r][NV - 1]);
     }
@@ -67,17 +70,28 @@ inline void tile(float* c, long ldc, const float* a, long a_row, long a_col, con
   }
 }
 
-template <int NV>
+template <int NV, long AR>
 void tile_rows(long mr, float* c, long ldc, const float* a, long a_row, long a_col, const float* b,
                long ldb, const float* bias, __mmask16 m0, __mmask16 m1, long k, bool accumulate) {
   switch (mr) {
 #define PMX_CASE(MR) \
-  case MR: return tile<MR, NV>(c, ldc, a, a_row, a_col, b, ldb, bias, m0, m1, k, accumulate);
+  case MR: return tile<MR, NV, AR>(c, ldc, a, a_row, a_col, b, ldb, bias, m0, m1, k, accumulate);
     PMX_CASE(12) PMX_CASE(11) PMX_CASE(10) PMX_CASE(9) PMX_CASE(8) PMX_CASE(7)
     PMX_CASE(6) PMX_CASE(5) PMX_CASE(4) PMX_CASE(3) PMX_CASE(2) PMX_CASE(1)
 #undef PMX_CASE
     default: return;
   }
+}
+
+// A's row stride as a template argument where it is one of the common ones: 1 (A read
+// transposed) and 32 (d or h of 32, the Paramixer default); any other stays a run-time value.
+template <int NV>
+void tile_rows_by_stride(long mr, float* c, long ldc, const float* a, long a_row, long a_col,
+                         const float* b, long ldb, const float* bias, __mmask16 m0, __mmask16 m1,
+                         long k, bool accumulate) {
+  if (a_row == 1) return tile_rows<NV, 1>(mr, c, ldc, a, a_row, a_col, b, ldb, bias, m0, m1, k, accumulate);
+  if (a_row == 32) return tile_rows<NV, 32>(mr, c, ldc, a, a_row, a_col, b, ldb, bias, m0, m1, k, accumulate);
+  tile_rows<NV, 0>(mr, c, ldc, a, a_row, a_col, b, ldb, bias, m0, m1, k, accumulate);
 }
 
 }  // namespace
@@ -95,9 +109,9 @@ void fmlp_small_gemm_avx512(float* c, long ldc, const float* a, long a_row, long
       float* ci = c + i0 * ldc + j0;
       const float* ai = a + i0 * a_row;
       if (w > 16)
-        tile_rows<2>(mr, ci, ldc, ai, a_row, a_col, b + j0, ldb, bias_j, m0, m1, k, accumulate);
+        tile_rows_by_stride<2>(mr, ci, ldc, ai, a_row, a_col, b + j0, ldb, bias_j, m0, m1, k, accumulate);
       else
-        tile_rows<1>(mr, ci, ldc, ai, a_row, a_col, b + j0, ldb, bias_j, m0, m1, k, accumulate);
+        tile_rows_by_stride<1>(mr, ci, ldc, ai, a_row, a_col, b + j0, ldb, bias_j, m0, m1, k, accumulate);
     }
   }
 }
