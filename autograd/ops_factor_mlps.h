@@ -9,9 +9,9 @@
 // nothing of size (R, M h). Gradients reach x and every weight and bias that requires one; the
 // results are bit-identical at any thread count.
 //
-// factor_mlps_groups returns the M results as M tensors (R, K) (views of one buffer) whose
-// gradients land in one shared buffer, as grouped_linear_groups does (slicing would hand the
-// engine M full-size, mostly-zero gradients).
+// factor_mlps_groups returns the M results as M tensors (R, K) (views of one buffer) with one
+// small node each that hands its gradient, uncopied, to the shared node (slicing would hand the
+// engine M full-size, mostly-zero gradients); the kernel reads the M gradients where they lie.
 //
 //   Tensor x2 = reshape(x, {B * N, d});                             // (R, d)
 //   std::vector<Tensor> w = factor_mlps_groups(x2, w1, b1, w2, b2);  // M x (R, K)
