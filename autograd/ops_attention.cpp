@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include <omp.h>
+
 #include "autograd/node.h"
 #include "autograd/ops_shape.h"
+#include "core/threads.h"
 #include "kernels/attention.h"
+#include "kernels/blas.h"
 
 namespace pmx {
 
@@ -17,7 +21,53 @@ int64_t block_rows(int64_t N) { return std::min<int64_t>(N, std::clamp<int64_t>(
 
 struct Sizes {
   int64_t B, N, d, H, dh, block;
+  int64_t scratch() const { return 2 * block * N + block; }  // per slice being worked on
 };
+
+// Threads that work on (batch, head) slices side by side, each slice whole on one thread with
+// single-threaded GEMMs: one parallel region per op, and the same bits at any thread count.
+// The alternative, one slice after another with OpenBLAS threading each small GEMM (N x dh x
+// block), was slower on 2 threads than on 1 (sched_yield and packing in the profile). With
+// fewer slices than threads, or a BLAS that would start threads of its own inside the region,
+// the slices run one after another and the GEMMs use OpenBLAS's threads.
+int slice_threads(const Sizes& s) {
+  const int threads = get_num_threads();
+  if (threads == 1 || s.B * s.H < threads || !kernels::gemm_serial_inside_parallel()) return 1;
+  return threads;
+}
+
+// qkv (B, N, 3d) -> out (B, N, d), lse (B, H, N). Slice bh = (b, h) reads head h's columns of
+// Q, K and V in place; scratch holds s.scratch() elements per thread.
+template <class T>
+void forward_slices(const Sizes& s, int threads, T* out, T* lse, const T* qkv, T* scratch) {
+  const T scale = T(1.0 / std::sqrt(double(s.dh)));
+  const int64_t d = s.d;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+  for (int64_t bh = 0; bh < s.B * s.H; ++bh) {
+    const int64_t b = bh / s.H, h = bh % s.H;
+    const T* q = qkv + b * s.N * 3 * d + h * s.dh;  // Q of head h; K and V follow d and 2d later
+    kernels::attention_forward(out + b * s.N * d + h * s.dh, d, lse + bh * s.N, q, q + d, q + 2 * d, 3 * d,
+                               s.N, s.dh, scale, scratch + omp_get_thread_num() * s.scratch(), s.block);
+  }
+}
+
+// d_qkv (B, N, 3d), zeroed: dQ, dK, dV of every slice, each written by one thread.
+template <class T>
+void backward_slices(const Sizes& s, int threads, T* d_qkv, const T* d_out, const T* out, const T* lse,
+                     const T* qkv, T* scratch) {
+  const T scale = T(1.0 / std::sqrt(double(s.dh)));
+  const int64_t d = s.d;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+  for (int64_t bh = 0; bh < s.B * s.H; ++bh) {
+    const int64_t b = bh / s.H, h = bh % s.H;
+    const int64_t in_off = b * s.N * 3 * d + h * s.dh, out_off = b * s.N * d + h * s.dh;
+    const T* q = qkv + in_off;
+    T* d_q = d_qkv + in_off;
+    kernels::attention_backward(d_q, d_q + d, d_q + 2 * d, d_out + out_off, out + out_off, d, lse + bh * s.N, q,
+                                q + d, q + 2 * d, 3 * d, s.N, s.dh, scale,
+                                scratch + omp_get_thread_num() * s.scratch(), s.block);
+  }
+}
 
 }  // namespace
 
@@ -35,33 +85,19 @@ Tensor self_attention(const Tensor& qkv_in, int64_t heads) {
   const Sizes s{qkv.size(0), qkv.size(1), d, heads, d / heads, block_rows(qkv.size(1))};
   Tensor out = empty({s.B, s.N, d}, qkv.dtype());
   Tensor lse = empty({s.B, s.H, s.N}, qkv.dtype());
-  Tensor scratch = empty({2 * s.block * s.N + s.block}, qkv.dtype());
+  const int threads = slice_threads(s);
+  Tensor scratch = empty({threads * s.scratch()}, qkv.dtype());
   PMX_DISPATCH_FLOATING(qkv.dtype(), "self_attention", [&] {
-    const scalar_t scale = scalar_t(1.0 / std::sqrt(double(s.dh)));
-    for (int64_t b = 0; b < s.B; ++b)
-      for (int64_t h = 0; h < s.H; ++h) {
-        const scalar_t* base = qkv.data<scalar_t>() + b * s.N * 3 * d + h * s.dh;  // Q of head h
-        kernels::attention_forward(out.data<scalar_t>() + b * s.N * d + h * s.dh, d,
-                                   lse.data<scalar_t>() + (b * s.H + h) * s.N, base, base + d, base + 2 * d,
-                                   3 * d, s.N, s.dh, scale, scratch.data<scalar_t>(), s.block);
-      }
+    forward_slices(s, threads, out.data<scalar_t>(), lse.data<scalar_t>(), qkv.data<scalar_t>(),
+                   scratch.data<scalar_t>());
   });
   return record("self_attention", out, {qkv}, [qkv, lse, s, out_saved = out.detach()](const Tensor& g) {
     Tensor d_qkv = zeros(qkv.shape(), qkv.dtype());  // d_k and d_v accumulate over row blocks
-    Tensor scratch = empty({2 * s.block * s.N + s.block}, qkv.dtype());
+    const int threads = slice_threads(s);
+    Tensor scratch = empty({threads * s.scratch()}, qkv.dtype());
     PMX_DISPATCH_FLOATING(qkv.dtype(), "self_attention", [&] {
-      const scalar_t scale = scalar_t(1.0 / std::sqrt(double(s.dh)));
-      const int64_t d = s.d;
-      for (int64_t b = 0; b < s.B; ++b)
-        for (int64_t h = 0; h < s.H; ++h) {
-          const int64_t in_off = b * s.N * 3 * d + h * s.dh, out_off = b * s.N * d + h * s.dh;
-          const scalar_t* base = qkv.data<scalar_t>() + in_off;
-          scalar_t* d_base = d_qkv.data<scalar_t>() + in_off;
-          kernels::attention_backward(d_base, d_base + d, d_base + 2 * d, g.data<scalar_t>() + out_off,
-                                      out_saved.data<scalar_t>() + out_off, d,
-                                      lse.data<scalar_t>() + (b * s.H + h) * s.N, base, base + d, base + 2 * d,
-                                      3 * d, s.N, s.dh, scale, scratch.data<scalar_t>(), s.block);
-        }
+      backward_slices(s, threads, d_qkv.data<scalar_t>(), g.data<scalar_t>(), out_saved.data<scalar_t>(),
+                      lse.data<scalar_t>(), qkv.data<scalar_t>(), scratch.data<scalar_t>());
     });
     return std::vector<Tensor>{d_qkv};
   });

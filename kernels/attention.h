@@ -6,14 +6,13 @@
 //
 // Rows are processed in blocks of `block` rows: only a (block, N) slab of scores (and of dP in
 // backward) ever exists, never the (N, N) matrix, so memory is O(block * N) instead of O(N^2).
-// The products are GEMMs (kernels/blas.h, OpenBLAS threads); the row-wise softmax between them
-// runs on the calling thread. It was an OpenMP loop at first, but one op makes ~12 short
-// parallel regions per (batch, head) squeezed between BLAS calls, and on the shared 2-core
-// machine (load ~7) spinning OpenMP workers made forward+backward 7x slower (3.5 s vs 0.5 s at
-// B = 4, N = 1024, d = 32, H = 4); serial rows cost ~15% when the machine is idle. dK and dV
-// accumulate over row blocks in a fixed order (beta = 1 GEMMs); OpenBLAS's threaded GEMM may
-// still round differently at another thread count (docs/ARCHITECTURE.md), so results agree
-// across thread counts to rounding, not bit for bit. The softmax rows use an 8-lane exp
+// The products are GEMMs (kernels/blas.h); the row-wise softmax between them runs on the
+// calling thread. Threads work on whole slices: the op (autograd/ops_attention.cpp) runs the
+// (batch, head) slices side by side in one parallel region, each slice on one thread with
+// single-threaded GEMMs, so results are bit-identical at any thread count. (Earlier, parallel
+// softmax rows made ~12 short parallel regions per slice, 7x slower on a loaded machine; then
+// slices ran one after another with OpenBLAS threading each small GEMM, which was slower on 2
+// threads than on 1.) dK and dV accumulate over row blocks in a fixed order (beta = 1 GEMMs). The softmax rows use an 8-lane exp
 // (kernels/exp_avx2.h) in float: with a head size of 8 the N^2 scalar exps cost more than both
 // GEMMs (the Transformer step at N = 1024 went 2.4-2.9x faster with it).
 //

@@ -20,4 +20,10 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double al
               int(ldb), beta, C, int(ldc));
 }
 
+// OPENBLAS_SEQUENTIAL 0, OPENBLAS_THREAD 1 (pthreads), OPENBLAS_OPENMP 2.
+bool gemm_serial_inside_parallel() {
+  static const bool serial = openblas_get_parallel() != 1;
+  return serial;
+}
+
 }  // namespace pmx::kernels

@@ -7,7 +7,8 @@
 //   // y (rows, out) = x (rows, in) * w^T, w stored (out, in) as in PyTorch:
 //   gemm(false, true, rows, out, in, 1.f, x, in, w, in, 0.f, y, out);
 //
-// Never call these inside an OpenMP parallel region: OpenBLAS runs its own threads.
+// Called outside an OpenMP parallel region, a GEMM uses OpenBLAS's threads. Inside one, call it
+// only when gemm_serial_inside_parallel() says so (see there).
 #pragma once
 #include <cstdint>
 
@@ -17,6 +18,12 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
           int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc);
+
+// True when gemm may be called from inside an OpenMP parallel region, where it then runs on
+// the calling thread alone: OpenBLAS's OpenMP build (the one .ci/install-deps installs) checks
+// omp_in_parallel() for that, and a sequential build never threads. A pthreads build would start
+// its own threads under every caller's, so ops keep their GEMMs out of parallel regions then.
+bool gemm_serial_inside_parallel();
 
 // Triple loop with the same contract; the reference the tests compare gemm against.
 template <class T>
