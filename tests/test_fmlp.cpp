@@ -149,37 +149,30 @@ TEST_CASE("fmlp: per-factor gradients, a missing one counting as zero, match the
   auto b1 = random_floats(size_t(s.M * s.h)), w2 = random_floats(size_t(s.M * s.K * s.h));
   std::vector<float> ws(size_t(kernels::fmlp_backward_workspace(s)));
   const long per_factor = s.R * s.K;
-  auto run_packed = [&](const std::vector<float>& dy) {
-    std::vector<float> all(size_t(s.R * s.d + s.M * (s.h * s.d + s.h + s.K * s.h + s.K)));
-    float* dx = all.data();
-    float* dw1 = dx + s.R * s.d;
-    float* db1 = dw1 + s.M * s.h * s.d;
-    float* dw2 = db1 + s.M * s.h;
-    float* db2 = dw2 + s.M * s.K * s.h;
-    kernels::fmlp_backward(dx, dw1, db1, dw2, db2, dy.data(), x.data(), w1.data(), b1.data(), w2.data(),
-                           ws.data(), s);
-    return all;
-  };
-  auto run_split = [&](const std::vector<const float*>& dys) {
+  // All five gradients side by side; d_out is the packed (M, R, K) buffer or M per-factor pointers.
+  auto run = [&](auto d_out) {
     std::vector<float> all(size_t(s.R * s.d + s.M * (s.h * s.d + s.h + s.K * s.h + s.K)), 7.f);  // overwritten
     float* dx = all.data();
     float* dw1 = dx + s.R * s.d;
     float* db1 = dw1 + s.M * s.h * s.d;
     float* dw2 = db1 + s.M * s.h;
     float* db2 = dw2 + s.M * s.K * s.h;
-    kernels::fmlp_backward(dx, dw1, db1, dw2, db2, dys.data(), x.data(), w1.data(), b1.data(), w2.data(),
-                           ws.data(), s);
+    kernels::fmlp_backward<float>(dx, dw1, db1, dw2, db2, d_out, x.data(), w1.data(), b1.data(), w2.data(),
+                                  ws.data(), s);
     return all;
   };
-  std::vector<float> dy = random_floats(size_t(s.M * per_factor));
+  const std::vector<float> dy = random_floats(size_t(s.M * per_factor));
   // Every factor given: the same bits as the packed (M, R, K) entry.
-  CHECK(run_split({dy.data(), dy.data() + per_factor, dy.data() + 2 * per_factor}) == run_packed(dy));
+  const std::vector<const float*> all_given{dy.data(), dy.data() + per_factor, dy.data() + 2 * per_factor};
+  CHECK(run(all_given.data()) == run(dy.data()));
   // The first factor missing (so dX is first written by the second): as if its gradient were zero.
   std::vector<float> dy_zero_first = dy;
   std::fill(dy_zero_first.begin(), dy_zero_first.begin() + per_factor, 0.f);
-  CHECK(run_split({nullptr, dy.data() + per_factor, dy.data() + 2 * per_factor}) == run_packed(dy_zero_first));
+  const std::vector<const float*> first_missing{nullptr, dy.data() + per_factor, dy.data() + 2 * per_factor};
+  CHECK(run(first_missing.data()) == run(dy_zero_first.data()));
   // None given: every gradient is zero.
-  std::vector<float> none = run_split({nullptr, nullptr, nullptr});
+  const std::vector<const float*> none_given{nullptr, nullptr, nullptr};
+  std::vector<float> none = run(none_given.data());
   CHECK(std::all_of(none.begin(), none.end(), [](float v) { return v == 0.f; }));
 }
 
