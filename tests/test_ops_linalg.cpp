@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "autograd/gradcheck.h"
@@ -65,6 +66,31 @@ TEST_CASE("linalg: gradcheck matmul (2-D, batched, broadcast, transposed views)"
   auto ft = [](const std::vector<Tensor>& in) { return matmul(transpose(in[0], 0, 1), in[1]); };
   auto r = gradcheck(ft, {rand64({4, 3}), rand64({4, 2})});
   CHECK_MESSAGE(r.ok, r.message);
+}
+
+TEST_CASE("linalg: batched matmul at 1 and 2 threads: the same bits, each product in its place") {
+  // 6 x 5 broadcast products: at 2 threads they run side by side (single-threaded GEMMs), so the
+  // bits must match one thread's; each block is checked against the naive product of its operands.
+  const int previous = get_num_threads();
+  manual_seed(31);
+  Tensor a = randn({6, 1, 40, 30}), b = randn({5, 30, 20});
+  std::vector<std::vector<float>> runs;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    runs.push_back(matmul(a, b).to_vector<float>());
+  }
+  set_num_threads(previous);
+  CHECK(runs[0] == runs[1]);
+  std::vector<float> want(40 * 20);
+  bool all_close = true;
+  for (int64_t i = 0; i < 6; ++i)
+    for (int64_t j = 0; j < 5; ++j) {
+      kernels::gemm_naive(false, false, 40, 20, 30, 1.f, a.data<float>() + i * 40 * 30, 30,
+                          b.data<float>() + j * 30 * 20, 20, 0.f, want.data(), 20);
+      const float* got = runs[1].data() + (i * 5 + j) * 40 * 20;
+      for (size_t e = 0; e < want.size(); ++e) all_close &= std::abs(got[e] - want[e]) <= 1e-4f * (1 + std::abs(want[e]));
+    }
+  CHECK(all_close);
 }
 
 TEST_CASE("linalg: linear equals x W^T + b and passes gradcheck") {
