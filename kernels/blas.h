@@ -7,8 +7,11 @@
 //   // y (rows, out) = x (rows, in) * w^T, w stored (out, in) as in PyTorch:
 //   gemm(false, true, rows, out, in, 1.f, x, in, w, in, 0.f, y, out);
 //
-// Called outside an OpenMP parallel region, a GEMM uses OpenBLAS's threads. Inside one, call it
-// only when gemm_serial_inside_parallel() says so (see there).
+// Outside an OpenMP parallel region, the skinny shapes of dense layers (many rows and narrow
+// operands, or a long inner size and a small C) are split by pmx into pieces fixed by the shape,
+// one single-threaded OpenBLAS call each, run side by side (blas.cpp says why); their bits do not
+// depend on the thread count. Other shapes go to OpenBLAS in one call, threaded by it. Inside a
+// parallel region, call gemm only when gemm_serial_inside_parallel() says so (see there).
 #pragma once
 #include <cstdint>
 

@@ -30,6 +30,49 @@ TEST_CASE("linalg: gemm matches its naive twin for every transpose at odd sizes"
     }
 }
 
+TEST_CASE("linalg: gemm split by pmx (tall and deep shapes) matches naive, same bits at 1 and 2 threads") {
+  // Tall: many rows of C, cut into row blocks. Deep: a long inner size, cut into chunks whose
+  // products are added in order. Both are fixed by the shape, so 1 and 2 threads agree bit for
+  // bit; beta = 0 must not read C (NaN there), beta != 0 must scale it; ldc > N is respected.
+  struct Case { int64_t M, N, K; };
+  const int previous = get_num_threads();
+  for (Case c : {Case{2051, 33, 17}, Case{37, 29, 16411}})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (float beta : {0.f, 0.5f}) {
+          CAPTURE(c.M);
+          CAPTURE(ta);
+          CAPTURE(tb);
+          CAPTURE(beta);
+          const int64_t ldc = c.N + 3;
+          Tensor a = randn({ta ? c.K : c.M, ta ? c.M : c.K}), b = randn({tb ? c.N : c.K, tb ? c.K : c.N});
+          std::vector<float> c0 = randn({c.M, ldc}).to_vector<float>();
+          if (beta == 0.f)
+            for (int64_t i = 0; i < c.M; ++i)
+              for (int64_t j = 0; j < c.N; ++j) c0[size_t(i * ldc + j)] = std::nanf("");
+          std::vector<std::vector<float>> runs;
+          for (int threads : {1, 2}) {
+            set_num_threads(threads);
+            std::vector<float> out = c0;
+            kernels::gemm(ta, tb, c.M, c.N, c.K, 0.75f, a.data<float>(), a.size(1), b.data<float>(), b.size(1), beta,
+                          out.data(), ldc);
+            runs.push_back(out);
+          }
+          set_num_threads(previous);
+          std::vector<float> want = c0;
+          if (beta == 0.f) std::fill(want.begin(), want.end(), 0.f);  // the naive twin reads C only if beta != 0
+          for (int64_t i = 0; i < c.M; ++i)
+            for (int64_t j = c.N; j < ldc; ++j) want[size_t(i * ldc + j)] = c0[size_t(i * ldc + j)];
+          kernels::gemm_naive(ta, tb, c.M, c.N, c.K, 0.75f, a.data<float>(), a.size(1), b.data<float>(), b.size(1),
+                              beta, want.data(), ldc);
+          CHECK(std::memcmp(runs[0].data(), runs[1].data(), runs[0].size() * sizeof(float)) == 0);
+          bool close = true;
+          for (size_t e = 0; e < want.size(); ++e)
+            close &= std::abs(runs[1][e] - want[e]) <= 1e-3f * (1 + std::abs(want[e]));
+          CHECK(close);
+        }
+}
+
 TEST_CASE("linalg: column_sum matches naive and is identical at 1 and 2 threads") {
   Tensor x = randn({2051, 33});
   Tensor s1 = empty({33}), s2 = empty({33}), s3 = empty({33});
