@@ -1,6 +1,8 @@
 // bench_linear: is pmx's Linear free of overhead? Times forward + backward of pmx::nn::Linear
-// (bias included, gradients for input, weight and bias) against the bare cblas_sgemm calls the
+// (bias included, gradients for input, weight and bias) against the bare kernels::gemm calls the
 // same math needs (y = x W^T, dx = dy W, dW = dy^T x), in the same run, and prints the ratio.
+// (kernels::gemm is one cblas_sgemm call, or for these skinny shapes pmx's split of it into
+// single-threaded calls side by side: kernels/blas.cpp.)
 //
 //   ./build/bench/bench_linear [--threads 1] [--reps 30]
 #include <pmx/pmx.h>
@@ -31,8 +33,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   set_num_threads(threads);
-  std::printf("Linear forward+backward vs bare cblas_sgemm, %d thread(s), median of %d\n", threads, reps);
-  std::printf("%-22s %10s %10s %8s\n", "shape", "pmx ms", "sgemm ms", "ratio");
+  std::printf("Linear forward+backward vs bare kernels::gemm, %d thread(s), median of %d\n", threads, reps);
+  std::printf("%-22s %10s %10s %8s\n", "shape", "pmx ms", "gemm ms", "ratio");
   struct Case { int64_t rows, in, out; };
   for (Case c : {Case{65536, 32, 32}, Case{4096, 512, 512}}) {
     manual_seed(0);
