@@ -23,7 +23,7 @@ void call(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double al
 }
 
 // Rows of C per block when pmx splits a product into row blocks, from M alone (never from the
-// thread count): 8 blocks, a multiple of 16 rows each. (16 blocks cost 3-8 % on one thread.)
+// thread count): about 8 blocks of a multiple of 16 rows. (16 blocks cost 3-8 % on one thread.)
 int64_t block_rows(int64_t M) { return (M / 8 + 15) / 16 * 16; }
 
 // Products pmx splits itself, inside one parallel region where every piece is one
