@@ -5,11 +5,20 @@
 #include <vector>
 
 #include "kernels/blas.h"
+#include "kernels/cpu_features.h"
 #include "kernels/exp_avx2.h"
 
 namespace pmx::kernels {
 
+namespace detail {
+// Defined in kernels/attention_avx512.cpp (compiled for AVX-512F): exp_shifted<float>'s contract
+// and bits, 16 lanes at a time.
+float exp_shifted_avx512(float* x, int64_t n, float shift);
+}  // namespace detail
+
 namespace {
+
+bool g_attention_avx512_allowed = true;
 
 // The row passes of the softmax. They touch every one of the N^2 scores once or twice, and with
 // a head size of 8 there are only 16 FMAs of GEMM work per score, so a scalar std::exp here costs
@@ -58,6 +67,7 @@ float row_max<float>(const float* x, int64_t n) {
 
 template <>
 float exp_shifted<float>(float* x, int64_t n, float shift) {
+  if (attention_avx512_active()) return detail::exp_shifted_avx512(x, n, shift);
   const __m256 s = _mm256_set1_ps(shift);
   __m256 acc = _mm256_setzero_ps();
   int64_t j = 0;
@@ -76,6 +86,9 @@ float exp_shifted<float>(float* x, int64_t n, float shift) {
 #endif
 
 }  // namespace
+
+void set_attention_avx512(bool allowed) { g_attention_avx512_allowed = allowed; }
+bool attention_avx512_active() { return g_attention_avx512_allowed && cpu_has_avx512f(); }
 
 template <class T>
 void attention_forward(T* out, int64_t ld_out, T* lse, const T* q, const T* k, const T* v, int64_t ld,

@@ -44,6 +44,12 @@ void attention_backward(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, in
                         const T* q, const T* k, const T* v, int64_t ld, int64_t N, int64_t dh, T scale,
                         T* scratch, int64_t block);
 
+// The float softmax's exp pass runs 16-lane AVX-512 code when the CPU has AVX-512F, else 8-lane
+// AVX2; both give the same bits. Tests switch AVX-512 off to compare (not thread-safe: set it
+// before the kernels run); attention_avx512_active() says which one runs.
+void set_attention_avx512(bool allowed);
+bool attention_avx512_active();
+
 template <class T>
 void attention_forward_naive(T* out, int64_t ld_out, T* lse, const T* q, const T* k, const T* v, int64_t ld,
                              int64_t N, int64_t dh, T scale);

@@ -14,7 +14,8 @@
 //
 // Compiled with the library's baseline flags (AVX2); the pragma below switches code generation
 // to AVX-512F for everything after it. All headers come before it, so no AVX-512 copy of a
-// shared inline function can leak into the rest of the program (as in mixing_avx512.cpp).
+// shared inline function can leak into the rest of the program (as in mixing_avx512.cpp); the
+// one after it, kernels/exp_avx512.h, holds AVX-512-only code that no other file includes.
 #include <immintrin.h>
 
 #include "kernels/gelu_coeffs.h"  // constants only: nothing inline that could be compiled twice
@@ -27,10 +28,15 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include "kernels/exp_avx512.h"  // inline, so only here: after the pragma
+
 namespace pmx {
 namespace kernels {
 namespace detail {
 namespace {
+
+using avx512::exp16;
+using avx512::horner16;
 
 // As in gelu.cpp: the double constants, rounded to float where they are used.
 constexpr double kInvSqrt2 = 0.70710678118654752440;
@@ -41,16 +47,6 @@ inline __m512 or_ps(__m512 a, __m512 b) {
 }
 inline __m512 and_ps(__m512 a, __m512 b) {
   return _mm512_castsi512_ps(_mm512_and_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b)));
-}
-
-// horner8 of kernels/exp_avx2.h on 16 lanes. (Not shared: nothing inline may cross the
-// AVX-512 pragma above, see the top of this file.)
-template <int K>
-inline __m512 horner16(__m512 x, const float (&c)[K]) {
-  __m512 p = _mm512_set1_ps(c[0]);
-#pragma GCC unroll 8
-  for (int i = 1; i < K; ++i) p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(c[i]));
-  return p;
 }
 
 // erf_avx2 on 16 lanes: the same rational fit, clamp and saturation.
@@ -66,20 +62,6 @@ inline __m512 erf16(__m512 z) {
   __m512 e = _mm512_div_ps(_mm512_mul_ps(z, p), q);
   e = _mm512_max_ps(_mm512_min_ps(e, one), _mm512_sub_ps(_mm512_setzero_ps(), one));
   return _mm512_mask_blend_ps(saturated, e, or_ps(sign, one));
-}
-
-// exp_avx2 (kernels/exp_avx2.h) on 16 lanes, for t in [-87, 0].
-inline __m512 exp16(__m512 t) {
-  t = _mm512_max_ps(t, _mm512_set1_ps(gelu_coeffs::kExpMin));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(t, _mm512_set1_ps(gelu_coeffs::kLog2e)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(gelu_coeffs::kLn2Hi), t);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(gelu_coeffs::kLn2Lo), r);
-  const __m512 p = horner16(r, gelu_coeffs::kExpP);
-  __m512 y = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
-  y = _mm512_add_ps(y, _mm512_set1_ps(1.f));
-  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
 }
 
 inline __m512 erf16_of_gelu_input(__m512 x) { return erf16(_mm512_mul_ps(x, _mm512_set1_ps(float(kInvSqrt2)))); }

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -231,6 +232,38 @@ TEST_CASE("attention: fused kernel matches its naive twin at odd sizes, several 
                                       out_ref.data() + h * dh, d, lse_ref.data(), q, q + d, q + 2 * d, ld, N, dh,
                                       scale);
     for (int64_t i = 0; i < N * ld; ++i) CHECK(grad[i] == doctest::Approx(grad_ref[i]).epsilon(1e-10));
+  }
+}
+
+TEST_CASE("attention: the AVX-512 exp pass gives the AVX2 bits (row lengths with every tail)") {
+  // Rows of N scores: 37 = 2 x 16 + 5 scalar, 300 = 18 x 16 + one 8-lane block + 4, 1000 = 62 x 16
+  // + one 8-lane block. Forward and backward with AVX-512 off, then on, must match bit for bit.
+  kernels::set_attention_avx512(true);
+  const bool avx512 = kernels::attention_avx512_active();
+  INFO("AVX-512 attention exp on this CPU: ", avx512);
+  if (!avx512) return;
+  for (int64_t N : {37, 300, 1000}) {
+    CAPTURE(N);
+    const int64_t dh = 8, ld = 3 * dh, block = 64;
+    manual_seed(29);
+    std::vector<float> qkv = randn({N, ld}).to_vector<float>(), d_out = randn({N, dh}).to_vector<float>();
+    const float* q = qkv.data();
+    auto run = [&] {
+      std::vector<float> out(size_t(N * dh)), lse(static_cast<size_t>(N)), grad(size_t(N * ld), 0.f);
+      std::vector<float> scratch(size_t(2 * block * N + block));
+      kernels::attention_forward(out.data(), dh, lse.data(), q, q + dh, q + 2 * dh, ld, N, dh, 0.35f,
+                                 scratch.data(), block);
+      kernels::attention_backward(grad.data(), grad.data() + dh, grad.data() + 2 * dh, d_out.data(), out.data(),
+                                  dh, lse.data(), q, q + dh, q + 2 * dh, ld, N, dh, 0.35f, scratch.data(), block);
+      out.insert(out.end(), lse.begin(), lse.end());
+      out.insert(out.end(), grad.begin(), grad.end());
+      return out;
+    };
+    kernels::set_attention_avx512(false);
+    const std::vector<float> avx2 = run();
+    kernels::set_attention_avx512(true);
+    const std::vector<float> wide = run();
+    CHECK(std::memcmp(avx2.data(), wide.data(), avx2.size() * sizeof(float)) == 0);
   }
 }
 
