@@ -7,7 +7,6 @@
 
 #include "autograd/node.h"
 #include "autograd/ops_shape.h"
-#include "core/threads.h"
 #include "kernels/attention.h"
 #include "kernels/blas.h"
 
@@ -27,14 +26,8 @@ struct Sizes {
 // Threads that work on (batch, head) slices side by side, each slice whole on one thread with
 // single-threaded GEMMs: one parallel region per op, and the same bits at any thread count.
 // The alternative, one slice after another with OpenBLAS threading each small GEMM (N x dh x
-// block), was slower on 2 threads than on 1 (sched_yield and packing in the profile). With
-// fewer slices than threads, or a BLAS that would start threads of its own inside the region,
-// the slices run one after another and the GEMMs use OpenBLAS's threads.
-int slice_threads(const Sizes& s) {
-  const int threads = get_num_threads();
-  if (threads == 1 || s.B * s.H < threads || !kernels::gemm_serial_inside_parallel()) return 1;
-  return threads;
-}
+// block), was slower on 2 threads than on 1 (sched_yield and packing in the profile).
+int slice_threads(const Sizes& s) { return kernels::gemm_side_by_side_threads(s.B * s.H); }
 
 // qkv (B, N, 3d) -> out (B, N, d), lse (B, H, N). Slice bh = (b, h) reads head h's columns of
 // Q, K and V in place; scratch holds s.scratch() elements per thread.

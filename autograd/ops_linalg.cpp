@@ -3,7 +3,6 @@
 #include "autograd/node.h"
 #include "autograd/ops_elementwise.h"
 #include "autograd/ops_shape.h"
-#include "core/threads.h"
 #include "kernels/bias.h"
 #include "kernels/blas.h"
 
@@ -37,12 +36,10 @@ void batched_gemm(const Tensor& out, const Tensor& a, const Tensor& b, const Sha
   const T* A = a.data<T>();
   const T* B = b.data<T>();
   T* C = out.data<T>();
-  // Enough products for every thread: each runs whole ones, with OpenBLAS single-threaded inside
-  // the region (as self_attention does; OpenBLAS threading many small GEMMs one after another was
-  // slower on 2 threads than on 1). Otherwise one at a time, each threaded by OpenBLAS.
-  const int threads = get_num_threads();
-  const bool side_by_side = threads > 1 && nb >= threads && kernels::gemm_serial_inside_parallel();
-#pragma omp parallel for schedule(static) if (side_by_side)
+  // Products side by side when there are enough for every thread (OpenBLAS threading many small
+  // GEMMs one after another was slower on 2 threads than on 1); see gemm_side_by_side_threads.
+  const int threads = kernels::gemm_side_by_side_threads(nb);
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
   for (int64_t i = 0; i < nb; ++i) {
     int64_t rem = i, oa = 0, ob = 0;
     for (int64_t k = nd - 1; k >= 0; --k) {

@@ -105,4 +105,9 @@ bool gemm_serial_inside_parallel() {
   return serial;
 }
 
+int gemm_side_by_side_threads(int64_t jobs) {
+  const int threads = omp_get_max_threads();
+  return threads > 1 && jobs >= threads && may_split() ? threads : 1;
+}
+
 }  // namespace pmx::kernels

@@ -28,6 +28,13 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double al
 // its own threads under every caller's, so ops keep their GEMMs out of parallel regions then.
 bool gemm_serial_inside_parallel();
 
+// Threads with which to run `jobs` independent gemm calls side by side, each whole on one thread
+// inside one parallel region (so each is single-threaded and its bits do not depend on the
+// thread count): all of them when there is a job for each, the BLAS runs serially inside the
+// region and no region is active yet; otherwise 1 (the jobs then run one after another, each
+// threaded by OpenBLAS). Used by attention's (batch, head) slices and batched matmul.
+int gemm_side_by_side_threads(int64_t jobs);
+
 // Triple loop with the same contract; the reference the tests compare gemm against.
 template <class T>
 void gemm_naive(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,

@@ -191,22 +191,16 @@ void transpose_weights(T* w1t, T* w2t, const T* w1, const T* w2, const FmlpSizes
 // acc[j] += sum over rows of a[i * cols + j]: the bias gradients of one chunk, summed in
 // registers rather than with a load-add-store of acc for every row (which cost 4 % of a
 // training step at N = 1024). The sum order depends on the sizes only. This generic version
-// (double, and float without AVX2) keeps blocks of 16 columns in a local array.
+// (double, and float without AVX2) keeps blocks of up to 16 columns in a local array.
 template <class T>
 void add_column_sums(T* acc, const T* a, long rows, long cols) {
-  long j0 = 0;
-  for (; j0 + 16 <= cols; j0 += 16) {
+  for (long j0 = 0; j0 < cols; j0 += 16) {
+    const long w = cols - j0 < 16 ? cols - j0 : 16;
     T s[16] = {};
     for (long i = 0; i < rows; ++i)
-      for (int j = 0; j < 16; ++j) s[j] += a[i * cols + j0 + j];
-    for (int j = 0; j < 16; ++j) acc[j0 + j] += s[j];
+      for (long j = 0; j < w; ++j) s[j] += a[i * cols + j0 + j];
+    for (long j = 0; j < w; ++j) acc[j0 + j] += s[j];
   }
-  if (j0 == cols) return;
-  T s[16] = {};
-  const long w = cols - j0;
-  for (long i = 0; i < rows; ++i)
-    for (long j = 0; j < w; ++j) s[j] += a[i * cols + j0 + j];
-  for (long j = 0; j < w; ++j) acc[j0 + j] += s[j];
 }
 
 #ifdef PMX_FMLP_AVX2
