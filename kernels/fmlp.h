@@ -21,8 +21,9 @@
 // order. So every bit is the same at any thread count.
 //
 // The GEMMs have inner or outer size d, h or K (32 or so) and are skinny: a register-blocked
-// AVX2 micro-kernel (6 rows x 16 columns, no packing; 12 x 32 with AVX-512) beats OpenBLAS here
-// (docs/PERFORMANCE.md).
+// AVX2 micro-kernel (6 rows x 16 columns, no packing; 12 x 32 with AVX-512) is as fast as
+// OpenBLAS's small-matrix kernels on one thread and, unlike them, can run inside the op's
+// parallel loop over row ranges (docs/PERFORMANCE.md).
 // FmlpGemm::Blas runs the same pipeline through kernels::gemm, single-threaded (no BLAS call in
 // an OpenMP region), kept to measure against.
 //
