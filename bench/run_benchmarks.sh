@@ -9,7 +9,7 @@
 #              with the allocator that was fastest in a pre-pass (glibc, jemalloc, tcmalloc via
 #              LD_PRELOAD, whichever is installed)
 #   attention  bench/bench_attention_step      the dense-attention baseline (L = 1, where it fits
-#              in the time budget)
+#              in the time budget), and both at N = 16 .. 1024 to show where the two cross
 # Before the rows: the machine's bandwidth and FMA peak at 1 and 2 threads, and a correctness
 # check of the PyTorch port against pmx's output and gradients on shared weights.
 # Prints the table (load average with it) and writes every row as JSON.
@@ -127,15 +127,32 @@ for n in $NS; do
   fi
 done
 
+# Where the dense-attention baseline and Paramixer cross: both at L = 1, B = 16, from short
+# sequences up (attention's cost grows as N^2, Paramixer's as N log N; at small N both are
+# dominated by their per-token MLPs). The fastest step on both sides, as in the main table.
+for n in 16 32 64 128 256 512 1024; do
+  reps=$REPS; if [ "$n" -le 256 ] && [ "$reps" -lt 5 ]; then reps=5; fi  # sub-ms steps: more reps
+  for t in 1 2; do
+    echo "== crossing: N = $n, B = 16, $t thread(s)"
+    "$STEP" --n "$n" --batch 16 --layers 1 --protocol chord --threads "$t" --reps "$reps" --mode train \
+      | sed 's/^{/{"kind": "crossing", /' >> "$ROWS"
+    "$ATTN" --n "$n" --batch 16 --threads "$t" --reps "$reps" --mode train \
+      | sed 's/^{/{"kind": "crossing", /' >> "$ROWS"
+  done
+done
+
 ELAPSED=$(( $(date +%s) - START ))
 "$PY" - "$ROWS" "$OUT" "$ELAPSED" <<'EOF'
 import json, math, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
 out, elapsed = sys.argv[2], int(sys.argv[3])
 peaks = {r["threads"]: r for r in rows if r.get("kind") == "peaks"}
-pmx = {(r["n"], r["layers"], r["protocol"], r["threads"]): r for r in rows if r.get("impl") == "pmx"}
-tch = {(r["n"], r["layers"], r["protocol"], r["threads"]): r for r in rows if r.get("impl") == "torch"}
-att = {(r["n"], r["threads"]): r for r in rows if r.get("impl") == "attention"}
+main = [r for r in rows if r.get("kind") != "crossing"]
+pmx = {(r["n"], r["layers"], r["protocol"], r["threads"]): r for r in main if r.get("impl") == "pmx"}
+tch = {(r["n"], r["layers"], r["protocol"], r["threads"]): r for r in main if r.get("impl") == "torch"}
+att = {(r["n"], r["threads"]): r for r in main if r.get("impl") == "attention"}
+cross_p = {(r["n"], r["threads"]): r for r in rows if r.get("kind") == "crossing" and r["impl"] == "pmx"}
+cross_a = {(r["n"], r["threads"]): r for r in rows if r.get("kind") == "crossing" and r["impl"] == "attention"}
 with open("/proc/loadavg") as f:
     load = " ".join(f.read().split()[:3])
 print()
@@ -211,9 +228,29 @@ for (n, layers, proto, t) in sorted(k for k in pmx if k[3] == 1):
         if (n, layers, proto, 1) in tch and (n, layers, proto, 2) in tch:
             sq = ", PyTorch %.2f" % (tch[(n, layers, proto, 1)]["train_ms_min"] / tch[(n, layers, proto, 2)]["train_ms_min"])
         print("  N = %5d L = %d %-5s: pmx %.2f%s" % (n, layers, proto, s, sq))
+crossing = []
+if cross_p:
+    print("\nParamixer (CHORD, L = 1) against the dense-attention Transformer (L = 1), B = 16, fastest step ms,"
+          " Paramixer/attention (attention / Paramixer):")
+    for t in sorted({k[1] for k in cross_p}):
+        ns_t = sorted(n for (n, tt) in cross_p if tt == t and (n, tt) in cross_a)
+        cells, first = [], None
+        for n in ns_t:
+            pm, at = cross_p[(n, t)]["train_ms_min"], cross_a[(n, t)]["train_ms_min"]
+            cells.append("N=%d %.3g/%.3g (%.1fx)" % (n, pm, at, at / pm))
+            crossing.append(dict(n=n, threads=t, paramixer_train_ms=pm, attention_train_ms=at))
+            if first is None and at > pm:
+                first = n
+        print("  %d thread(s): %s" % (t, ", ".join(cells)))
+        if first is None:
+            print("  %d thread(s): attention is faster at every N measured" % t)
+        elif first == ns_t[0]:
+            print("  %d thread(s): Paramixer is faster from the shortest N measured (%d) on: no crossing above it" % (t, first))
+        else:
+            print("  %d thread(s): the two cross between N = %d and %d" % (t, ns_t[ns_t.index(first) - 1], first))
 print("\nload average at the end: %s; run took %d s" % (load, elapsed))
 with open(out, "w") as f:
     json.dump({"load_average_end": load, "elapsed_s": elapsed, "peaks": list(peaks.values()),
-               "rows": table, "raw": rows}, f, indent=1)
+               "rows": table, "crossing": crossing, "raw": rows}, f, indent=1)
 print("rows written to %s" % out)
 EOF
