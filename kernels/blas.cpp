@@ -36,6 +36,10 @@ int64_t block_rows(int64_t M) { return (M / 8 + 15) / 16 * 16; }
 //   chunks, each chunk's product lands in its own buffer, and the buffers are added in order.
 //   (Row blocks of a small C would pack the long operands once per block: 30-40 % slower.)
 bool is_tall(int64_t M, int64_t N, int64_t K) { return M >= 2048 && N <= 512 && K <= 512; }
+// Too small for two threads: OpenBLAS would thread it (it does from M N K > 262144), and at a few
+// MFLOP the wake-up and its buffer bookkeeping cost more than the second thread saves (the
+// attention step at N = 16-64, B = 16 ran slower on 2 threads than on 1).
+bool is_small(int64_t M, int64_t N, int64_t K) { return M * N * K < (int64_t(1) << 22); }
 bool is_deep(int64_t M, int64_t N, int64_t K) { return K >= 16384 && M * N <= 65536; }
 bool may_split() { return !omp_in_parallel() && gemm_serial_inside_parallel(); }
 
@@ -78,12 +82,25 @@ void gemm_deep(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T al
     }
 }
 
+// OpenBLAS's OpenMP build takes its thread count from omp_get_max_threads() at every call, so
+// lowering it around one call keeps that product on the calling thread (other builds ignore it).
+template <class T>
+void call_on_one_thread(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                        int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  call(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  omp_set_num_threads(threads);
+}
+
 template <class T>
 void gemm_any(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
               const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
   if (is_tall(M, N, K) && may_split()) return gemm_tall(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   if (is_deep(M, N, K) && may_split()) return gemm_deep(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (is_small(M, N, K) && omp_get_max_threads() > 1 && !omp_in_parallel())
+    return call_on_one_thread(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   call(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <omp.h>
+
 #include <cmath>
 #include <cstring>
 
@@ -30,13 +32,15 @@ TEST_CASE("linalg: gemm matches its naive twin for every transpose at odd sizes"
     }
 }
 
-TEST_CASE("linalg: gemm split by pmx (tall and deep shapes) matches naive, same bits at 1 and 2 threads") {
+TEST_CASE("linalg: gemm split by pmx (tall and deep shapes) or kept on one thread (small) matches naive, same bits at 1 and 2 threads") {
   // Tall: many rows of C, cut into row blocks. Deep: a long inner size, cut into chunks whose
   // products are added in order. Both are fixed by the shape, so 1 and 2 threads agree bit for
   // bit; beta = 0 must not read C (NaN there), beta != 0 must scale it; ldc > N is respected.
+  // Small (below ~8 MFLOP, neither tall nor deep): one thread whatever the count, so the same
+  // bits too, and the thread count is back to 2 after the call.
   struct Case { int64_t M, N, K; };
   const int previous = get_num_threads();
-  for (Case c : {Case{2051, 33, 17}, Case{37, 29, 16411}})
+  for (Case c : {Case{2051, 33, 17}, Case{37, 29, 16411}, Case{509, 97, 33}})
     for (bool ta : {false, true})
       for (bool tb : {false, true})
         for (float beta : {0.f, 0.5f}) {
@@ -56,6 +60,8 @@ TEST_CASE("linalg: gemm split by pmx (tall and deep shapes) matches naive, same 
             std::vector<float> out = c0;
             kernels::gemm(ta, tb, c.M, c.N, c.K, 0.75f, a.data<float>(), a.size(1), b.data<float>(), b.size(1), beta,
                           out.data(), ldc);
+            CHECK(get_num_threads() == threads);
+            CHECK(omp_get_max_threads() == threads);
             runs.push_back(out);
           }
           set_num_threads(previous);
