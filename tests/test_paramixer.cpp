@@ -15,8 +15,10 @@
 #include "core/random.h"
 #include "core/threads.h"
 #include "layers/paramixer_block.h"
+#include "test_tensors.h"
 
 using namespace pmx;
+using pmx_test::bit_equal;
 using pmx::nn::ParamixerBlock;
 using pmx::nn::Protocol;
 
@@ -28,11 +30,6 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
   double m = 0;
   for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(x[i] - y[i]));
   return m;
-}
-
-bool bit_equal(const Tensor& a, const Tensor& b) {
-  std::vector<float> x = a.to_vector<float>(), y = b.to_vector<float>();
-  return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin());
 }
 
 // out (G, R, K) by plain loops over H (R, G*h), W_m (K, h), b_m (K).

@@ -17,8 +17,10 @@
 #include "layers/paramixer_model.h"
 #include "optim/adam.h"
 #include "optim/clip_grad.h"
+#include "test_tensors.h"
 
 using namespace pmx;
+using pmx_test::bit_equal;
 using pmx::nn::ParamixerConfig;
 using pmx::nn::ParamixerHead;
 using pmx::nn::ParamixerModel;
@@ -50,11 +52,6 @@ void adding_batch(int64_t B, int64_t N, Generator& g, Tensor* input, Tensor* tar
   }
   *input = from_vector(in, {B, N, 2});
   *target = from_vector(y, {B, 1});
-}
-
-bool bit_equal(const Tensor& a, const Tensor& b) {
-  std::vector<float> x = a.to_vector<float>(), y = b.to_vector<float>();
-  return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin());
 }
 
 void check_model_gradients(ParamixerModel& model, const Tensor& input) {
