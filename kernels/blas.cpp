@@ -29,8 +29,8 @@ int64_t block_rows(int64_t M) { return (M / 8 + 15) / 16 * 16; }
 // Products pmx splits itself, inside one parallel region where every piece is one
 // single-threaded OpenBLAS call: the shapes of every Linear layer (B N x 32 times 32 x 96, and
 // its two gradients). OpenBLAS's own threads were no faster on 2 threads than on 1 at these
-// shapes, often slower (docs/PERFORMANCE_LOG.md, twelfth session). The pieces are fixed by the shape, never by the
-// thread count, so the bits do not depend on it.
+// shapes, often slower (docs/PERFORMANCE_LOG.md, twelfth session). The pieces are fixed by the
+// shape, never by the thread count, so the bits do not depend on it.
 //   tall (forward, input gradient): many rows of C, narrow operands: row blocks of C.
 //   deep (weight gradient): a long inner dimension, a small C: the inner dimension is cut in
 //   chunks, each chunk's product lands in its own buffer, and the buffers are added in order.
