@@ -302,7 +302,8 @@ TEST_CASE("attention: fused and composed paths agree on outputs and gradients") 
 TEST_CASE("attention: self_attention at 1 and 2 threads: slices side by side give the same bits") {
   // (B, H) = (8, 2): sixteen (batch, head) slices, eight per thread, each with single-threaded
   // GEMMs, so the bits must match one thread's (and the threads overlap long enough that shared
-  // scratch would show). (1, 1): one slice, whose GEMMs OpenBLAS threads instead, which rounds
+  // scratch would show). (1, 1) over 640 rows: one slice, whose products (640 x 640 x 16, above
+  // kernels::gemm's one-thread limit for small products) OpenBLAS threads instead, which rounds
   // by its partition (docs/ARCHITECTURE.md): equal to rounding only.
   const int previous = get_num_threads();
   for (auto [batch, heads] : {std::pair<int64_t, int64_t>{8, 2}, {1, 1}}) {
@@ -311,7 +312,8 @@ TEST_CASE("attention: self_attention at 1 and 2 threads: slices side by side giv
     for (int threads : {1, 2}) {
       set_num_threads(threads);
       manual_seed(23);
-      Tensor qkv = randn({batch, 300, 3 * 16}).set_requires_grad(true);  // 300 rows: two row blocks
+      const int64_t rows = batch * heads >= 2 ? 300 : 640;  // 300: two row blocks per slice
+      Tensor qkv = randn({batch, rows, 3 * 16}).set_requires_grad(true);
       Tensor y = self_attention(qkv, heads);
       sum(mul(y, randn(y.shape()))).backward();
       std::vector<float> all = y.to_vector<float>(), g = qkv.grad().to_vector<float>();
