@@ -13,8 +13,9 @@
 // softmax rows made ~12 short parallel regions per slice, 7x slower on a loaded machine; then
 // slices ran one after another with OpenBLAS threading each small GEMM, which was slower on 2
 // threads than on 1.) dK and dV accumulate over row blocks in a fixed order (beta = 1 GEMMs).
-// The softmax rows use an 8-lane exp (kernels/exp_avx2.h) in float: with a head size of 8 the N^2 scalar exps cost more than both
-// GEMMs (the Transformer step at N = 1024 went 2.4-2.9x faster with it).
+// The softmax rows use a vectorised exp in float (kernels/exp_avx2.h, 8 lanes; 16 lanes with
+// the same bits on AVX-512, attention_avx512.cpp): with a head size of 8 the N^2 scalar exps
+// cost more than both GEMMs (the Transformer step at N = 1024 went 2.4-2.9x faster with it).
 //
 // Q, K, V, dQ, dK, dV rows are `ld` elements apart (so they can be the Q/K/V columns of one head
 // inside a packed (N, 3d) projection, used in place); O and dO rows are `ld_out` apart.

@@ -10,8 +10,10 @@
 // Outside an OpenMP parallel region, the skinny shapes of dense layers (many rows and narrow
 // operands, or a long inner size and a small C) are split by pmx into pieces fixed by the shape,
 // one single-threaded OpenBLAS call each, run side by side (blas.cpp says why); their bits do not
-// depend on the thread count. Other shapes go to OpenBLAS in one call, threaded by it. Inside a
-// parallel region, call gemm only when gemm_serial_inside_parallel() says so (see there).
+// depend on the thread count. Small products (M N K < 2^22) run as one OpenBLAS call on the
+// calling thread, whatever the thread count (its own threads cost more than they save there);
+// other shapes go to OpenBLAS in one call, threaded by it. Inside a parallel region, call gemm
+// only when gemm_serial_inside_parallel() says so (see there).
 #pragma once
 #include <cstdint>
 
