@@ -2,7 +2,7 @@
 # run_benchmarks.sh: the Paramixer performance table of docs/PERFORMANCE.md, pmx against PyTorch,
 # every row measured in this one run.
 #
-# Builds bench_paramixer_step and bench_attention_step in Release, then for every N, L, protocol
+# Builds the benchmarks below in Release, then for every N, L, protocol
 # and thread count runs, each in a fresh process (so peak RSS is that configuration's alone):
 #   pmx        bench/bench_paramixer_step      training step (forward, backward, Adam) + forward
 #   PyTorch    bench/torch_paramixer.py        the same model and step, same B, same threads,
@@ -10,6 +10,8 @@
 #              LD_PRELOAD, whichever is installed)
 #   attention  bench/bench_attention_step      the dense-attention baseline (L = 1, where it fits
 #              in the time budget), and both at N = 16 .. 1024 to show where the two cross
+#   budget     bench/bench_step_budget         the one-thread step at the smallest N, piece by
+#              piece, against a fifth of PyTorch's step time from the same run
 # Before the rows: the machine's bandwidth and FMA peak at 1 and 2 threads, and a correctness
 # check of the PyTorch port against pmx's output and gradients on shared weights.
 # Prints the table (load average with it) and writes every row as JSON.
@@ -38,7 +40,7 @@ while [ $# -gt 0 ]; do
     --no-torch) TORCH=0 ;;
     --sizes) SIZES="$2"; shift ;;
     --allocator) ALLOC="$2"; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "run_benchmarks.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -48,10 +50,11 @@ OUT="${OUT:-$BUILD/bench_results.json}"
 echo "== building benchmarks (Release) in $BUILD"
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DPMX_BUILD_APPS=OFF \
   -DPMX_BUILD_BENCH=ON > "$BUILD.cmake.log" 2>&1 || { cat "$BUILD.cmake.log"; exit 1; }
-cmake --build "$BUILD" -j2 --target bench_paramixer_step bench_attention_step > "$BUILD.build.log" 2>&1 \
+cmake --build "$BUILD" -j2 --target bench_paramixer_step bench_attention_step bench_step_budget > "$BUILD.build.log" 2>&1 \
   || { tail -40 "$BUILD.build.log"; exit 1; }
 STEP="$BUILD/bench/bench_paramixer_step"
 ATTN="$BUILD/bench/bench_attention_step"
+BUDGET="$BUILD/bench/bench_step_budget"
 TORCH_PY="$ROOT/bench/torch_paramixer.py"
 if [ "$TORCH" = 1 ] && ! "$PY" -c "import torch" 2>/dev/null; then
   echo "== $PY cannot import torch (Debian: apt-get install python3-torch): PyTorch columns skipped"
@@ -127,6 +130,27 @@ for n in $NS; do
   fi
 done
 
+# The one-thread step at the smallest N, piece by piece, against a fifth of PyTorch's step time
+# from the rows above: what the 5x target would need (docs/PERFORMANCE.md).
+BUDGET_TXT="$OUT.budget.txt"
+: > "$BUDGET_TXT"
+n0=$(echo $NS | tr ' ' '\n' | sort -n | head -1)
+for proto in chord cdil; do
+  echo "== budget: N = $n0, L = 1, $proto, 1 thread"
+  torch_ms=0
+  if [ "$TORCH" = 1 ]; then
+    torch_ms=$("$PY" -c 'import json,sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+print(next((r["train_ms_min"] for r in rows if r.get("impl") == "torch" and r["n"] == int(sys.argv[2])
+            and r["layers"] == 1 and r["protocol"] == sys.argv[3] and r["threads"] == 1), 0))' "$ROWS" "$n0" "$proto")
+  fi
+  "$BUDGET" --n "$n0" --batch "$(batch_for "$n0")" --protocol "$proto" --threads 1 --reps 10 \
+    --torch-ms "$torch_ms" > "$BUDGET_TXT.part"
+  grep -v '^{' "$BUDGET_TXT.part" >> "$BUDGET_TXT"
+  grep '^{' "$BUDGET_TXT.part" >> "$ROWS"
+  rm -f "$BUDGET_TXT.part"
+done
+
 # Where the dense-attention baseline and Paramixer cross: both at L = 1, B = 16, from short
 # sequences up (attention's cost grows as N^2, Paramixer's as N log N; at small N both are
 # dominated by their per-token MLPs). The fastest step on both sides, as in the main table.
@@ -143,7 +167,7 @@ done
 
 ELAPSED=$(( $(date +%s) - START ))
 "$PY" - "$ROWS" "$OUT" "$ELAPSED" <<'EOF'
-import json, math, sys
+import json, math, os, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
 out, elapsed = sys.argv[2], int(sys.argv[3])
 peaks = {r["threads"]: r for r in rows if r.get("kind") == "peaks"}
@@ -248,9 +272,15 @@ if cross_p:
             print("  %d thread(s): Paramixer is faster from the shortest N measured (%d) on: no crossing above it" % (t, first))
         else:
             print("  %d thread(s): the two cross between N = %d and %d" % (t, ns_t[ns_t.index(first) - 1], first))
+budget = open(out + ".budget.txt").read() if os.path.exists(out + ".budget.txt") else ""
+if budget.strip():
+    print("\nThe one-thread step piece by piece (bench/bench_step_budget: each piece alone on hot buffers, in"
+          " cache, at the FMA peak) against a fifth of PyTorch's step:")
+    print(budget.rstrip())
 print("\nload average at the end: %s; run took %d s" % (load, elapsed))
 with open(out, "w") as f:
     json.dump({"load_average_end": load, "elapsed_s": elapsed, "peaks": list(peaks.values()),
-               "rows": table, "crossing": crossing, "raw": rows}, f, indent=1)
+               "rows": table, "crossing": crossing, "budget": [r for r in rows if r.get("kind") == "budget"],
+               "raw": rows}, f, indent=1)
 print("rows written to %s" % out)
 EOF
