@@ -144,7 +144,7 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 print(next((r["train_ms_min"] for r in rows if r.get("impl") == "torch" and r["n"] == int(sys.argv[2])
             and r["layers"] == 1 and r["protocol"] == sys.argv[3] and r["threads"] == 1), 0))' "$ROWS" "$n0" "$proto")
   fi
-  "$BUDGET" --n "$n0" --batch "$(batch_for "$n0")" --protocol "$proto" --threads 1 --reps 10 \
+  "$BUDGET" --n "$n0" --batch "$(batch_for "$n0")" --protocol "$proto" --threads 1 --reps 12 \
     --torch-ms "$torch_ms" > "$BUDGET_TXT.part"
   grep -v '^{' "$BUDGET_TXT.part" >> "$BUDGET_TXT"
   grep '^{' "$BUDGET_TXT.part" >> "$ROWS"
