@@ -42,26 +42,17 @@ using avx512::horner16;
 constexpr double kInvSqrt2 = 0.70710678118654752440;
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 
-inline __m512 or_ps(__m512 a, __m512 b) {
-  return _mm512_castsi512_ps(_mm512_or_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b)));
-}
-inline __m512 and_ps(__m512 a, __m512 b) {
-  return _mm512_castsi512_ps(_mm512_and_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b)));
-}
-
-// erf_avx2 on 16 lanes: the same rational fit, clamp and saturation.
+// erf_avx2 on 16 lanes: the same rational fit and clamps (see gelu.cpp for why the clamps alone
+// give erf = +-1 exactly past the fit range).
 inline __m512 erf16(__m512 z) {
   const __m512 lim = _mm512_set1_ps(gelu_coeffs::kErfClamp);
-  const __m512 sign = and_ps(z, _mm512_set1_ps(-0.f));
-  const __mmask16 saturated = _mm512_cmp_ps_mask(_mm512_abs_ps(z), lim, _CMP_GE_OQ);
   z = _mm512_max_ps(_mm512_min_ps(z, lim), _mm512_sub_ps(_mm512_setzero_ps(), lim));
   const __m512 w = _mm512_mul_ps(z, z);
   const __m512 p = horner16(w, gelu_coeffs::kErfP);
   const __m512 q = horner16(w, gelu_coeffs::kErfQ);
   const __m512 one = _mm512_set1_ps(1.f);
-  __m512 e = _mm512_div_ps(_mm512_mul_ps(z, p), q);
-  e = _mm512_max_ps(_mm512_min_ps(e, one), _mm512_sub_ps(_mm512_setzero_ps(), one));
-  return _mm512_mask_blend_ps(saturated, e, or_ps(sign, one));
+  const __m512 e = _mm512_div_ps(_mm512_mul_ps(z, p), q);
+  return _mm512_max_ps(_mm512_min_ps(e, one), _mm512_sub_ps(_mm512_setzero_ps(), one));
 }
 
 inline __m512 erf16_of_gelu_input(__m512 x) { return erf16(_mm512_mul_ps(x, _mm512_set1_ps(float(kInvSqrt2)))); }
@@ -86,8 +77,20 @@ inline __mmask16 lanes(long n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16(
 
 }  // namespace
 
+// Two vectors per iteration where the range allows, both loaded before either is stored (outputs
+// may alias inputs): their dependency chains (~50 cycles each, through the polynomials and the
+// division) then overlap (forward 15-25 % faster in L1, fourteenth session). The last vector is
+// loaded zero-filled and stored masked.
 void gelu_forward_avx512(float* out, const float* in, long begin, long end) {
-  for (long i = begin; i < end; i += 16) {
+  long i = begin;
+  for (; i + 32 <= end; i += 32) {
+    const __m512 x0 = _mm512_loadu_ps(in + i), x1 = _mm512_loadu_ps(in + i + 16);
+    const __m512 y0 = gelu16_from_erf(x0, erf16_of_gelu_input(x0));
+    const __m512 y1 = gelu16_from_erf(x1, erf16_of_gelu_input(x1));
+    _mm512_storeu_ps(out + i, y0);
+    _mm512_storeu_ps(out + i + 16, y1);
+  }
+  for (; i < end; i += 16) {
     const __mmask16 m = lanes(end - i);
     const __m512 x = _mm512_maskz_loadu_ps(m, in + i);
     _mm512_mask_storeu_ps(out + i, m, gelu16_from_erf(x, erf16_of_gelu_input(x)));
@@ -95,7 +98,16 @@ void gelu_forward_avx512(float* out, const float* in, long begin, long end) {
 }
 
 void gelu_backward_avx512(float* d_in, const float* d_out, const float* in, long begin, long end) {
-  for (long i = begin; i < end; i += 16) {
+  long i = begin;
+  for (; i + 32 <= end; i += 32) {
+    const __m512 x0 = _mm512_loadu_ps(in + i), x1 = _mm512_loadu_ps(in + i + 16);
+    const __m512 g0 = _mm512_loadu_ps(d_out + i), g1 = _mm512_loadu_ps(d_out + i + 16);
+    const __m512 r0 = gelu_grad16_from_erf(g0, x0, erf16_of_gelu_input(x0));
+    const __m512 r1 = gelu_grad16_from_erf(g1, x1, erf16_of_gelu_input(x1));
+    _mm512_storeu_ps(d_in + i, r0);
+    _mm512_storeu_ps(d_in + i + 16, r1);
+  }
+  for (; i < end; i += 16) {
     const __mmask16 m = lanes(end - i);
     const __m512 x = _mm512_maskz_loadu_ps(m, in + i), g = _mm512_maskz_loadu_ps(m, d_out + i);
     _mm512_mask_storeu_ps(d_in + i, m, gelu_grad16_from_erf(g, x, erf16_of_gelu_input(x)));
@@ -103,7 +115,19 @@ void gelu_backward_avx512(float* d_in, const float* d_out, const float* in, long
 }
 
 void gelu_both_avx512(float* out, float* d_in, const float* in, const float* d_out, long begin, long end) {
-  for (long i = begin; i < end; i += 16) {
+  long i = begin;
+  for (; i + 32 <= end; i += 32) {
+    const __m512 x0 = _mm512_loadu_ps(in + i), x1 = _mm512_loadu_ps(in + i + 16);
+    const __m512 g0 = _mm512_loadu_ps(d_out + i), g1 = _mm512_loadu_ps(d_out + i + 16);
+    const __m512 e0 = erf16_of_gelu_input(x0), e1 = erf16_of_gelu_input(x1);
+    const __m512 y0 = gelu16_from_erf(x0, e0), y1 = gelu16_from_erf(x1, e1);
+    const __m512 r0 = gelu_grad16_from_erf(g0, x0, e0), r1 = gelu_grad16_from_erf(g1, x1, e1);
+    _mm512_storeu_ps(out + i, y0);
+    _mm512_storeu_ps(out + i + 16, y1);
+    _mm512_storeu_ps(d_in + i, r0);
+    _mm512_storeu_ps(d_in + i + 16, r1);
+  }
+  for (; i < end; i += 16) {
     const __mmask16 m = lanes(end - i);
     const __m512 x = _mm512_maskz_loadu_ps(m, in + i), g = _mm512_maskz_loadu_ps(m, d_out + i);
     const __m512 e = erf16_of_gelu_input(x);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -67,6 +68,32 @@ TEST_CASE("gelu: the float GELU matches erfc in double on a fine grid over both 
   CHECK(rel_pos < 2e-7);
   CHECK(abs_neg < 9e-7);
   CHECK(abs_d < 3e-7);
+}
+
+TEST_CASE("gelu: past the erf fit's clamp the float GELU is x or 0 exactly, on both ISAs") {
+  // erf(x / sqrt 2) rounds to +-1 in float from x ~ 5.54 on; the vector erf gets there by
+  // clamping its argument and its result (kernels/gelu.cpp), so gelu(x) must be x there, and 0
+  // for -x, not a rounding residue of the rational fit.
+  const float big[] = {5.6f, 6.f, 7.5f, 10.f, 100.f, 1e10f, 1e30f, std::numeric_limits<float>::max(),
+                       std::numeric_limits<float>::infinity()};
+  std::vector<float> x;
+  for (float v : big) x.push_back(v), x.push_back(-v);
+  x.pop_back();  // gelu(-inf) is -inf * 0: NaN, as in double
+  while (x.size() < 40) x.push_back(x[x.size() % 16]);  // the two-vector loop and a masked tail
+  const long n = long(x.size());
+  std::vector<float> y(x.size()), ones(x.size(), 1.f), d(x.size());
+  for (bool avx512 : {false, true}) {
+    CAPTURE(avx512);
+    kernels::set_gelu_avx512(avx512);
+    kernels::gelu_forward(y.data(), x.data(), n);
+    kernels::gelu_forward_backward(y.data(), d.data(), x.data(), ones.data(), n);
+    for (size_t i = 0; i < x.size(); ++i) {
+      CAPTURE(x[i]);
+      CHECK(y[i] == (x[i] > 0 ? x[i] : 0.f));
+      if (std::isfinite(x[i])) CHECK(d[i] == doctest::Approx(x[i] > 0 ? 1.0 : 0.0).epsilon(1e-6));
+    }
+  }
+  kernels::set_gelu_avx512(true);
 }
 
 TEST_CASE("gelu: gelu_forward_backward gives the bits of the two separate GELU ops") {
