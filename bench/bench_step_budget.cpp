@@ -105,7 +105,8 @@ struct MixRun {
   double flops() const { return 3.0 * 2 * double(offsets.size()) * B * N * K * d; }
 };
 
-void adding_batch(int64_t batch, int64_t n, Tensor* x, Tensor* y) {
+// Inputs and targets of the adding model's shapes; for timing only, so their values do not matter.
+void random_batch(int64_t batch, int64_t n, Tensor* x, Tensor* y) {
   *x = rand({batch, n, 2});
   *y = rand({batch, 1});
 }
@@ -129,7 +130,7 @@ int run(const Args& a) {
   // rounds (each round times each once), and each keeps its best over the rounds: a burst of
   // load from other tenants then hits all of them alike instead of one.
   Tensor x, y;
-  adding_batch(a.batch, a.n, &x, &y);
+  random_batch(a.batch, a.n, &x, &y);
   optim::Adam opt(model.parameters(), 1e-3);
   auto step = [&] {  // the whole step, as bench_paramixer_step times it
     Tensor loss = mse_loss(model(x), y);
