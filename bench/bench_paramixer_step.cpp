@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/adding_model.h"
 #include "bench/machine_peaks.h"
 
 using namespace pmx;
@@ -59,23 +60,6 @@ double forward_flops(const nn::ParamixerModel& model, int64_t batch) {
   return per_sample * batch;
 }
 
-// The adding problem's data: values in [-1, 1), markers at two positions, target as in the paper.
-void adding_batch(int64_t batch, int64_t n, Tensor* x, Tensor* y) {
-  *x = zeros({batch, n, 2});
-  *y = empty({batch, 1});
-  float* px = x->data<float>();
-  float* py = y->data<float>();
-  Tensor u = rand({batch, n});
-  const float* pu = u.data<float>();
-  for (int64_t b = 0; b < batch; ++b) {
-    int64_t p1 = (b * 7919) % n, p2 = (b * 104729 + n / 2) % n;
-    if (p2 == p1) p2 = (p1 + 1) % n;
-    for (int64_t i = 0; i < n; ++i) px[(b * n + i) * 2] = 1 - 2 * pu[b * n + i];
-    px[(b * n + p1) * 2 + 1] = px[(b * n + p2) * 2 + 1] = 1;
-    py[b] = 0.5f + (px[(b * n + p1) * 2] + px[(b * n + p2) * 2]) / 4;
-  }
-}
-
 int run_peaks(const Args& a) {
   set_num_threads(a.threads);
   double gbs = bench::stream_gbs(long(1) << 24), gf = bench::peak_fma_gflops();
@@ -101,18 +85,13 @@ int save_check(nn::ParamixerModel& model, const Tensor& x, const Tensor& y, cons
 int run(const Args& a) {
   if (a.peaks) return run_peaks(a);
   set_num_threads(a.threads);
-  nn::ParamixerConfig c;
-  c.seq_len = a.n;
-  c.input_features = 2;
-  c.dim = c.hidden = 32;
-  c.layers = a.layers;
-  c.protocol = a.protocol == "cdil" ? nn::Protocol::Cdil : nn::Protocol::Chord;
+  nn::ParamixerConfig c = bench::adding_model_config(a.n, a.layers, a.protocol);
   c.recompute = a.recompute != 0;
   manual_seed(0);
   nn::ParamixerModel model(c);
   if (a.fused >= 0) model.set_fused_f(a.fused != 0);
   Tensor x, y;
-  adding_batch(a.batch, a.n, &x, &y);
+  bench::adding_batch(a.batch, a.n, &x, &y);
   if (!a.save_check.empty()) return save_check(model, x, y, a.save_check);
   optim::Adam opt(model.parameters(), 1e-3);
 
@@ -160,13 +139,7 @@ int main(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
     std::string s = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "bench_paramixer_step: %s needs a value\n", s.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
+    auto next = [&] { return bench::flag_value(argc, argv, i, "bench_paramixer_step"); };
     if (s == "--n") a.n = std::atoll(next().c_str());
     else if (s == "--batch") a.batch = std::atoll(next().c_str());
     else if (s == "--layers") a.layers = std::atoll(next().c_str());

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/adding_model.h"
 #include "bench/machine_peaks.h"
 #include "kernels/fmlp.h"
 #include "kernels/gelu.h"
@@ -105,22 +106,10 @@ struct MixRun {
   double flops() const { return 3.0 * 2 * double(offsets.size()) * B * N * K * d; }
 };
 
-// Inputs and targets of the adding model's shapes; for timing only, so their values do not matter.
-void random_batch(int64_t batch, int64_t n, Tensor* x, Tensor* y) {
-  *x = rand({batch, n, 2});
-  *y = rand({batch, 1});
-}
-
 int run(const Args& a) {
   set_num_threads(a.threads);
-  nn::ParamixerConfig c;
-  c.seq_len = a.n;
-  c.input_features = 2;
-  c.dim = c.hidden = 32;
-  c.layers = 1;
-  c.protocol = a.protocol == "cdil" ? nn::Protocol::Cdil : nn::Protocol::Chord;
   manual_seed(0);
-  nn::ParamixerModel model(c);
+  nn::ParamixerModel model(bench::adding_model_config(a.n, 1, a.protocol));
   const nn::ParamixerBlock& blk = *model.blocks[0];
   const long N = long(blk.n), d = long(blk.dim), h = long(blk.hidden), M = long(blk.num_factors);
   const long K = long(blk.links), R = long(a.batch) * N;
@@ -130,7 +119,7 @@ int run(const Args& a) {
   // rounds (each round times each once), and each keeps its best over the rounds: a burst of
   // load from other tenants then hits all of them alike instead of one.
   Tensor x, y;
-  random_batch(a.batch, a.n, &x, &y);
+  bench::adding_batch(a.batch, a.n, &x, &y);
   optim::Adam opt(model.parameters(), 1e-3);
   auto step = [&] {  // the whole step, as bench_paramixer_step times it
     Tensor loss = mse_loss(model(x), y);
@@ -225,13 +214,7 @@ int main(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
     std::string s = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "bench_step_budget: %s needs a value\n", s.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
+    auto next = [&] { return bench::flag_value(argc, argv, i, "bench_step_budget"); };
     if (s == "--n") a.n = std::atoll(next().c_str());
     else if (s == "--batch") a.batch = std::atoll(next().c_str());
     else if (s == "--protocol") a.protocol = next();
