@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
     --no-torch) TORCH=0 ;;
     --sizes) SIZES="$2"; shift ;;
     --allocator) ALLOC="$2"; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "run_benchmarks.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
