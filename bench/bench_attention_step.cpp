@@ -18,20 +18,9 @@
 #include <vector>
 
 #include "bench/machine_peaks.h"
+#include "bench/timing_stats.h"
 
 using namespace pmx;
-
-namespace {
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-// The fastest step: the one least disturbed by other work on a shared machine.
-double minimum(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
-
-}  // namespace
 
 int main(int argc, char** argv) {
   int64_t n = 1024, batch = 16, layers = 1;
@@ -94,7 +83,7 @@ int main(int argc, char** argv) {
                 "\"reps\": %d, \"params\": %ld, \"fwd_flops\": %.6g, \"train_ms\": %.3f, \"train_ms_min\": %.3f, "
                 "\"fwd_ms\": %.3f, \"rss_mib\": %.1f, \"load\": \"%s\"}\n",
                 long(n), long(batch), long(layers), threads, reps, long(model.num_parameters()), flops,
-                median(train_ms), minimum(train_ms), median(fwd_ms), bench::peak_rss_mib(),
+                bench::median(train_ms), bench::minimum(train_ms), bench::median(fwd_ms), bench::peak_rss_mib(),
                 bench::load_average().c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_attention_step: error: %s\n", e.what());

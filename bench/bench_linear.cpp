@@ -13,14 +13,10 @@
 #include <cstring>
 #include <vector>
 
+#include "bench/timing_stats.h"
 #include "kernels/blas.h"
 
 using namespace pmx;
-
-static double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 int main(int argc, char** argv) {
   int threads = 1, reps = 30;
@@ -68,7 +64,7 @@ int main(int argc, char** argv) {
       run_bare();
       t_bare.push_back(t2.milliseconds());
     }
-    double a = median(t_pmx), b = median(t_bare);
+    double a = bench::median(t_pmx), b = bench::median(t_bare);
     char name[64];
     std::snprintf(name, sizeof name, "(%ld x %ld -> %ld)", long(c.rows), long(c.in), long(c.out));
     std::printf("%-22s %10.3f %10.3f %8.3f\n", name, a, b, a / b);

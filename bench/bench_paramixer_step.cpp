@@ -25,6 +25,7 @@
 
 #include "bench/adding_model.h"
 #include "bench/machine_peaks.h"
+#include "bench/timing_stats.h"
 
 using namespace pmx;
 
@@ -43,11 +44,6 @@ double cpu_seconds() {
   timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
 }
 
 double forward_flops(const nn::ParamixerModel& model, int64_t batch) {
@@ -126,9 +122,8 @@ int run(const Args& a) {
               "\"train_ms\": %.3f, \"train_ms_min\": %.3f, \"train_cpu_ms\": %.3f, \"fwd_ms\": %.3f, \"fwd_ms_min\": %.3f, "
               "\"rss_train_mib\": %.1f, \"rss_mib\": %.1f, \"load\": \"%s\"}\n",
               long(a.n), long(a.batch), long(a.layers), a.protocol.c_str(), a.threads, a.reps,
-              long(model.num_parameters()), flops, median(train_ms),
-              train_ms.empty() ? 0 : *std::min_element(train_ms.begin(), train_ms.end()), median(train_cpu_ms), median(fwd_ms),
-              fwd_ms.empty() ? 0 : *std::min_element(fwd_ms.begin(), fwd_ms.end()), rss_after_train,
+              long(model.num_parameters()), flops, bench::median(train_ms), bench::minimum(train_ms),
+              bench::median(train_cpu_ms), bench::median(fwd_ms), bench::minimum(fwd_ms), rss_after_train,
               bench::peak_rss_mib(), bench::load_average().c_str());
   return 0;
 }
