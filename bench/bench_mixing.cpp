@@ -14,10 +14,12 @@
 // Bytes are the minimum traffic: forward reads V, W and writes out; backward reads dOut, V, W
 // and writes dV, dW (each tensor once; V alone is 64 MiB, so everything streams from DRAM).
 //
-//   ./build/bench/bench_mixing [--isa=auto|avx512|avx2|portable] [--order=auto|rows] [--per-factor] [--reps=4]
+//   ./build/bench/bench_mixing [--isa=auto|avx512|avx2|portable] [--order=auto|rows]
+//                              [--backward=auto|two-pass|one-gather] [--per-factor] [--reps=4]
 //                              [--n=32768] [--batch=16] [--dim=32]
 //
-// --order=rows turns off the chain walk of large CDIL dilations (for comparison); --per-factor
+// --order=rows turns off the chain walk of large CDIL dilations (for comparison); --backward
+// forces how the backward gets its two gradients (kernels/mixing.h, MixBackward); --per-factor
 // also prints each factor's time (1 thread, thread CPU time).
 // --n / --batch / --dim change the problem (the figure is the default); a small one (say
 // --n=1024 --batch=1, under 1 MiB in all) runs from L2 and shows what the kernels reach when memory
@@ -110,13 +112,16 @@ int main(int argc, char** argv) {
     if (s.rfind("--isa=", 0) == 0) isa = s.substr(6);
     else if (s == "--order=rows") set_mix_order(MixOrder::Rows);
     else if (s == "--order=auto") set_mix_order(MixOrder::Auto);
+    else if (s == "--backward=auto") set_mix_backward(MixBackward::Auto);
+    else if (s == "--backward=two-pass") set_mix_backward(MixBackward::TwoPass);
+    else if (s == "--backward=one-gather") set_mix_backward(MixBackward::OneGather);
     else if (s == "--per-factor") per_factor = true;
     else if (s.rfind("--reps=", 0) == 0) reps = std::max(1, std::atoi(s.c_str() + 7));
     else if (s.rfind("--n=", 0) == 0) n_arg = std::atol(s.c_str() + 4);
     else if (s.rfind("--batch=", 0) == 0) b_arg = std::atol(s.c_str() + 8);
     else if (s.rfind("--dim=", 0) == 0) d_arg = std::atol(s.c_str() + 6);
     else {
-      std::fprintf(stderr, "usage: %s [--isa=auto|avx512|avx2|portable] [--order=auto|rows] [--per-factor] [--reps=4] [--n=32768] [--batch=16] [--dim=32]\n",
+      std::fprintf(stderr, "usage: %s [--isa=auto|avx512|avx2|portable] [--order=auto|rows] [--backward=auto|two-pass|one-gather] [--per-factor] [--reps=4] [--n=32768] [--batch=16] [--dim=32]\n",
                    argv[0]);
       return 2;
     }

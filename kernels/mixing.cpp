@@ -16,6 +16,8 @@
 // In row order the backward runs dots and gather on the same tile back to back, so the tile's
 // dOut rows are read from memory once and served from L1/L2 the second time; in chain order
 // (CDIL's large dilations, see TilePlan) it walks each stretch of tiles twice, dots then gather.
+// With AVX-512, factors whose sources reach far (CHORD) take a third way instead: one gather of
+// dOut rows feeds both gradients (backward_one_gather below, kernels/mixing_avx512.cpp).
 #include "kernels/mixing.h"
 
 #include <immintrin.h>
@@ -24,9 +26,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <new>
 #include <numeric>
 #include <type_traits>
 
+#include "core/allocator.h"
 #include "core/error.h"
 #include "kernels/cpu_features.h"
 #include "kernels/mixing_rows.h"
@@ -381,6 +385,75 @@ struct TilePlan {
   }
 };
 
+MixBackward g_backward = MixBackward::Auto;
+
+// The one-gather backward (float, AVX-512, row order; kernels/mixing_avx512.cpp), or false when
+// it does not apply. Each row's dots land in a slot-major scratch and move to their own rows of
+// dW once the whole sequence's are written, so batch elements go in chunks: the chunk's rows (one
+// parallel loop), then the move (a second). A chunk's scratch is 4 MiB (or one element's
+// K (N + 16) floats if more), so it is still in cache for the move. Auto takes it where some
+// slot's source rows are 64 KiB or more away, i.e. where the two-pass dots gather V rows from
+// L2 and beyond. Measured at B = 16, d = 32, one thread, backward over a block against two
+// passes: CHORD N = 1024 -9 %, 4096 -15 %, 32768 -13 % (about even on two threads); CDIL's
+// row-order dilations (all within 16 KiB) +11 to +33 % from N = 4096, so they keep two passes.
+bool takes_one_gather(const long* sh_f, long K, long N, long d, long chain) {
+  if (g_backward == MixBackward::TwoPass || mix_isa() != MixIsa::Avx512 || chain > 0 ||
+      !detail::one_gather_backward_avx512(K, N, d))
+    return false;
+  long reach = 0;  // rows to the furthest source, either way round
+  for (long k = 0; k < K; ++k) reach = std::max(reach, std::min(sh_f[k], N - sh_f[k]));
+  return g_backward == MixBackward::OneGather || reach * d * long(sizeof(float)) >= (64L << 10);
+}
+
+template <class T>
+bool backward_one_gather(T*, T*, const T*, const T*, const T*, const long*, const long*, long,
+                         long, long, long, const TilePlan&, bool, bool) {
+  return false;
+}
+template <>
+bool backward_one_gather<float>(float* d_v, float* d_w, const float* d_out, const float* v,
+                                const float* w, const long* sh_f, const long* sh_b, long K,
+                                long B, long N, long d, const TilePlan& plan, bool stream_v,
+                                bool stream_w) {
+  if (!d_v || !d_w || !takes_one_gather(sh_f, K, N, d, plan.stride)) return false;
+  const long per = K * (N + 16);                                  // scratch floats per element
+  const long chunk = std::max(1L, std::min(B, (1L << 20) / per));  // 4 MiB
+  size_t granted = 0;
+  float* dwt = nullptr;
+  try {
+    dwt = static_cast<float*>(
+        CachingAllocator::instance().allocate(size_t(chunk * per) * sizeof(float), &granted));
+  } catch (const std::bad_alloc&) {
+    return false;  // the two-pass backward needs no scratch
+  }
+  const long tiles = plan.per_batch;  // row order: tiles of plan.tile rows, a multiple of 16
+  const bool parallel = B * N * d * (K + 1) >= kParallelMin;
+  for (long b0 = 0; b0 < B; b0 += chunk) {
+    const long units = std::min(chunk, B - b0) * tiles;
+#pragma omp parallel if (parallel)
+    {
+#pragma omp for schedule(static)
+      for (long u = 0; u < units; ++u) {
+        const long b = b0 + u / tiles, i0 = (u % tiles) * plan.tile;
+        detail::one_gather_rows_avx512(d_v + b * N * d, dwt + (u / tiles) * per,
+                                       d_out + b * N * d, v + b * N * d, w + b * N * K, sh_b, K,
+                                       N, d, i0, std::min(N, i0 + plan.tile), stream_v);
+        if (stream_v) _mm_sfence();
+      }
+      // (the loop's barrier: every dot of the chunk is in the scratch before any moves)
+#pragma omp for schedule(static)
+      for (long u = 0; u < units; ++u) {
+        const long b = b0 + u / tiles, i0 = (u % tiles) * plan.tile;
+        detail::move_dots_rows_avx512(d_w + b * N * K, dwt + (u / tiles) * per, sh_f, K, N, i0,
+                                      std::min(N, i0 + plan.tile), stream_w);
+        if (stream_w) _mm_sfence();
+      }
+    }
+  }
+  CachingAllocator::instance().release(dwt, granted);
+  return true;
+}
+
 // sh[k] = offsets[k] reduced to [0, N) (offsets may be negative or >= N).
 void reduce_offsets(const long* offsets, long K, long N, long* sh) {
   for (long k = 0; k < K; ++k) sh[k] = ((offsets[k] % N) + N) % N;
@@ -389,6 +462,14 @@ void reduce_offsets(const long* offsets, long K, long N, long* sh) {
 }  // namespace
 
 void set_mix_order(MixOrder order) { g_order = order; }
+void set_mix_backward(MixBackward how) { g_backward = how; }
+
+bool mix_backward_one_gather(const long* offsets, long K, long N, long d) {
+  if (N <= 0 || K <= 0 || K > kMaxK) return false;
+  long sh[kMaxK];
+  reduce_offsets(offsets, K, N, sh);
+  return takes_one_gather(sh, K, N, d, chain_stride(sh, K, N, d));
+}
 
 long mix_chain_stride(const long* offsets, long K, long N, long d) {
   if (N <= 0 || K <= 0 || K > kMaxK) return 0;
@@ -435,6 +516,9 @@ void mix_backward(T* d_v, T* d_w, const T* d_out, const T* v, const T* w, const 
   hints_v.stream = out_bytes >= kStreamBytes && line_rows(d_v, d);
   hints_w.stream = out_bytes >= kStreamBytes && line_rows(d_w, K);
   hints_v.chain = hints_w.chain = plan.stride;
+  if (backward_one_gather(d_v, d_w, d_out, v, w, sh_f, sh_b, K, B, N, d, plan, hints_v.stream,
+                          hints_w.stream))
+    return;
 #pragma omp parallel for schedule(static) if (B * N * d * (K + 1) >= kParallelMin)
   for (long u = 0; u < plan.units(B); ++u) {
     auto tile = [&](long b, long i0, long i1, bool do_w, bool do_v) {

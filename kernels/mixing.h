@@ -28,9 +28,12 @@
 //   pmx::kernels::mix_backward(d_v, d_w, d_out, v, w, o.data(), (long)o.size(), B, N, d);
 //   // d_v, d_w are OVERWRITTEN (not accumulated); pass nullptr to skip one of them.
 //
-// The raw kernels do not validate, throw or allocate; the offset helpers validate and throw
-// pmx::Error. The fast kernels use AVX-512 (chosen at run time) or AVX2+FMA for float, a portable
-// loop for double; the *_naive twins are the obvious loops, kept as the reference for tests.
+// The raw kernels do not validate or throw, and allocate nothing but the one-gather backward's
+// scratch (4 MiB, or K (N + 16) floats if more, from the caching allocator: after the first
+// call a free-list pop; if it fails, the two-pass backward runs instead); the offset helpers
+// validate and throw pmx::Error. The fast kernels use AVX-512 (chosen at run time) or AVX2+FMA
+// for float, a portable loop for double; the *_naive twins are the obvious loops, kept as the
+// reference for tests.
 #pragma once
 #include <vector>
 
@@ -90,6 +93,16 @@ MixIsa mix_isa();
 // same bits; forcing Rows is for tests and benchmarks. Not thread-safe, like set_mix_isa.
 enum class MixOrder { Auto, Rows };
 void set_mix_order(MixOrder order);
+// How the float backward gets both gradients. TwoPass: the dots (a gather of V rows), then the
+// dV gather (of dOut rows). OneGather: one gather of the dOut rows feeds both (AVX-512, row
+// order, d = 16, 32 or 64, K <= 16, N >= 16; elsewhere TwoPass; see kernels/mixing_avx512.cpp).
+// Auto: OneGather where some slot reaches 64 KiB or more away (CHORD from N = 1024 at d = 32),
+// where it was measured faster. All give the same bits; forcing one is for tests and benchmarks.
+// Not thread-safe, like set_mix_isa.
+enum class MixBackward { Auto, TwoPass, OneGather };
+void set_mix_backward(MixBackward how);
+// Whether the float backward takes the one-gather path for these arguments now.
+bool mix_backward_one_gather(const long* offsets, long K, long N, long d);
 // The chain stride g the kernels walk for these offsets at this N and d, or 0 for row order.
 long mix_chain_stride(const long* offsets, long K, long N, long d);
 

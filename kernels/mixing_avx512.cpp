@@ -219,24 +219,34 @@ void gather_rows_dispatch(float* dst, const float* base, const float* src, const
   return gather_rows_t<2, WAtSrc, 0, 0>(dst, base, src, w, sh, K, N, d, i0, i1, stream, pf);
 }
 
+// reduce16's transpose-and-add tree over 8 of its 16 vectors, up to the step where the two
+// halves meet (reduce16_join): quarter q of the result holds 2 partial sums of a[q], then 2 of
+// a[4 + q].
+inline __m512 reduce8_half(const __m512* a) {
+  __m512 l1[4], l2[2];
+  for (int p = 0; p < 4; ++p)  // 256-bit halves: lanes 0-7 partials of a[2p], 8-15 of a[2p+1]
+    l1[p] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * p], a[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                          _mm512_shuffle_f32x4(a[2 * p], a[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  for (int p = 0; p < 2; ++p)  // 128-bit quarters: quarter q holds 4 partials of a[4p+q]
+    l2[p] = _mm512_add_ps(_mm512_shuffle_f32x4(l1[2 * p], l1[2 * p + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                          _mm512_shuffle_f32x4(l1[2 * p], l1[2 * p + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+  return _mm512_add_ps(_mm512_shuffle_ps(l2[0], l2[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                       _mm512_shuffle_ps(l2[0], l2[1], _MM_SHUFFLE(3, 2, 3, 2)));
+}
+
+// The tree's last step: the halves of a[0..7] and a[8..15] -> lane t = sum of a[t].
+inline __m512 reduce16_join(__m512 lo, __m512 hi) {
+  // Lane 4q + p of the sum holds the sum of a[4p + q]; permute to lane t = a[t].
+  const __m512 s = _mm512_add_ps(_mm512_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)),
+                                 _mm512_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)));
+  const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  return _mm512_permutexvar_ps(idx, s);
+}
+
 // Sum of each of 16 vectors as one vector (lane t = sum of a[t]): a transpose-and-add tree,
 // 15 adds instead of 16 separate horizontal reductions.
 inline __m512 reduce16(const __m512* a) {
-  __m512 l1[8], l2[4], l3[2];
-  for (int p = 0; p < 8; ++p)  // 256-bit halves: lanes 0-7 partials of a[2p], 8-15 of a[2p+1]
-    l1[p] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * p], a[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                          _mm512_shuffle_f32x4(a[2 * p], a[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-  for (int p = 0; p < 4; ++p)  // 128-bit quarters: quarter q holds 4 partials of a[4p+q]
-    l2[p] = _mm512_add_ps(_mm512_shuffle_f32x4(l1[2 * p], l1[2 * p + 1], _MM_SHUFFLE(2, 0, 2, 0)),
-                          _mm512_shuffle_f32x4(l1[2 * p], l1[2 * p + 1], _MM_SHUFFLE(3, 1, 3, 1)));
-  for (int p = 0; p < 2; ++p)  // quarter q: 2 partials of a[8p+q], then 2 of a[8p+4+q]
-    l3[p] = _mm512_add_ps(_mm512_shuffle_ps(l2[2 * p], l2[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                          _mm512_shuffle_ps(l2[2 * p], l2[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-  // Lane 4q + p now holds the sum of a[4p + q]; permute to lane t = a[t].
-  const __m512 s = _mm512_add_ps(_mm512_shuffle_ps(l3[0], l3[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                                 _mm512_shuffle_ps(l3[0], l3[1], _MM_SHUFFLE(3, 1, 3, 1)));
-  const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  return _mm512_permutexvar_ps(idx, s);
+  return reduce16_join(reduce8_half(a), reduce8_half(a + 8));
 }
 
 // dW for rows [i0, i1) and KN (1..16) slots starting at k0: per row, KN independent
@@ -315,7 +325,182 @@ void dot_rows_d(float* dw, const float* g, const float* v, const long* sh, long 
   }
 }
 
+// ---- the one-gather backward ---------------------------------------------------------------
+//
+// The dV gather reads, for row j, the K rows dOut[j - o_k]; the dots of dW[j - o_k, k] need
+// exactly those rows, each against V[j]. So one pass does both: per row j, dV[j] as the gather
+// computes it, and the K dots <dOut[j - o_k], V[j]>, which belong to K other rows of dW. They go
+// to a slot-major scratch, dWt[k][j] = dW[j - o_k, k] (16 rows at a time, through one 16 x 16
+// transpose), and move_dots_rows_avx512 reads dW[i, k] = dWt[k][i + o_k] back as K contiguous
+// runs, transposed again. Per row that is one stream of K gathered rows instead of two.
+//
+// The arithmetic is that of dots + gather, operation for operation: each dV element is
+// base + w_0 s_0 + w_1 s_1 + ... in slot order, each dot starts with a product and adds the
+// column vectors in order, and the K dots of a row go through reduce16's tree (as its two
+// halves and their join). So the bits are those of the two-pass backward (tested).
+
+inline __m512d as_pd(__m512 x) { return _mm512_castps_pd(x); }
+
+// In-register transpose of a 16 x 16 block: lane c of r[i] goes to lane i of r[c].
+inline void transpose16(__m512* r) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 8; ++i) {  // pairs of rows interleaved: a0 b0 a1 b1 | a4 b4 a5 b5 | ...
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {  // u[4i + c]: in 128-bit lane q, column 4q + c of rows 4i..4i+3
+    u[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(as_pd(t[4 * i]), as_pd(t[4 * i + 2])));
+    u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(as_pd(t[4 * i]), as_pd(t[4 * i + 2])));
+    u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(as_pd(t[4 * i + 1]), as_pd(t[4 * i + 3])));
+    u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(as_pd(t[4 * i + 1]), as_pd(t[4 * i + 3])));
+  }
+  for (int c = 0; c < 4; ++c) {  // gather lane q of the four row groups into column 4q + c
+    const __m512 x0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88);
+    const __m512 x1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xdd);
+    const __m512 y0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
+    const __m512 y1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xdd);
+    r[c] = _mm512_shuffle_f32x4(x0, y0, 0x88);
+    r[8 + c] = _mm512_shuffle_f32x4(x0, y0, 0xdd);
+    r[4 + c] = _mm512_shuffle_f32x4(x1, y1, 0x88);
+    r[12 + c] = _mm512_shuffle_f32x4(x1, y1, 0xdd);
+  }
+}
+
+// Rows [j, j + R), d = D = 16 C columns, K <= 16 (KC > 0: K at compile time). sh[k] = -o_k mod
+// N, so row j's k-th source row is (j + sh[k]) mod N. Writes dV's rows and, in dots[r], row
+// j + r's K dots (lane k). Live: R C dV accumulators, R C vectors of V and 8 R dots (one half of
+// the slots at a time); the loops must unroll completely, or the dots go through the stack
+// (measured: 7 % slower on CHORD, 40-110 % on CDIL's small dilations).
+template <int R, long D, long KC>
+inline void one_gather_block(float* dv, __m512* dots, const float* g, const float* v,
+                             const float* w, const long* sh, long K_rt, long N, long j,
+                             bool stream) {
+  constexpr int C = int(D / 16);
+  const long K = KC > 0 ? KC : K_rt;
+  __m512 vj[R][C], acc[R][C], half[R][2];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) {
+      vj[r][c] = _mm512_loadu_ps(v + (j + r) * D + 16 * c);
+      acc[r][c] = _mm512_loadu_ps(g + (j + r) * D + 16 * c);
+    }
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {
+    __m512 dot[R][8];
+#pragma GCC unroll 8
+    for (int t = 0; t < 8; ++t) {
+      const long k = 8 * h + t;
+      if (k >= K) {  // missing slots: zero vectors, as the dots kernel's unused accumulators
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) dot[r][t] = _mm512_setzero_ps();
+        continue;
+      }
+      long s0 = j + sh[k];
+      if (s0 >= N) s0 -= N;
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        long s = s0 + r;
+        if (s >= N) s -= N;
+        const float* src = g + s * D;
+        const __m512 wk = _mm512_set1_ps(w[s * K + k]);
+        __m512 p = _mm512_setzero_ps();
+#pragma GCC unroll 4
+        for (int c = 0; c < C; ++c) {
+          const __m512 x = _mm512_loadu_ps(src + 16 * c);
+          acc[r][c] = _mm512_fmadd_ps(wk, x, acc[r][c]);
+          p = _mm512_fmadd_ps(x, vj[r][c], p);
+        }
+        dot[r][t] = p;
+      }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) half[r][h] = reduce8_half(dot[r]);
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) {
+      float* p = dv + (j + r) * D + 16 * c;
+      if (stream)
+        _mm512_stream_ps(p, acc[r][c]);
+      else
+        _mm512_storeu_ps(p, acc[r][c]);
+    }
+    dots[r] = reduce16_join(half[r][0], half[r][1]);
+  }
+}
+
+// Rows [i0, i1) (i0 a multiple of 16), 16 rows at a time: blocks of 2 rows (1 at d = 64, whose
+// 4-vector rows need twice the registers), the 16 rows' dots transposed into dWt's K runs.
+// dWt: K runs of N + 16 floats; the first 16 rows are also written after row N - 1, so
+// move_dots_rows reads any 16 consecutive rows from (i + o_k) mod N without a wrap.
+template <long D, long KC>
+void one_gather_rows_t(float* dv, float* dwt, const float* g, const float* v, const float* w,
+                       const long* sh, long K, long N, long i0, long i1, bool stream) {
+  constexpr int R = D <= 32 ? 2 : 1;
+  const long run = N + 16;
+  for (long g0 = i0; g0 < i1; g0 += 16) {
+    const long n = std::min(16L, i1 - g0);
+    __m512 dots[16];
+    long r = 0;
+    for (; r + R <= n; r += R)
+      one_gather_block<R, D, KC>(dv, dots + r, g, v, w, sh, K, N, g0 + r, stream);
+    for (; r < n; ++r) one_gather_block<1, D, KC>(dv, dots + r, g, v, w, sh, K, N, g0 + r, stream);
+    for (; r < 16; ++r) dots[r] = _mm512_setzero_ps();
+    transpose16(dots);  // dots[k]: slot k of rows g0 .. g0 + 15
+    for (long k = 0; k < K; ++k) {
+      _mm512_mask_storeu_ps(dwt + k * run + g0, lanes(n), dots[k]);
+      if (g0 == 0) _mm512_mask_storeu_ps(dwt + k * run + N, lanes(n), dots[k]);
+    }
+  }
+}
+
 }  // namespace
+
+bool one_gather_backward_avx512(long K, long N, long d) {
+  return (d == 16 || d == 32 || d == 64) && K >= 1 && K <= 16 && N >= 16;
+}
+
+void one_gather_rows_avx512(float* d_v, float* d_wt, const float* d_out, const float* v,
+                            const float* w, const long* sh_b, long K, long N, long d, long i0,
+                            long i1, bool stream) {
+  switch (d) {
+    case 16: return one_gather_rows_t<16, 0>(d_v, d_wt, d_out, v, w, sh_b, K, N, i0, i1, stream);
+    case 32:
+      switch (K) {  // as in the gather: CDIL's and CHORD's largest K as compile-time constants
+        case 9: return one_gather_rows_t<32, 9>(d_v, d_wt, d_out, v, w, sh_b, K, N, i0, i1, stream);
+        case 16: return one_gather_rows_t<32, 16>(d_v, d_wt, d_out, v, w, sh_b, K, N, i0, i1, stream);
+        default: return one_gather_rows_t<32, 0>(d_v, d_wt, d_out, v, w, sh_b, K, N, i0, i1, stream);
+      }
+    default: return one_gather_rows_t<64, 0>(d_v, d_wt, d_out, v, w, sh_b, K, N, i0, i1, stream);
+  }
+}
+
+void move_dots_rows_avx512(float* d_w, const float* d_wt, const long* sh_f, long K, long N,
+                           long i0, long i1, bool stream) {
+  // dW[i, k] = dWt[k][(i + o_k) mod N]: per 16 rows, K contiguous loads and one transpose.
+  const long run = N + 16;
+  for (long g0 = i0; g0 < i1; g0 += 16) {
+    __m512 t[16];
+    for (long k = 0; k < 16; ++k) {
+      if (k >= K) {
+        t[k] = _mm512_setzero_ps();
+        continue;
+      }
+      long s = g0 + sh_f[k];
+      if (s >= N) s -= N;
+      t[k] = _mm512_loadu_ps(d_wt + k * run + s);
+    }
+    transpose16(t);  // t[r]: row g0 + r of dW
+    for (long r = 0; r < std::min(16L, i1 - g0); ++r) {
+      if (stream && K == 16)  // a full aligned line (the caller checked)
+        _mm512_stream_ps(d_w + (g0 + r) * K, t[r]);
+      else
+        _mm512_mask_storeu_ps(d_w + (g0 + r) * K, lanes(K), t[r]);
+    }
+  }
+}
 
 void gather_rows_avx512(float* dst, const float* base, const float* src, const float* w,
                         const long* sh, long K, long N, long d, long i0, long i1,

@@ -23,6 +23,17 @@ void gather_rows_avx512(float* dst, const float* base, const float* src, const f
 void dot_rows_avx512(float* dw, const float* g, const float* v, const long* sh, long K, long N,
                      long d, long i0, long i1, const RowHints& hints);
 
+// The one-gather backward (kernels/mixing_avx512.cpp): whether it handles this K, N and d; its
+// row kernel (dV rows [i0, i1), i0 a multiple of 16, and those rows' dots into the slot-major
+// scratch d_wt: K runs of N + 16 floats; sh_b[k] = -o_k mod N); and the move of the dots to
+// their rows, d_w[i, k] = d_wt[k][(i + sh_f[k]) mod N] (every row's dots written first).
+bool one_gather_backward_avx512(long K, long N, long d);
+void one_gather_rows_avx512(float* d_v, float* d_wt, const float* d_out, const float* v,
+                            const float* w, const long* sh_b, long K, long N, long d, long i0,
+                            long i1, bool stream);
+void move_dots_rows_avx512(float* d_w, const float* d_wt, const long* sh_f, long K, long N,
+                           long i0, long i1, bool stream);
+
 }  // namespace detail
 }  // namespace kernels
 }  // namespace pmx
