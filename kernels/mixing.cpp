@@ -430,22 +430,31 @@ bool backward_one_gather<float>(float* d_v, float* d_w, const float* d_out, cons
   const bool parallel = B * N * d * (K + 1) >= kParallelMin;
   for (long b0 = 0; b0 < B; b0 += chunk) {
     const long units = std::min(chunk, B - b0) * tiles;
+    // Unit u: rows [i0, i1) of batch element b0 + u / tiles, whose scratch is the (u / tiles)-th.
+    struct Unit {
+      long b, i0, i1;
+      float* scratch;
+    };
+    auto unit = [&](long u) {
+      const long i0 = (u % tiles) * plan.tile;
+      return Unit{b0 + u / tiles, i0, std::min(N, i0 + plan.tile), dwt + (u / tiles) * per};
+    };
 #pragma omp parallel if (parallel)
     {
 #pragma omp for schedule(static)
       for (long u = 0; u < units; ++u) {
-        const long b = b0 + u / tiles, i0 = (u % tiles) * plan.tile;
-        detail::one_gather_rows_avx512(d_v + b * N * d, dwt + (u / tiles) * per,
-                                       d_out + b * N * d, v + b * N * d, w + b * N * K, sh_b, K,
-                                       N, d, i0, std::min(N, i0 + plan.tile), stream_v);
+        const Unit t = unit(u);
+        detail::one_gather_rows_avx512(d_v + t.b * N * d, t.scratch, d_out + t.b * N * d,
+                                       v + t.b * N * d, w + t.b * N * K, sh_b, K, N, d, t.i0,
+                                       t.i1, stream_v);
         if (stream_v) _mm_sfence();
       }
       // (the loop's barrier: every dot of the chunk is in the scratch before any moves)
 #pragma omp for schedule(static)
       for (long u = 0; u < units; ++u) {
-        const long b = b0 + u / tiles, i0 = (u % tiles) * plan.tile;
-        detail::move_dots_rows_avx512(d_w + b * N * K, dwt + (u / tiles) * per, sh_f, K, N, i0,
-                                      std::min(N, i0 + plan.tile), stream_w);
+        const Unit t = unit(u);
+        detail::move_dots_rows_avx512(d_w + t.b * N * K, t.scratch, sh_f, K, N, t.i0, t.i1,
+                                      stream_w);
         if (stream_w) _mm_sfence();
       }
     }

@@ -449,9 +449,10 @@ void one_gather_rows_t(float* dv, float* dwt, const float* g, const float* v, co
     for (; r < n; ++r) one_gather_block<1, D, KC>(dv, dots + r, g, v, w, sh, K, N, g0 + r, stream);
     for (; r < 16; ++r) dots[r] = _mm512_setzero_ps();
     transpose16(dots);  // dots[k]: slot k of rows g0 .. g0 + 15
+    const __mmask16 rows = lanes(n);
     for (long k = 0; k < K; ++k) {
-      _mm512_mask_storeu_ps(dwt + k * run + g0, lanes(n), dots[k]);
-      if (g0 == 0) _mm512_mask_storeu_ps(dwt + k * run + N, lanes(n), dots[k]);
+      _mm512_mask_storeu_ps(dwt + k * run + g0, rows, dots[k]);
+      if (g0 == 0) _mm512_mask_storeu_ps(dwt + k * run + N, rows, dots[k]);
     }
   }
 }
@@ -493,7 +494,8 @@ void move_dots_rows_avx512(float* d_w, const float* d_wt, const long* sh_f, long
       t[k] = _mm512_loadu_ps(d_wt + k * run + s);
     }
     transpose16(t);  // t[r]: row g0 + r of dW
-    for (long r = 0; r < std::min(16L, i1 - g0); ++r) {
+    const long n = std::min(16L, i1 - g0);
+    for (long r = 0; r < n; ++r) {
       if (stream && K == 16)  // a full aligned line (the caller checked)
         _mm512_stream_ps(d_w + (g0 + r) * K, t[r]);
       else
