@@ -16,8 +16,9 @@
 // In row order the backward runs dots and gather on the same tile back to back, so the tile's
 // dOut rows are read from memory once and served from L1/L2 the second time; in chain order
 // (CDIL's large dilations, see TilePlan) it walks each stretch of tiles twice, dots then gather.
-// With AVX-512, factors whose sources reach far (CHORD) take a third way instead: one gather of
-// dOut rows feeds both gradients (backward_one_gather below, kernels/mixing_avx512.cpp).
+// Factors whose sources reach far (CHORD) take a third way instead: one gather of dOut rows
+// feeds both gradients (backward_one_gather below; AVX-512 in kernels/mixing_avx512.cpp, AVX2
+// below).
 #include "kernels/mixing.h"
 
 #include <immintrin.h>
@@ -276,6 +277,172 @@ void dot_rows_avx2(float* dw, const float* g, const float* v, const long* sh, lo
   for (long k0 = 0; k0 < K; k0 += 8) group[std::min(8L, K - k0)](dw, g, v, sh, K, N, d, i0, i1, k0);
 }
 
+// ---- AVX2 one-gather backward (float, d = 16 or 32, K <= 16) ------------------------------
+//
+// The AVX2 twin of kernels/mixing_avx512.cpp's one-gather backward (see backward_one_gather):
+// row j's dV gather reads dOut[s], s = j - o_k, and those rows also give the dots of
+// dW[s, k] = <dOut[s], V[j]>. Bit for bit the two AVX2 passes above: dV by gather_block_avx2's
+// slot-order FMAs; each dot by dot_rows_avx2_t's chain over the 8-column chunks from zero, the
+// same reduce8 (its lane t depends only on vector t, so grouping the 8 slots of one row j
+// instead of one row s changes no bit), and the same "+ tail", which is + 0.f at these d.
+// One row at a time: V[j] and dV[j] take 2 C of the 16 ymm registers (8 at d = 32). A first
+// version that kept a group's 8 dots for one reduce8 call went through the stack and was 20-50 %
+// slower than the two passes; folded pairwise (below) it is faster (see backward_one_gather).
+
+// 8 x 8 transpose: r[t] lane u -> r[u] lane t.
+inline void transpose8(__m256* r) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20), r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20), r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20), r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// Row j: dV[j] and, in dots[g] lane t, dW[(j - o_k) mod N, k] for k = 8 g + t (zero past K).
+// A group's 8 dots are folded by reduce8's hadd tree as soon as each pair is done (the same
+// operations), so they never need 8 registers at once. KC > 0 fixes K (weights at immediate
+// offsets, no test for missing slots).
+template <long D, long KC>
+inline void one_gather_row_avx2(float* dv, __m256* dots, const float* g, const float* v,
+                                const float* w, const long* sh, long K_rt, long N, long j) {
+  constexpr int C = int(D / 8);
+  const long K = KC > 0 ? KC : K_rt;
+  __m256 vj[C], acc[C];
+#pragma GCC unroll 4
+  for (int c = 0; c < C; ++c) {
+    vj[c] = _mm256_loadu_ps(v + j * D + 8 * c);
+    acc[c] = _mm256_loadu_ps(g + j * D + 8 * c);
+  }
+  auto slot = [&](long k) {  // dV's FMAs of slot k, and the chain of its dot
+    __m256 dot = _mm256_setzero_ps();
+    if (k >= K) return dot;
+    long s = j + sh[k];
+    if (s >= N) s -= N;
+    const float* src = g + s * D;
+    const __m256 wk = _mm256_set1_ps(w[s * K + k]);
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) {
+      const __m256 x = _mm256_loadu_ps(src + 8 * c);
+      acc[c] = _mm256_fmadd_ps(wk, x, acc[c]);
+      dot = _mm256_fmadd_ps(x, vj[c], dot);
+    }
+    return dot;
+  };
+#pragma GCC unroll 2
+  for (int grp = 0; grp < 2; ++grp) {
+    const long k0 = 8 * grp;
+    if (KC > 0 && k0 >= KC) {
+      dots[grp] = _mm256_setzero_ps();
+      continue;
+    }
+    __m256 h[4];
+#pragma GCC unroll 4
+    for (int pair = 0; pair < 4; ++pair) {
+      const __m256 a = slot(k0 + 2 * pair);
+      h[pair] = _mm256_hadd_ps(a, slot(k0 + 2 * pair + 1));
+    }
+    const __m256 q0 = _mm256_hadd_ps(h[0], h[1]), q1 = _mm256_hadd_ps(h[2], h[3]);
+    const __m256 sum = _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x20),
+                                     _mm256_permute2f128_ps(q0, q1, 0x31));
+    dots[grp] = _mm256_add_ps(sum, _mm256_setzero_ps());  // dot_rows_avx2_t's "+ tail"
+  }
+#pragma GCC unroll 4
+  for (int c = 0; c < C; ++c) _mm256_storeu_ps(dv + j * D + 8 * c, acc[c]);
+}
+
+// Rows [i0, i1) (i0 a multiple of 8), 8 at a time, the 8 rows' dots transposed into dWt's K
+// runs of N + 16 floats (the first 8 rows also written after row N - 1, so move_dots_rows_avx2
+// reads any 8 consecutive rows from (i + o_k) mod N without a wrap).
+template <long D, long KC>
+void one_gather_rows_avx2_t(float* dv, float* dwt, const float* g, const float* v,
+                            const float* w, const long* sh, long K, long N, long i0, long i1) {
+  const long run = N + 16;
+  for (long g0 = i0; g0 < i1; g0 += 8) {
+    const long n = std::min(8L, i1 - g0);
+    __m256 dots[2][8];  // [slot group][row]
+    for (long r = 0; r < 8; ++r) {
+      if (r < n) {
+        __m256 two[2];
+        one_gather_row_avx2<D, KC>(dv, two, g, v, w, sh, K, N, g0 + r);
+        dots[0][r] = two[0], dots[1][r] = two[1];
+      } else {
+        dots[0][r] = dots[1][r] = _mm256_setzero_ps();
+      }
+    }
+    for (long grp = 0; grp * 8 < K; ++grp) {
+      transpose8(dots[grp]);  // dots[grp][t]: slot 8 grp + t of rows g0 .. g0 + 7
+      for (long t = 0; t < 8 && 8 * grp + t < K; ++t) {
+        float* dst = dwt + (8 * grp + t) * run;
+        if (n == 8) {
+          _mm256_storeu_ps(dst + g0, dots[grp][t]);
+          if (g0 == 0) _mm256_storeu_ps(dst + N, dots[grp][t]);
+          continue;
+        }
+        alignas(32) float row[8];
+        _mm256_store_ps(row, dots[grp][t]);
+        std::copy(row, row + n, dst + g0);
+        if (g0 == 0) std::copy(row, row + n, dst + N);
+      }
+    }
+  }
+}
+
+bool one_gather_backward_avx2(long K, long N, long d) {
+  return (d == 16 || d == 32) && K >= 1 && K <= 16 && N >= 16;
+}
+
+void one_gather_rows_avx2(float* d_v, float* d_wt, const float* d_out, const float* v,
+                          const float* w, const long* sh_b, long K, long N, long d, long i0,
+                          long i1, bool) {
+  if (d == 16) return one_gather_rows_avx2_t<16, 0>(d_v, d_wt, d_out, v, w, sh_b, K, N, i0, i1);
+  switch (K) {  // CHORD's K for N = 513 .. 32768 as compile-time constants, as in the gathers
+#define PMX_CASE(KC) \
+  case KC: return one_gather_rows_avx2_t<32, KC>(d_v, d_wt, d_out, v, w, sh_b, K, N, i0, i1);
+    PMX_CASE(10) PMX_CASE(11) PMX_CASE(12) PMX_CASE(13) PMX_CASE(14) PMX_CASE(15) PMX_CASE(16)
+#undef PMX_CASE
+    default: return one_gather_rows_avx2_t<32, 0>(d_v, d_wt, d_out, v, w, sh_b, K, N, i0, i1);
+  }
+}
+
+// dW[i, k] = dWt[k][(i + o_k) mod N]: per 8 rows and group of 8 slots, 8 loads and a transpose.
+void move_dots_rows_avx2(float* d_w, const float* d_wt, const long* sh_f, long K, long N,
+                         long i0, long i1, bool) {
+  const long run = N + 16;
+  for (long g0 = i0; g0 < i1; g0 += 8) {
+    const long n = std::min(8L, i1 - g0);
+    for (long k0 = 0; k0 < K; k0 += 8) {
+      const long kn = std::min(8L, K - k0);
+      __m256 t[8];
+      for (long u = 0; u < 8; ++u) {
+        if (u >= kn) {
+          t[u] = _mm256_setzero_ps();
+          continue;
+        }
+        long s = g0 + sh_f[k0 + u];
+        if (s >= N) s -= N;
+        t[u] = _mm256_loadu_ps(d_wt + (k0 + u) * run + s);
+      }
+      transpose8(t);  // t[r]: slots k0 .. k0 + 7 of row g0 + r
+      for (long r = 0; r < n; ++r) {
+        if (kn == 8) {
+          _mm256_storeu_ps(d_w + (g0 + r) * K + k0, t[r]);
+        } else {
+          alignas(32) float row[8];
+          _mm256_store_ps(row, t[r]);
+          std::copy(row, row + kn, d_w + (g0 + r) * K + k0);
+        }
+      }
+    }
+  }
+}
+
 // ---- drivers ------------------------------------------------------------------------------
 
 template <class T>
@@ -387,8 +554,7 @@ struct TilePlan {
 
 MixBackward g_backward = MixBackward::Auto;
 
-// The one-gather backward (float, AVX-512, row order; kernels/mixing_avx512.cpp), or false when
-// it does not apply. Each row's dots land in a slot-major scratch and move to their own rows of
+// The one-gather backward (float, AVX-512 or AVX2, row order), or false when it does not apply. Each row's dots land in a slot-major scratch and move to their own rows of
 // dW once the whole sequence's are written, so batch elements go in chunks: the chunk's rows (one
 // parallel loop), then the move (a second). A chunk's scratch is 4 MiB (or one element's
 // K (N + 16) floats if more), so it is still in cache for the move. Auto takes it where some
@@ -396,9 +562,31 @@ MixBackward g_backward = MixBackward::Auto;
 // L2 and beyond. Measured at B = 16, d = 32, one thread, backward over a block against two
 // passes: CHORD N = 1024 -9 %, 4096 -15 %, 32768 -13 % (about even on two threads); CDIL's
 // row-order dilations (all within 16 KiB) +11 to +33 % from N = 4096, so they keep two passes.
+// With AVX2 (forced on an AVX-512 Xeon, alternated in one process): CHORD N = 1024 -14 %, 4096
+// -14 %, 32768 -24 % (two threads -29 % at 4096 and 32768); CDIL's small dilations mixed (-35 to
+// +8 %), so the same rule serves both ISAs.
+// The one-gather row kernels of the current ISA (nullptr: none).
+struct OneGatherKernels {
+  bool (*handles)(long K, long N, long d);
+  void (*rows)(float*, float*, const float*, const float*, const float*, const long*, long, long,
+               long, long, long, bool);
+  void (*move)(float*, const float*, const long*, long, long, long, long, bool);
+};
+
+OneGatherKernels one_gather_kernels() {
+  switch (mix_isa()) {
+    case MixIsa::Avx512:
+      return {detail::one_gather_backward_avx512, detail::one_gather_rows_avx512,
+              detail::move_dots_rows_avx512};
+    case MixIsa::Avx2:
+      return {one_gather_backward_avx2, one_gather_rows_avx2, move_dots_rows_avx2};
+    default: return {nullptr, nullptr, nullptr};
+  }
+}
+
 bool takes_one_gather(const long* sh_f, long K, long N, long d, long chain) {
-  if (g_backward == MixBackward::TwoPass || mix_isa() != MixIsa::Avx512 || chain > 0 ||
-      !detail::one_gather_backward_avx512(K, N, d))
+  const OneGatherKernels og = one_gather_kernels();
+  if (g_backward == MixBackward::TwoPass || !og.handles || chain > 0 || !og.handles(K, N, d))
     return false;
   long reach = 0;  // rows to the furthest source, either way round
   for (long k = 0; k < K; ++k) reach = std::max(reach, std::min(sh_f[k], N - sh_f[k]));
@@ -416,6 +604,7 @@ bool backward_one_gather<float>(float* d_v, float* d_w, const float* d_out, cons
                                 long B, long N, long d, const TilePlan& plan, bool stream_v,
                                 bool stream_w) {
   if (!d_v || !d_w || !takes_one_gather(sh_f, K, N, d, plan.stride)) return false;
+  const OneGatherKernels og = one_gather_kernels();
   const long per = K * (N + 16);                                  // scratch floats per element
   const long chunk = std::max(1L, std::min(B, (1L << 20) / per));  // 4 MiB
   size_t granted = 0;
@@ -444,17 +633,15 @@ bool backward_one_gather<float>(float* d_v, float* d_w, const float* d_out, cons
 #pragma omp for schedule(static)
       for (long u = 0; u < units; ++u) {
         const Unit t = unit(u);
-        detail::one_gather_rows_avx512(d_v + t.b * N * d, t.scratch, d_out + t.b * N * d,
-                                       v + t.b * N * d, w + t.b * N * K, sh_b, K, N, d, t.i0,
-                                       t.i1, stream_v);
+        og.rows(d_v + t.b * N * d, t.scratch, d_out + t.b * N * d, v + t.b * N * d,
+                w + t.b * N * K, sh_b, K, N, d, t.i0, t.i1, stream_v);
         if (stream_v) _mm_sfence();
       }
       // (the loop's barrier: every dot of the chunk is in the scratch before any moves)
 #pragma omp for schedule(static)
       for (long u = 0; u < units; ++u) {
         const Unit t = unit(u);
-        detail::move_dots_rows_avx512(d_w + t.b * N * K, t.scratch, sh_f, K, N, t.i0, t.i1,
-                                      stream_w);
+        og.move(d_w + t.b * N * K, t.scratch, sh_f, K, N, t.i0, t.i1, stream_w);
         if (stream_w) _mm_sfence();
       }
     }

@@ -23,7 +23,8 @@ void gather_rows_avx512(float* dst, const float* base, const float* src, const f
 void dot_rows_avx512(float* dw, const float* g, const float* v, const long* sh, long K, long N,
                      long d, long i0, long i1, const RowHints& hints);
 
-// The one-gather backward (kernels/mixing_avx512.cpp): whether it handles this K, N and d; its
+// The AVX-512 one-gather backward (kernels/mixing_avx512.cpp; its AVX2 twin is in
+// kernels/mixing.cpp, same contracts): whether it handles this K, N and d; its
 // row kernel (dV rows [i0, i1), i0 a multiple of 16, and those rows' dots into the slot-major
 // scratch d_wt: K runs of N + 16 floats; sh_b[k] = -o_k mod N); and the move of the dots to
 // their rows, d_w[i, k] = d_wt[k][(i + sh_f[k]) mod N] (every row's dots written first).

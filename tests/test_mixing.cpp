@@ -293,37 +293,42 @@ TEST_CASE("mixing: 1 and 2 threads give identical bits") {
 }
 
 TEST_CASE("mixing: the one-gather backward gives the bits of the two-pass one") {
-  // With AVX-512 the backward can get dV and dW from one gather of dOut rows (the dots stored
-  // by source row, then moved); it must give the two-pass bits at any N >= 16 (wrap-around,
-  // partial 16-row groups), d = 16, 32, 64, every protocol, 1 and 2 threads, and when the batch
-  // is split into chunks (N = 32768, K = 16: one element per chunk).
-  set_mix_isa(MixIsa::Auto);
-  if (mix_isa() != MixIsa::Avx512) return;  // the path exists only there
-  struct Case { long B, n, d; };
-  for (Case c : {Case{3, 16, 16}, Case{2, 17, 32}, Case{3, 100, 64}, Case{1, 1000, 32},
-                 Case{2, 1023, 16}, Case{2, 32768, 16}})
-    for (const auto& o : offset_sets(c.n)) {
-      const long K = (long)o.size(), B = c.B, n = c.n, d = c.d;
-      if (n == 32768 && K != 16) continue;  // the chunked case: CHORD only, to keep it short
-      auto v = uniform<float>(B * n * d, 21), w = uniform<float>(B * n * K, 22);
-      auto g = uniform<float>(B * n * d, 23);
-      for (int threads = 1; threads <= 2; ++threads) {
-        Setup s(MixIsa::Avx512, threads);
-        std::vector<float> dv[2], dw[2];
-        for (int one = 0; one < 2; ++one) {
-          set_mix_backward(one ? MixBackward::OneGather : MixBackward::TwoPass);
-          CHECK(mix_backward_one_gather(o.data(), K, n, d) ==
-                (one == 1 && mix_chain_stride(o.data(), K, n, d) == 0));
-          dv[one].assign(B * n * d, 0.f);
-          dw[one].assign(B * n * K, 0.f);
-          mix_backward(dv[one].data(), dw[one].data(), g.data(), v.data(), w.data(), o.data(), K,
-                       B, n, d);
+  // With AVX-512 (d = 16, 32, 64) or AVX2 (d = 16, 32) the backward can get dV and dW from one
+  // gather of dOut rows (the dots stored by source row, then moved); it must give that ISA's
+  // two-pass bits at any N >= 16 (wrap-around, partial row groups), every protocol, 1 and 2
+  // threads, and when the batch is split into chunks (N = 32768, K = 16: one element per chunk).
+  for (MixIsa isa : {MixIsa::Avx512, MixIsa::Avx2}) {
+    set_mix_isa(isa);
+    const bool have = mix_isa() == isa;
+    set_mix_isa(MixIsa::Auto);
+    if (!have) continue;  // no AVX-512 on this CPU
+    struct Case { long B, n, d; };
+    for (Case c : {Case{3, 16, 16}, Case{2, 17, 32}, Case{3, 100, 64}, Case{1, 1000, 32},
+                   Case{2, 1023, 16}, Case{2, 32768, 16}})
+      for (const auto& o : offset_sets(c.n)) {
+        const long K = (long)o.size(), B = c.B, n = c.n, d = c.d;
+        if (n == 32768 && K != 16) continue;  // the chunked case: CHORD only, to keep it short
+        const bool handled = isa == MixIsa::Avx512 || d <= 32;
+        auto v = uniform<float>(B * n * d, 21), w = uniform<float>(B * n * K, 22);
+        auto g = uniform<float>(B * n * d, 23);
+        for (int threads = 1; threads <= 2; ++threads) {
+          Setup s(isa, threads);
+          std::vector<float> dv[2], dw[2];
+          for (int one = 0; one < 2; ++one) {
+            set_mix_backward(one ? MixBackward::OneGather : MixBackward::TwoPass);
+            CHECK(mix_backward_one_gather(o.data(), K, n, d) ==
+                  (one == 1 && handled && mix_chain_stride(o.data(), K, n, d) == 0));
+            dv[one].assign(B * n * d, 0.f);
+            dw[one].assign(B * n * K, 0.f);
+            mix_backward(dv[one].data(), dw[one].data(), g.data(), v.data(), w.data(), o.data(),
+                         K, B, n, d);
+          }
+          set_mix_backward(MixBackward::Auto);
+          CHECK(std::memcmp(dv[0].data(), dv[1].data(), dv[0].size() * sizeof(float)) == 0);
+          CHECK(std::memcmp(dw[0].data(), dw[1].data(), dw[0].size() * sizeof(float)) == 0);
         }
-        set_mix_backward(MixBackward::Auto);
-        CHECK(std::memcmp(dv[0].data(), dv[1].data(), dv[0].size() * sizeof(float)) == 0);
-        CHECK(std::memcmp(dw[0].data(), dw[1].data(), dw[0].size() * sizeof(float)) == 0);
       }
-    }
+  }
   // Auto takes it where a slot reaches 64 KiB or more away: CHORD at N = 1024, d = 32, not
   // CDIL's first dilations, nor d = 33 (no such row kernel) or N < 16.
   const auto chord = chord_offsets(1024, 10), cdil = cdil_offsets(2);
