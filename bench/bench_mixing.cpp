@@ -1,7 +1,7 @@
 // Benchmark of the mixing step (kernels/mixing.h) against the machine's own limits.
 //
-// Measures, in the same run: memory bandwidth (STREAM-like copy and triad over 64 MiB arrays;
-// the better one counts) and peak fp32 FMA throughput (independent FMA chains in registers),
+// Measures, in the same run: memory bandwidth (STREAM-like copy and triad over 64 MiB arrays,
+// with regular and with non-temporal stores, as the kernels write; the best counts) and peak fp32 FMA throughput (independent FMA chains in registers),
 // at 1 and 2 threads. Then times forward and backward of all M = 15 factors of a block at
 // B = 16, N = 32768, d = 32 for CHORD (K = 16) and CDIL (K = 9, dilations 1 .. 2^14), and
 // prints each time next to the lower bound max(bytes / bandwidth, flops / peak) and the
@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
   for (int t = 0; t < 2; ++t) {
     pmx::set_num_threads(threads[t]);
     lim[t] = {pmx::bench::stream_gbs(out.p, v.p, g.p, out.n), pmx::bench::peak_fma_gflops(20000000)};
-    std::printf("threads %d at start: bandwidth %.1f GB/s (best of copy, triad); peak fp32 FMA %.1f GFLOP/s\n",
+    std::printf("threads %d at start: bandwidth %.1f GB/s (best of copy, triad, both also non-temporal); peak fp32 FMA %.1f GFLOP/s\n",
                 threads[t], lim[t].gbs, lim[t].gflops);
   }
   struct Row {
