@@ -127,10 +127,14 @@ void dot_rows_portable(T* dw, const T* g, const T* v, const long* sh, long K, lo
 // R rows x C vectors of 8 columns starting at column c0, all accumulators in registers. Every
 // element's sum runs base + w_0 s_0 + w_1 s_1 + ... in slot order, whatever R and C are.
 // Contiguous: no slot's source rows wrap around N inside the block (checked by the caller).
+// stream: non-temporal stores, as the AVX-512 gather. (Its software prefetches were tried here
+// too, measured with the AVX2 path forced on the Intel Xeon: -1 to -10 % at N = 32768, B = 16,
+// one thread, but +3 to +9 % at N <= 4096 and up to +40 % on two threads at N = 16384; left
+// out, so the AVX2 kernels rely on the hardware prefetchers.)
 template <int R, int C, bool Contiguous>
 inline void gather_block_avx2(float* dst, const float* base, const float* src, const float* w,
                               const long* sh, long K, long N, long d, long i0, long c0,
-                              bool w_at_src) {
+                              bool w_at_src, bool stream) {
   __m256 acc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) acc[r][c] = _mm256_loadu_ps(base + (i0 + r) * d + c0 + 8 * c);
@@ -148,7 +152,13 @@ inline void gather_block_avx2(float* dst, const float* base, const float* src, c
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) _mm256_storeu_ps(dst + (i0 + r) * d + c0 + 8 * c, acc[r][c]);
+    for (int c = 0; c < C; ++c) {
+      float* p = dst + (i0 + r) * d + c0 + 8 * c;
+      if (stream)  // rows of whole aligned lines, and dst too big to stay in cache anyway
+        _mm256_stream_ps(p, acc[r][c]);
+      else
+        _mm256_storeu_ps(p, acc[r][c]);
+    }
 }
 
 // Columns [c0, d) that do not fill a vector: scalar FMA, same slot order.
@@ -168,16 +178,22 @@ inline void gather_tail_scalar(float* dst, const float* base, const float* src, 
 
 template <int R, bool Contiguous>
 void gather_rowblock_avx2(float* dst, const float* base, const float* src, const float* w,
-                          const long* sh, long K, long N, long d, long i0, bool w_at_src) {
+                          const long* sh, long K, long N, long d, long i0, bool w_at_src,
+                          bool stream) {
   const long nv = d / 8;
   long v = 0;
   for (; v + 4 <= nv; v += 4)
-    gather_block_avx2<R, 4, Contiguous>(dst, base, src, w, sh, K, N, d, i0, 8 * v, w_at_src);
+    gather_block_avx2<R, 4, Contiguous>(dst, base, src, w, sh, K, N, d, i0, 8 * v, w_at_src,
+                                        stream);
   const long c0 = 8 * v;
+  auto last = [&](auto vectors) {
+    gather_block_avx2<R, decltype(vectors)::value, Contiguous>(dst, base, src, w, sh, K, N, d, i0,
+                                                              c0, w_at_src, stream);
+  };
   switch (nv - v) {
-    case 3: gather_block_avx2<R, 3, Contiguous>(dst, base, src, w, sh, K, N, d, i0, c0, w_at_src); break;
-    case 2: gather_block_avx2<R, 2, Contiguous>(dst, base, src, w, sh, K, N, d, i0, c0, w_at_src); break;
-    case 1: gather_block_avx2<R, 1, Contiguous>(dst, base, src, w, sh, K, N, d, i0, c0, w_at_src); break;
+    case 3: last(std::integral_constant<int, 3>()); break;
+    case 2: last(std::integral_constant<int, 2>()); break;
+    case 1: last(std::integral_constant<int, 1>()); break;
     default: break;
   }
   if (d % 8)
@@ -188,7 +204,8 @@ void gather_rowblock_avx2(float* dst, const float* base, const float* src, const
 // Rows [i, i + R): the contiguous variant unless some slot's source rows wrap inside them.
 template <int R>
 void gather_rowblock_avx2(float* dst, const float* base, const float* src, const float* w,
-                          const long* sh, long K, long N, long d, long i, bool w_at_src) {
+                          const long* sh, long K, long N, long d, long i, bool w_at_src,
+                          bool stream) {
   bool contiguous = true;
   for (long k = 0; k < K; ++k) {
     long j0 = i + sh[k];
@@ -196,25 +213,31 @@ void gather_rowblock_avx2(float* dst, const float* base, const float* src, const
     contiguous &= j0 + R <= N;
   }
   if (contiguous)
-    gather_rowblock_avx2<R, true>(dst, base, src, w, sh, K, N, d, i, w_at_src);
+    gather_rowblock_avx2<R, true>(dst, base, src, w, sh, K, N, d, i, w_at_src, stream);
   else
-    gather_rowblock_avx2<R, false>(dst, base, src, w, sh, K, N, d, i, w_at_src);
+    gather_rowblock_avx2<R, false>(dst, base, src, w, sh, K, N, d, i, w_at_src, stream);
 }
 
-// (The AVX2 kernels ignore the hints: regular stores, hardware prefetch only.)
 void gather_rows_avx2(float* dst, const float* base, const float* src, const float* w,
                       const long* sh, long K, long N, long d, long i0, long i1, bool w_at_src,
-                      const RowHints&) {
+                      const RowHints& hints) {
+  const bool stream = hints.stream;
   // Enough independent accumulators (8-12) to hide the FMA latency.
   const long nv = d / 8;
+  auto blocks = [&](auto rows, long& i) {  // rows [i, i1) in blocks of R, while they fill one
+    constexpr int R = decltype(rows)::value;
+    for (; i + R <= i1; i += R)
+      gather_rowblock_avx2<R>(dst, base, src, w, sh, K, N, d, i, w_at_src, stream);
+  };
   long i = i0;
   if (nv <= 1)
-    for (; i + 8 <= i1; i += 8) gather_rowblock_avx2<8>(dst, base, src, w, sh, K, N, d, i, w_at_src);
+    blocks(std::integral_constant<int, 8>(), i);
   else if (nv <= 3)
-    for (; i + 4 <= i1; i += 4) gather_rowblock_avx2<4>(dst, base, src, w, sh, K, N, d, i, w_at_src);
+    blocks(std::integral_constant<int, 4>(), i);
   else
-    for (; i + 2 <= i1; i += 2) gather_rowblock_avx2<2>(dst, base, src, w, sh, K, N, d, i, w_at_src);
-  for (; i < i1; ++i) gather_rowblock_avx2<1, true>(dst, base, src, w, sh, K, N, d, i, w_at_src);
+    blocks(std::integral_constant<int, 2>(), i);
+  for (; i < i1; ++i)
+    gather_rowblock_avx2<1, true>(dst, base, src, w, sh, K, N, d, i, w_at_src, stream);
 }
 
 // Sum of each of 8 vectors, returned as one vector (lane t = sum of a[t]).
@@ -274,7 +297,8 @@ void dot_rows_avx2(float* dw, const float* g, const float* v, const long* sh, lo
   static const Fn group[9] = {nullptr,            dot_rows_avx2_t<1>, dot_rows_avx2_t<2>,
                               dot_rows_avx2_t<3>, dot_rows_avx2_t<4>, dot_rows_avx2_t<5>,
                               dot_rows_avx2_t<6>, dot_rows_avx2_t<7>, dot_rows_avx2_t<8>};
-  for (long k0 = 0; k0 < K; k0 += 8) group[std::min(8L, K - k0)](dw, g, v, sh, K, N, d, i0, i1, k0);
+  for (long k0 = 0; k0 < K; k0 += 8)
+    group[std::min(8L, K - k0)](dw, g, v, sh, K, N, d, i0, i1, k0);
 }
 
 // ---- AVX2 one-gather backward (float, d = 16 or 32, K <= 16) ------------------------------
@@ -311,7 +335,8 @@ inline void transpose8(__m256* r) {
 // offsets, no test for missing slots).
 template <long D, long KC>
 inline void one_gather_row_avx2(float* dv, __m256* dots, const float* g, const float* v,
-                                const float* w, const long* sh, long K_rt, long N, long j) {
+                                const float* w, const long* sh, long K_rt, long N, long j,
+                                bool stream) {
   constexpr int C = int(D / 8);
   const long K = KC > 0 ? KC : K_rt;
   __m256 vj[C], acc[C];
@@ -354,7 +379,12 @@ inline void one_gather_row_avx2(float* dv, __m256* dots, const float* g, const f
     dots[grp] = _mm256_add_ps(sum, _mm256_setzero_ps());  // dot_rows_avx2_t's "+ tail"
   }
 #pragma GCC unroll 4
-  for (int c = 0; c < C; ++c) _mm256_storeu_ps(dv + j * D + 8 * c, acc[c]);
+  for (int c = 0; c < C; ++c) {
+    if (stream)
+      _mm256_stream_ps(dv + j * D + 8 * c, acc[c]);
+    else
+      _mm256_storeu_ps(dv + j * D + 8 * c, acc[c]);
+  }
 }
 
 // Rows [i0, i1) (i0 a multiple of 8), 8 at a time, the 8 rows' dots transposed into dWt's K
@@ -362,7 +392,8 @@ inline void one_gather_row_avx2(float* dv, __m256* dots, const float* g, const f
 // reads any 8 consecutive rows from (i + o_k) mod N without a wrap).
 template <long D, long KC>
 void one_gather_rows_avx2_t(float* dv, float* dwt, const float* g, const float* v,
-                            const float* w, const long* sh, long K, long N, long i0, long i1) {
+                            const float* w, const long* sh, long K, long N, long i0, long i1,
+                            bool stream) {
   const long run = N + 16;
   for (long g0 = i0; g0 < i1; g0 += 8) {
     const long n = std::min(8L, i1 - g0);
@@ -370,7 +401,7 @@ void one_gather_rows_avx2_t(float* dv, float* dwt, const float* g, const float* 
     for (long r = 0; r < 8; ++r) {
       if (r < n) {
         __m256 two[2];
-        one_gather_row_avx2<D, KC>(dv, two, g, v, w, sh, K, N, g0 + r);
+        one_gather_row_avx2<D, KC>(dv, two, g, v, w, sh, K, N, g0 + r, stream);
         dots[0][r] = two[0], dots[1][r] = two[1];
       } else {
         dots[0][r] = dots[1][r] = _mm256_setzero_ps();
@@ -400,20 +431,23 @@ bool one_gather_backward_avx2(long K, long N, long d) {
 
 void one_gather_rows_avx2(float* d_v, float* d_wt, const float* d_out, const float* v,
                           const float* w, const long* sh_b, long K, long N, long d, long i0,
-                          long i1, bool) {
-  if (d == 16) return one_gather_rows_avx2_t<16, 0>(d_v, d_wt, d_out, v, w, sh_b, K, N, i0, i1);
+                          long i1, bool stream) {
+  if (d == 16)
+    return one_gather_rows_avx2_t<16, 0>(d_v, d_wt, d_out, v, w, sh_b, K, N, i0, i1, stream);
   switch (K) {  // CHORD's K for N = 513 .. 32768 as compile-time constants, as in the gathers
 #define PMX_CASE(KC) \
-  case KC: return one_gather_rows_avx2_t<32, KC>(d_v, d_wt, d_out, v, w, sh_b, K, N, i0, i1);
+  case KC:           \
+    return one_gather_rows_avx2_t<32, KC>(d_v, d_wt, d_out, v, w, sh_b, K, N, i0, i1, stream);
     PMX_CASE(10) PMX_CASE(11) PMX_CASE(12) PMX_CASE(13) PMX_CASE(14) PMX_CASE(15) PMX_CASE(16)
 #undef PMX_CASE
-    default: return one_gather_rows_avx2_t<32, 0>(d_v, d_wt, d_out, v, w, sh_b, K, N, i0, i1);
+    default:
+      return one_gather_rows_avx2_t<32, 0>(d_v, d_wt, d_out, v, w, sh_b, K, N, i0, i1, stream);
   }
 }
 
 // dW[i, k] = dWt[k][(i + o_k) mod N]: per 8 rows and group of 8 slots, 8 loads and a transpose.
 void move_dots_rows_avx2(float* d_w, const float* d_wt, const long* sh_f, long K, long N,
-                         long i0, long i1, bool) {
+                         long i0, long i1, bool stream) {
   const long run = N + 16;
   for (long g0 = i0; g0 < i1; g0 += 8) {
     const long n = std::min(8L, i1 - g0);
@@ -431,7 +465,9 @@ void move_dots_rows_avx2(float* d_w, const float* d_wt, const long* sh_f, long K
       }
       transpose8(t);  // t[r]: slots k0 .. k0 + 7 of row g0 + r
       for (long r = 0; r < n; ++r) {
-        if (kn == 8) {
+        if (kn == 8 && stream && K == 16) {  // half of a full aligned line (the caller checked)
+          _mm256_stream_ps(d_w + (g0 + r) * K + k0, t[r]);
+        } else if (kn == 8) {
           _mm256_storeu_ps(d_w + (g0 + r) * K + k0, t[r]);
         } else {
           alignas(32) float row[8];
@@ -554,17 +590,6 @@ struct TilePlan {
 
 MixBackward g_backward = MixBackward::Auto;
 
-// The one-gather backward (float, AVX-512 or AVX2, row order), or false when it does not apply. Each row's dots land in a slot-major scratch and move to their own rows of
-// dW once the whole sequence's are written, so batch elements go in chunks: the chunk's rows (one
-// parallel loop), then the move (a second). A chunk's scratch is 4 MiB (or one element's
-// K (N + 16) floats if more), so it is still in cache for the move. Auto takes it where some
-// slot's source rows are 64 KiB or more away, i.e. where the two-pass dots gather V rows from
-// L2 and beyond. Measured at B = 16, d = 32, one thread, backward over a block against two
-// passes: CHORD N = 1024 -9 %, 4096 -15 %, 32768 -13 % (about even on two threads); CDIL's
-// row-order dilations (all within 16 KiB) +11 to +33 % from N = 4096, so they keep two passes.
-// With AVX2 (forced on an AVX-512 Xeon, alternated in one process): CHORD N = 1024 -14 %, 4096
-// -14 %, 32768 -24 % (two threads -29 % at 4096 and 32768); CDIL's small dilations mixed (-35 to
-// +8 %), so the same rule serves both ISAs.
 // The one-gather row kernels of the current ISA (nullptr: none).
 struct OneGatherKernels {
   bool (*handles)(long K, long N, long d);
@@ -584,6 +609,18 @@ OneGatherKernels one_gather_kernels() {
   }
 }
 
+// The one-gather backward (float, AVX-512 or AVX2, row order), or false when it does not
+// apply. Each row's dots land in a slot-major scratch and move to their own rows of dW once the
+// whole sequence's are written, so batch elements go in chunks: the chunk's rows (one parallel
+// loop), then the move (a second). A chunk's scratch is 4 MiB (or one element's K (N + 16)
+// floats if more), so it is still in cache for the move. Auto takes it where some
+// slot's source rows are 64 KiB or more away, i.e. where the two-pass dots gather V rows from
+// L2 and beyond. Measured at B = 16, d = 32, one thread, backward over a block against two
+// passes: CHORD N = 1024 -9 %, 4096 -15 %, 32768 -13 % (about even on two threads); CDIL's
+// row-order dilations (all within 16 KiB) +11 to +33 % from N = 4096, so they keep two passes.
+// With AVX2 (forced on an AVX-512 Xeon, alternated in one process): CHORD N = 1024 -14 %, 4096
+// -14 %, 32768 -24 % (two threads -29 % at 4096 and 32768); CDIL's small dilations mixed (-35 to
+// +8 %), so the same rule serves both ISAs.
 bool takes_one_gather(const long* sh_f, long K, long N, long d, long chain) {
   const OneGatherKernels og = one_gather_kernels();
   if (g_backward == MixBackward::TwoPass || !og.handles || chain > 0 || !og.handles(K, N, d))
