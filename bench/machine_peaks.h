@@ -46,7 +46,8 @@ inline void triad_streaming(float* a, const float* b, const float* c, long n) {
   const __m256 s = _mm256_set1_ps(0.5f);
 #pragma omp parallel for schedule(static)
   for (long i = 0; i < n / 8; ++i)
-    _mm256_stream_ps(a + 8 * i, _mm256_fmadd_ps(s, _mm256_loadu_ps(c + 8 * i), _mm256_loadu_ps(b + 8 * i)));
+    _mm256_stream_ps(a + 8 * i,
+                     _mm256_fmadd_ps(s, _mm256_loadu_ps(c + 8 * i), _mm256_loadu_ps(b + 8 * i)));
   for (long i = n / 8 * 8; i < n; ++i) a[i] = b[i] + 0.5f * c[i];
   _mm_sfence();
 }
@@ -79,7 +80,8 @@ inline double stream_gbs(float* a, const float* b, const float* c, long n, int r
 inline double stream_gbs(long n, int reps = 4) {
   // 64-byte aligned, touched here, outside the timing.
   const size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-  std::unique_ptr<float, decltype(&std::free)> a(static_cast<float*>(std::aligned_alloc(64, bytes)), &std::free);
+  std::unique_ptr<float, decltype(&std::free)> a(
+      static_cast<float*>(std::aligned_alloc(64, bytes)), &std::free);
   if (!a) {
     std::fprintf(stderr, "stream_gbs: cannot allocate %zu bytes\n", bytes);
     std::exit(1);
