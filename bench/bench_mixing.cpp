@@ -1,8 +1,8 @@
 // Benchmark of the mixing step (kernels/mixing.h) against the machine's own limits.
 //
 // Measures, in the same run: memory bandwidth (STREAM-like copy and triad over 64 MiB arrays,
-// with regular and with non-temporal stores, as the kernels write; the best counts) and peak fp32 FMA throughput (independent FMA chains in registers),
-// at 1 and 2 threads. Then times forward and backward of all M = 15 factors of a block at
+// with regular and with non-temporal stores, as the kernels write; the best counts) and peak
+// fp32 FMA throughput (independent FMA chains in registers), at 1 and 2 threads. Then times forward and backward of all M = 15 factors of a block at
 // B = 16, N = 32768, d = 32 for CHORD (K = 16) and CDIL (K = 9, dilations 1 .. 2^14), and
 // prints each time next to the lower bound max(bytes / bandwidth, flops / peak) and the
 // achieved fraction of it. The machine is shared with other work, so bandwidth and peak are
