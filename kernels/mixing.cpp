@@ -363,7 +363,7 @@ inline void one_gather_row_avx2(float* dv, __m256* dots, const float* g, const f
 #pragma GCC unroll 2
   for (int grp = 0; grp < 2; ++grp) {
     const long k0 = 8 * grp;
-    if (KC > 0 && k0 >= KC) {
+    if (k0 >= K) {  // no slots in this group (a compile-time test when KC > 0)
       dots[grp] = _mm256_setzero_ps();
       continue;
     }
