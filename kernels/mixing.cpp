@@ -301,7 +301,7 @@ void dot_rows_avx2(float* dw, const float* g, const float* v, const long* sh, lo
     group[std::min(8L, K - k0)](dw, g, v, sh, K, N, d, i0, i1, k0);
 }
 
-// ---- AVX2 one-gather backward (float, d = 16 or 32, K <= 16) ------------------------------
+// ---- AVX2 one-gather backward (float, d = 16, 32 or 64, K <= 16) --------------------------
 //
 // The AVX2 twin of kernels/mixing_avx512.cpp's one-gather backward (see backward_one_gather):
 // row j's dV gather reads dOut[s], s = j - o_k, and those rows also give the dots of
@@ -309,7 +309,8 @@ void dot_rows_avx2(float* dw, const float* g, const float* v, const long* sh, lo
 // slot-order FMAs; each dot by dot_rows_avx2_t's chain over the 8-column chunks from zero, the
 // same reduce8 (its lane t depends only on vector t, so grouping the 8 slots of one row j
 // instead of one row s changes no bit), and the same "+ tail", which is + 0.f at these d.
-// One row at a time: V[j] and dV[j] take 2 C of the 16 ymm registers (8 at d = 32). A first
+// One row at a time: V[j] and dV[j] take 2 C of the 16 ymm registers (8 at d = 32; at d = 64
+// V[j] stays in L1). A first
 // version that kept a group's 8 dots for one reduce8 call went through the stack and was 20-50 %
 // slower than the two passes; folded pairwise (below) it is faster (see backward_one_gather).
 
@@ -338,11 +339,16 @@ inline void one_gather_row_avx2(float* dv, __m256* dots, const float* g, const f
                                 const float* w, const long* sh, long K_rt, long N, long j,
                                 bool stream) {
   constexpr int C = int(D / 8);
+  // V[j] in registers up to d = 32; at d = 64 dV's 8 accumulators leave no room for it, so
+  // the dots take it from L1 (a memory operand: one more load per FMA, no spill).
+  constexpr bool kVjInRegs = D <= 32;
+  constexpr int CV = kVjInRegs ? C : 1;
   const long K = KC > 0 ? KC : K_rt;
-  __m256 vj[C], acc[C];
-#pragma GCC unroll 4
+  const float* vrow = v + j * D;
+  __m256 vj[CV], acc[C];
+#pragma GCC unroll 8
   for (int c = 0; c < C; ++c) {
-    vj[c] = _mm256_loadu_ps(v + j * D + 8 * c);
+    if (kVjInRegs) vj[c % CV] = _mm256_loadu_ps(vrow + 8 * c);
     acc[c] = _mm256_loadu_ps(g + j * D + 8 * c);
   }
   auto slot = [&](long k) {  // dV's FMAs of slot k, and the chain of its dot
@@ -352,11 +358,11 @@ inline void one_gather_row_avx2(float* dv, __m256* dots, const float* g, const f
     if (s >= N) s -= N;
     const float* src = g + s * D;
     const __m256 wk = _mm256_set1_ps(w[s * K + k]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int c = 0; c < C; ++c) {
       const __m256 x = _mm256_loadu_ps(src + 8 * c);
       acc[c] = _mm256_fmadd_ps(wk, x, acc[c]);
-      dot = _mm256_fmadd_ps(x, vj[c], dot);
+      dot = _mm256_fmadd_ps(x, kVjInRegs ? vj[c % CV] : _mm256_loadu_ps(vrow + 8 * c), dot);
     }
     return dot;
   };
@@ -378,7 +384,7 @@ inline void one_gather_row_avx2(float* dv, __m256* dots, const float* g, const f
                                      _mm256_permute2f128_ps(q0, q1, 0x31));
     dots[grp] = _mm256_add_ps(sum, _mm256_setzero_ps());  // dot_rows_avx2_t's "+ tail"
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int c = 0; c < C; ++c) {
     if (stream)
       _mm256_stream_ps(dv + j * D + 8 * c, acc[c]);
@@ -426,7 +432,7 @@ void one_gather_rows_avx2_t(float* dv, float* dwt, const float* g, const float* 
 }
 
 bool one_gather_backward_avx2(long K, long N, long d) {
-  return (d == 16 || d == 32) && K >= 1 && K <= 16 && N >= 16;
+  return (d == 16 || d == 32 || d == 64) && K >= 1 && K <= 16 && N >= 16;
 }
 
 void one_gather_rows_avx2(float* d_v, float* d_wt, const float* d_out, const float* v,
@@ -434,6 +440,8 @@ void one_gather_rows_avx2(float* d_v, float* d_wt, const float* d_out, const flo
                           long i1, bool stream) {
   if (d == 16)
     return one_gather_rows_avx2_t<16, 0>(d_v, d_wt, d_out, v, w, sh_b, K, N, i0, i1, stream);
+  if (d == 64)
+    return one_gather_rows_avx2_t<64, 0>(d_v, d_wt, d_out, v, w, sh_b, K, N, i0, i1, stream);
   switch (K) {  // CHORD's K for N = 513 .. 32768 as compile-time constants, as in the gathers
 #define PMX_CASE(KC) \
   case KC:           \
