@@ -310,9 +310,9 @@ void dot_rows_avx2(float* dw, const float* g, const float* v, const long* sh, lo
 // same reduce8 (its lane t depends only on vector t, so grouping the 8 slots of one row j
 // instead of one row s changes no bit), and the same "+ tail", which is + 0.f at these d.
 // One row at a time: V[j] and dV[j] take 2 C of the 16 ymm registers (8 at d = 32; at d = 64
-// V[j] stays in L1). A first
-// version that kept a group's 8 dots for one reduce8 call went through the stack and was 20-50 %
-// slower than the two passes; folded pairwise (below) it is faster (see backward_one_gather).
+// V[j] stays in L1). A first version that kept a group's 8 dots for one reduce8 call went
+// through the stack and was 20-50 % slower than the two passes; folded pairwise (below) it is
+// faster (see backward_one_gather).
 
 // 8 x 8 transpose: r[t] lane u -> r[u] lane t.
 inline void transpose8(__m256* r) {
@@ -340,7 +340,7 @@ inline void one_gather_row_avx2(float* dv, __m256* dots, const float* g, const f
                                 bool stream) {
   constexpr int C = int(D / 8);
   // V[j] in registers up to d = 32; at d = 64 dV's 8 accumulators leave no room for it, so
-  // the dots take it from L1 (a memory operand: one more load per FMA, no spill).
+  // the dots take it from L1 (one more load per FMA).
   constexpr bool kVjInRegs = D <= 32;
   constexpr int CV = kVjInRegs ? C : 1;
   const long K = KC > 0 ? KC : K_rt;
