@@ -96,7 +96,7 @@ void set_mix_order(MixOrder order);
 // How the float backward gets both gradients. TwoPass: the dots (a gather of V rows), then the
 // dV gather (of dOut rows). OneGather: one gather of the dOut rows feeds both (row order,
 // K <= 16, N >= 16, d = 16, 32 or 64; AVX-512 or AVX2; elsewhere TwoPass;
-// see kernels/mixing_avx512.cpp and kernels/mixing.cpp).
+// see kernels/mixing_avx2.cpp and kernels/mixing_avx512.cpp).
 // Auto: OneGather where some slot reaches 64 KiB or more away (CHORD from N = 1024 at d = 32),
 // where it was measured faster. All give the same bits; forcing one is for tests and benchmarks.
 // Not thread-safe, like set_mix_isa.
