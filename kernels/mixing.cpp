@@ -231,9 +231,8 @@ struct TilePlan {
 
 MixBackward g_backward = MixBackward::Auto;
 
-// The one-gather row kernels of the current ISA (nullptr: none).
+// The one-gather row kernels of the current ISA (nullptr: none; the portable path has none).
 struct OneGatherKernels {
-  bool (*handles)(long K, long N, long d);
   void (*rows)(float*, float*, const float*, const float*, const float*, const long*, long, long,
                long, long, long, bool);
   void (*move)(float*, const float*, const long*, long, long, long, long, bool);
@@ -242,12 +241,10 @@ struct OneGatherKernels {
 OneGatherKernels one_gather_kernels() {
   switch (mix_isa()) {
     case MixIsa::Avx512:
-      return {detail::one_gather_backward_avx512, detail::one_gather_rows_avx512,
-              detail::move_dots_rows_avx512};
+      return {detail::one_gather_rows_avx512, detail::move_dots_rows_avx512};
     case MixIsa::Avx2:
-      return {detail::one_gather_backward_avx2, detail::one_gather_rows_avx2,
-              detail::move_dots_rows_avx2};
-    default: return {nullptr, nullptr, nullptr};
+      return {detail::one_gather_rows_avx2, detail::move_dots_rows_avx2};
+    default: return {nullptr, nullptr};
   }
 }
 
@@ -265,7 +262,8 @@ OneGatherKernels one_gather_kernels() {
 // +8 %), so the same rule serves both ISAs.
 bool takes_one_gather(const long* sh_f, long K, long N, long d, long chain) {
   const OneGatherKernels og = one_gather_kernels();
-  if (g_backward == MixBackward::TwoPass || !og.handles || chain > 0 || !og.handles(K, N, d))
+  if (g_backward == MixBackward::TwoPass || !og.rows || chain > 0 ||
+      !detail::one_gather_handles(K, N, d))
     return false;
   long reach = 0;  // rows to the furthest source, either way round
   for (long k = 0; k < K; ++k) reach = std::max(reach, std::min(sh_f[k], N - sh_f[k]));

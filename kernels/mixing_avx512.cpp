@@ -459,10 +459,6 @@ void one_gather_rows_t(float* dv, float* dwt, const float* g, const float* v, co
 
 }  // namespace
 
-bool one_gather_backward_avx512(long K, long N, long d) {
-  return (d == 16 || d == 32 || d == 64) && K >= 1 && K <= 16 && N >= 16;
-}
-
 void one_gather_rows_avx512(float* d_v, float* d_wt, const float* d_out, const float* v,
                             const float* w, const long* sh_b, long K, long N, long d, long i0,
                             long i1, bool stream) {

@@ -31,18 +31,20 @@ void gather_rows_avx512(float* dst, const float* base, const float* src, const f
 void dot_rows_avx512(float* dw, const float* g, const float* v, const long* sh, long K, long N,
                      long d, long i0, long i1, const RowHints& hints);
 
-// The one-gather backward, AVX2 and AVX-512 (same contracts): whether it handles this K, N
-// and d; its
-// row kernel (dV rows [i0, i1), i0 a multiple of 16, and those rows' dots into the slot-major
-// scratch d_wt: K runs of N + 16 floats; sh_b[k] = -o_k mod N); and the move of the dots to
-// their rows, d_w[i, k] = d_wt[k][(i + sh_f[k]) mod N] (every row's dots written first).
-bool one_gather_backward_avx2(long K, long N, long d);
+// The one-gather backward, AVX2 and AVX-512 (same contracts, same cases): its row kernel (dV
+// rows [i0, i1), i0 a multiple of 16, and those rows' dots into the slot-major scratch d_wt: K
+// runs of N + 16 floats; sh_b[k] = -o_k mod N); and the move of the dots to their rows,
+// d_w[i, k] = d_wt[k][(i + sh_f[k]) mod N] (every row's dots written first). Both handle
+// exactly the K, N and d below: up to 16 slots fill one vector of dots per row (two with
+// AVX2), and each common d has its own compiled row kernel.
+inline bool one_gather_handles(long K, long N, long d) {
+  return (d == 16 || d == 32 || d == 64) && K >= 1 && K <= 16 && N >= 16;
+}
 void one_gather_rows_avx2(float* d_v, float* d_wt, const float* d_out, const float* v,
                           const float* w, const long* sh_b, long K, long N, long d, long i0,
                           long i1, bool stream);
 void move_dots_rows_avx2(float* d_w, const float* d_wt, const long* sh_f, long K, long N,
                          long i0, long i1, bool stream);
-bool one_gather_backward_avx512(long K, long N, long d);
 void one_gather_rows_avx512(float* d_v, float* d_wt, const float* d_out, const float* v,
                             const float* w, const long* sh_b, long K, long N, long d, long i0,
                             long i1, bool stream);
