@@ -11,7 +11,8 @@
 //   bench_paramixer_step --n 4096 --batch 16 --layers 1 --protocol chord --threads 1 --reps 5
 //   bench_paramixer_step --peaks --threads 1        # bandwidth and FMA peak as JSON
 //   bench_paramixer_step --n 64 --batch 3 --save-check /tmp/chk  # weights + io for torch_paramixer.py
-//   options: --fused 0|1 (f-MLP path), --recompute 0|1, --mode both|train|forward, --warmup 1
+//   options: --fused 0|1 (f-MLP path), --recompute 0|1 (checkpoint the f-MLPs; only with --fused 0,
+//   since the default fused path keeps no hidden layer), --mode both|train|forward, --warmup 1
 #include <pmx/pmx.h>
 
 #include <algorithm>

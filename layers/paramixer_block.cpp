@@ -50,7 +50,8 @@ std::vector<Tensor> ParamixerBlock::factor_weights(const Tensor& x) {
   check_input(x, "x");
   int64_t B = x.size(0), M = num_factors, K = links;
   std::vector<Tensor> w(M);
-  if (recompute_f && grad_enabled()) {
+  const bool chunked = fused_f && chunked_f;  // the row-chunked op: no hidden layer is kept
+  if (recompute_f && !chunked && grad_enabled()) {
     // Per factor, so only one f_m's hidden layer exists at a time, in forward and in backward.
     for (int64_t m = 0; m < M; ++m)
       w[m] = checkpoint([f = fs[m]](const std::vector<Tensor>& in) { return (*f)(in[0]); }, {x});
@@ -68,7 +69,7 @@ std::vector<Tensor> ParamixerBlock::factor_weights(const Tensor& x) {
     b2.push_back(f->second().bias);
   }
   Tensor x2 = reshape(x, {B * n, dim});  // (R, d)
-  if (chunked_f) {
+  if (chunked) {
     std::vector<Tensor> groups = factor_mlps_groups(x2, w1, b1, w2, b2);  // M x (R, K)
     for (int64_t m = 0; m < M; ++m) w[m] = reshape(groups[m], {B, n, K});
     return w;
@@ -85,7 +86,7 @@ std::vector<Tensor> ParamixerBlock::factor_weights(const Tensor& x) {
 }
 
 Tensor ParamixerBlock::g_value(const Tensor& v_in) {
-  if (!(fused_f && chunked_f) || recompute_f) return (*g)(v_in);
+  if (!(fused_f && chunked_f)) return (*g)(v_in);
   // g has the f-MLPs' shape (d -> h -> d instead of d -> h -> K), so the same row-chunked op
   // runs it with M = 1: micro-kernels instead of skinny BLAS calls, and its (B*N, h) hidden
   // layer is recomputed in backward instead of kept.

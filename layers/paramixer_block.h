@@ -58,8 +58,8 @@ class ParamixerBlock : public Module {
   // The mixing weights of every factor, W_m = f_m(x): M tensors (B, n, K). Uses the path chosen
   // by fused_f. Exposed for tests and inspection.
   std::vector<Tensor> factor_weights(const Tensor& x);
-  // g(v_in): (B, n, dim). On the default path (fused_f and chunked_f, no recompute_f) through
-  // the same row-chunked op as the f-MLPs (M = 1); otherwise the plain MLP.
+  // g(v_in): (B, n, dim). On the default path (fused_f and chunked_f) through the same
+  // row-chunked op as the f-MLPs (M = 1); otherwise the plain MLP.
   Tensor g_value(const Tensor& v_in);
 
   int64_t n, dim, hidden;
@@ -76,9 +76,14 @@ class ParamixerBlock : public Module {
   // earlier fused path, one (d -> M*h) GEMM + GELU + grouped_linear, whose (B*N, M*h) hidden
   // layer is 21 MB at B*N = 16K and leaves the cache. g runs through factor_mlps too (M = 1).
   bool chunked_f = true;
-  // true: the f-MLPs run under checkpoint() (autograd/checkpoint.h): their (B, N, h) hidden
-  // layers are recomputed in backward instead of kept, one factor at a time. Saves about
-  // 2 * M * B * N * h floats of activations for one more f-MLP forward per step.
+  // Where the f-MLPs' hidden layers would be kept for backward (fused_f false, or chunked_f
+  // false), true runs each f_m under checkpoint() (autograd/checkpoint.h) instead: its
+  // (B, N, h) hidden layer is recomputed in backward, one factor at a time. Saves about
+  // 2 * M * B * N * h floats of activations for one more f-MLP forward per step. The default
+  // path (fused_f and chunked_f) keeps no hidden layer in the first place, so there it changes
+  // nothing: wrapping the M plain MLPs in checkpoint() would only make the step slower (3.9 s
+  // against 1.0 at N = 32768, B = 16, two threads, with more live tensor bytes; see
+  // bench/bench_paramixer_memory).
   bool recompute_f = false;
   std::vector<std::vector<long>> offsets;  // offsets[m]: the K slot offsets of factor m
 

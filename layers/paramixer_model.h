@@ -64,7 +64,9 @@ struct ParamixerConfig {
   ParamixerHead head = ParamixerHead::Flatten;
   double p1 = 0;                // dropout on the embedding (twice, see above)
   double p2 = 0;                // dropout at the end of every block
-  bool recompute = false;       // recompute f-MLP activations in backward (ParamixerBlock::recompute_f)
+  bool recompute = false;       // checkpoint the f-MLPs on the paths that keep their hidden
+                                // layers (ParamixerBlock::recompute_f); the default path
+                                // recomputes them per row chunk anyway
   // What every block's f_m read. Embedding (official): X, so block l's mixing weights depend only
   // on the token at each position (and the position table). The others: the block's input V, so
   // from the second block on they can depend on context the earlier blocks mixed in.

@@ -66,6 +66,7 @@ TEST_CASE("recompute: a Paramixer model with recomputed f-MLPs matches the store
     c.recompute = true;
     manual_seed(1);
     nn::ParamixerModel recomputed(c);
+    recomputed.set_fused_f(false);  // the path that would keep the hidden layers
     Tensor x = randn({3, 37, 2});
     Tensor y1 = plain(x), y2 = recomputed(x);
     CHECK(same_bits(y1, y2));
@@ -75,4 +76,30 @@ TEST_CASE("recompute: a Paramixer model with recomputed f-MLPs matches the store
     REQUIRE(p1.size() == p2.size());
     for (size_t i = 0; i < p1.size(); ++i) CHECK_MESSAGE(same_bits(p1[i].second.grad(), p2[i].second.grad()), p1[i].first);
   }
+}
+
+TEST_CASE("recompute: on the default row-chunked path the option changes nothing") {
+  // That path keeps no hidden layer; checkpointing plain MLPs there would only be slower. (The
+  // plain MLPs round differently from the chunked op, so the bits tell the paths apart.)
+  nn::ParamixerConfig c;
+  c.seq_len = 37;
+  c.input_features = 2;
+  c.dim = 8;
+  c.hidden = 6;
+  c.layers = 2;
+  manual_seed(1);
+  nn::ParamixerModel chunked(c);
+  c.recompute = true;
+  manual_seed(1);
+  nn::ParamixerModel with_option(c);
+  REQUIRE(with_option.blocks[0]->recompute_f);
+  REQUIRE(with_option.blocks[0]->chunked_f);
+  Tensor x = randn({3, 37, 2});
+  Tensor y1 = chunked(x), y2 = with_option(x);
+  CHECK(same_bits(y1, y2));
+  sum(y1 * y1).backward();
+  sum(y2 * y2).backward();
+  auto p1 = chunked.named_parameters(), p2 = with_option.named_parameters();
+  REQUIRE(p1.size() == p2.size());
+  for (size_t i = 0; i < p1.size(); ++i) CHECK_MESSAGE(same_bits(p1[i].second.grad(), p2[i].second.grad()), p1[i].first);
 }
