@@ -3,7 +3,9 @@
 //
 //   total = sqrt(sum over parameters with a gradient of sum g^2)
 //   if total > max_norm: every g *= max_norm / (total + 1e-6)      (in place)
-// Returns total (before clipping). Parameters without a gradient are skipped. The sum is
+// Returns total (before clipping). Parameters without a gradient are skipped. A total that is
+// not finite (a NaN or inf gradient) scales nothing and is returned as it is, for the caller to
+// act on (the apps' trainer stops with an error); PyTorch would spread the NaN to every gradient. The sum is
 // accumulated in double over fixed 4096-element chunks added in order, so the result is the same
 // at any thread count.
 //

@@ -16,6 +16,7 @@
 #include "apps/common/plot.h"
 #include "apps/common/trainer.h"
 #include "apps/datasets/synthetic.h"
+#include "autograd/ops_elementwise.h"
 #include "core/error.h"
 #include "core/random.h"
 #include "core/threads.h"
@@ -154,6 +155,58 @@ TEST_CASE("trainer: Ctrl-C finishes the step, saves a checkpoint, stops, and the
   CHECK(r2.start_step == 3);
   CHECK(r2.steps == 6);
   CHECK(optim::load_checkpoint(tmp / "c.ckpt", *again, opt2).step == 6);
+}
+
+namespace {
+// The adding task, except that the training batch of step `bad_step` has a target too large for
+// float: its squared error overflows to inf, as a diverging run's loss does.
+class DivergingTask : public apps::AddingTask {
+ public:
+  DivergingTask(int64_t bad_step, int64_t batch) : apps::AddingTask(16, 4), bad_first_((bad_step - 1) * batch) {}
+  apps::Batch batch(apps::Split split, int64_t first, int64_t count) const override {
+    apps::Batch b = apps::AddingTask::batch(split, first, count);
+    if (split == apps::Split::Train && first == bad_first_) b.target = b.target + 1e30;
+    return b;
+  }
+
+ private:
+  int64_t bad_first_;
+};
+
+bool all_finite(const nn::Module& m) {
+  for (const auto& [name, p] : m.named_parameters())
+    for (float v : p.to_vector<float>())
+      if (!std::isfinite(v)) return false;
+  return true;
+}
+}  // namespace
+
+TEST_CASE("trainer: a diverged step stops the run with an error before it reaches the parameters or the checkpoint") {
+  GeneratorGuard guard;
+  TempDir tmp("diverge");
+  for (double clip : {1.0, 0.0}) {
+    CAPTURE(clip);
+    apps::TrainerConfig tc = quiet_config(10);
+    tc.clip = clip;
+    tc.checkpoint = tmp / "c.ckpt";
+    tc.checkpoint_every = 1;
+    DivergingTask task(4, tc.batch);
+    auto model = tiny_model(2);
+    optim::Adam opt(model->parameters(), 1e-2);
+    std::string message;
+    try {
+      apps::train(*model, task, opt, tc);
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    CHECK(message.find("training loss is inf at step 4") != std::string::npos);
+    CHECK(message.find("--lr") != std::string::npos);
+    CHECK(all_finite(*model));
+    auto again = tiny_model(5);
+    optim::Adam opt2(again->parameters(), 1e-2);
+    CHECK(optim::load_checkpoint(tmp / "c.ckpt", *again, opt2).step == 3);
+    CHECK(all_finite(*again));
+  }
 }
 
 TEST_CASE("trainer: a used-up wall-clock budget ends the run like its last step, and it resumes") {

@@ -138,6 +138,13 @@ std::vector<HistoryRow> history_from_string(const std::string& text) {
   return rows;
 }
 
+// Stops a diverged run before its NaN or inf reaches the parameters or a file.
+void check_finite(const char* what, double value, int64_t step, const TrainerConfig& config) {
+  PMX_CHECK(std::isfinite(value), "[train] the ", what, " is ", value, " at step ", step, ": the run diverged. The parameters were not ",
+            "updated with it", config.checkpoint.empty() ? "" : " and the last checkpoint written is left as it was",
+            "; try a lower --lr", config.clip > 0 ? "" : " or --clip 1");
+}
+
 double evaluate(nn::Module& model, const Task& task, Split split, int64_t size, int64_t eval_batch) {
   PMX_CHECK(size >= 1 && eval_batch >= 1, "[evaluate] size and eval_batch must be >= 1, got ", size, " and ",
             eval_batch);
@@ -197,11 +204,15 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
     if (config.schedule) config.schedule->apply(optimizer, step - 1);
     Batch b = task.batch(Split::Train, (step - 1) * config.batch, config.batch);
     Tensor loss = task.loss(model(b.input), b.target);
+    result.last_loss = loss.item();
+    check_finite("training loss", result.last_loss, step, config);
     optimizer.zero_grad();
     loss.backward();
-    if (config.clip > 0) optim::clip_grad_norm_(optimizer.params(), config.clip);
+    // The norm is computed even without clipping (an infinite max_norm scales nothing): an inf
+    // or NaN gradient would otherwise reach the parameters, and the next checkpoint, unseen.
+    const double grad_norm = optim::clip_grad_norm_(optimizer.params(), config.clip > 0 ? config.clip : INFINITY);
+    check_finite("gradient norm", grad_norm, step, config);
     optimizer.step();
-    result.last_loss = loss.item();
     result.steps = step;
     loss_sum += result.last_loss, ++loss_count;
     saved_now = false;

@@ -3,7 +3,11 @@
 //
 // One step s (1-based): lr = schedule(s - 1) if given; batch = task.batch(Train, (s - 1) * batch, batch); loss = task.loss(
 // model(batch.input), batch.target); zero_grad; backward; clip_grad_norm_(clip) if clip > 0;
-// optimizer step. The data of a step is a pure function of (task seed, s), and the checkpoint holds
+// optimizer step. A loss or gradient norm that is not finite (the run diverged) throws
+// pmx::Error naming the step before the optimizer step, so neither the parameters nor any file
+// (checkpoint, best weights) ever takes the NaN or inf in; the last checkpoint written stays
+// good for --resume with a lower learning rate or a clip.
+// The data of a step is a pure function of (task seed, s), and the checkpoint holds
 // the model, the optimizer, the step and the default generator (dropout), so a resumed run
 // computes the same losses, bit for bit, as one that never stopped (same seed and threads).
 //
