@@ -37,7 +37,9 @@ void declare_model_flags(ArgParser& args, const ModelDefaults& d) {
   args.add_double("--max-minutes", 0, "wall-clock budget of this run's loop; then validate, test, stop (<= 0: none)");
   args.add_int("--threads", d.threads, "OpenMP + OpenBLAS threads");
   args.add_int("--seed", 0, "seed of the initialisation, the data split/generator and the batch order");
-  args.add_double("--clip", d.clip, "gradient-norm clipping (<= 0: off)");
+  args.add_double("--clip", d.clip,
+                  "gradient-norm clipping (<= 0: off; the official code clips its genome runs at 1.0 "
+                  "but not the long-range-benchmark ones: --clip 0 there)");
   args.add_int("--eval-every", d.eval_every, "validate every this many steps (<= 0: only at the end)");
   args.add_int("--eval-size", d.eval_size, "validation sequences per evaluation");
   args.add_int("--test-size", d.test_size, "test sequences at the end");
