@@ -53,8 +53,9 @@ std::string index_str(int64_t flat, const Shape& shape) {
 }
 
 int64_t normalize_dim(int64_t dim, int64_t ndim, const char* op) {
-  int64_t d = dim < 0 ? dim + ndim : dim;
-  PMX_CHECK(d >= 0 && d < std::max<int64_t>(ndim, 1), "[", op, "] dim ", dim,
+  const int64_t n = std::max<int64_t>(ndim, 1);  // a 0-d tensor takes dim 0 or -1, as in PyTorch
+  int64_t d = dim < 0 ? dim + n : dim;
+  PMX_CHECK(d >= 0 && d < n, "[", op, "] dim ", dim,
             " is out of range for a tensor with ", ndim, " dims");
   return d;
 }

@@ -25,7 +25,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op = "broadca
 // error messages that point at one element.
 std::string index_str(int64_t flat, const Shape& shape);
 
-// Maps a possibly negative dim into [0, ndim); throws Error naming `op` when out of range.
+// Maps a possibly negative dim into [0, ndim); throws Error naming `op` when out of range. A 0-d
+// tensor counts as one dim there (0 and -1 both map to 0), as in PyTorch.
 int64_t normalize_dim(int64_t dim, int64_t ndim, const char* op);
 
 }  // namespace pmx

@@ -9,6 +9,7 @@
 
 #include "autograd/gradcheck.h"
 #include "autograd/ops_elementwise.h"
+#include "autograd/ops_nn.h"
 #include "autograd/ops_reduce.h"
 #include "autograd/ops_shape.h"
 #include "core/random.h"
@@ -161,6 +162,21 @@ TEST_CASE("reduce: results are bit-identical at 1 and 2 threads") {
   set_num_threads(2);
   std::vector<Tensor> two = compute();
   for (size_t i = 0; i < one.size(); ++i) CHECK_MESSAGE(same_bits(one[i], two[i]), "result ", i);
+}
+
+TEST_CASE("reduce: a 0-d tensor takes dim 0 and -1, as in PyTorch, and no other") {
+  Tensor s = sum(full({1}, 2.5));  // shape ()
+  REQUIRE(s.dim() == 0);
+  for (int64_t dim : {0, -1}) {
+    CAPTURE(dim);
+    CHECK(sum(s, dim).item() == 2.5);
+    CHECK(sum(s, dim).dim() == 0);
+    CHECK(mean(s, dim).item() == 2.5);
+    CHECK(max(s, dim).item() == 2.5);
+    CHECK(softmax(s, dim).item() == 1.0);
+  }
+  CHECK_THROWS_WITH_AS(sum(s, 1), doctest::Contains("[sum] dim 1 is out of range"), Error);
+  CHECK_THROWS_WITH_AS(max(s, -2), doctest::Contains("[max] dim -2 is out of range"), Error);
 }
 
 TEST_CASE("reduce: bad arguments throw errors naming the op") {
