@@ -48,12 +48,20 @@ Tensor block_weights_input(ParamixerModel& model, const Tensor& input, int64_t b
             " is not in [0, ", model.blocks.size(), ")");
   NoGradGuard no_grad;
   Tensor x = model.embed(input);
-  // Eval mode for the blocks before `block` (no p2 dropout), restored on every way out.
+  // Eval mode for the blocks before `block` (no p2 dropout). Every module's own flag is put back
+  // on every way out, in tree order, so a sub-module whose mode differed from its parent's keeps
+  // it (train() sets a whole subtree).
   struct ModeGuard {
-    Module& m;
-    bool was;
-    ~ModeGuard() { m.train(was); }
-  } guard{model, model.is_training()};
+    std::vector<std::pair<Module*, bool>> modes;
+    void collect(Module& m) {
+      modes.emplace_back(&m, m.is_training());
+      for (const auto& child : m.named_children()) collect(*child.second);
+    }
+    ~ModeGuard() {
+      for (auto& [m, was] : modes) m->train(was);
+    }
+  } guard;
+  guard.collect(model);
   model.eval();
   Tensor v = x;
   for (int64_t l = 0; l < block; ++l) v = model.blocks[size_t(l)]->forward(v, model.mixing_weights_input(v, x));

@@ -243,6 +243,13 @@ TEST_CASE("inspect: block_weights_input gives what each block's f_m read, for ev
     else
       CHECK(f0 == x.to_vector<float>());  // block 0's input is X itself
     CHECK_THROWS_WITH_AS(nn::block_weights_input(model, tokens, 3), doctest::Contains("block 3"), Error);
+    // Mixed modes come back as they were, each module its own.
+    model.blocks[0]->eval();
+    nn::block_weights_input(model, tokens, 2);
+    CHECK(model.is_training());
+    CHECK_FALSE(model.blocks[0]->is_training());
+    CHECK_FALSE(model.blocks[0]->g->is_training());
+    CHECK(model.blocks[1]->is_training());
   }
 }
 
