@@ -28,6 +28,8 @@ ParamixerModel::ParamixerModel(const ParamixerConfig& c) : config(c) {
   PMX_CHECK(c.embedding_init >= 0, "[ParamixerModel] embedding_init must be >= 0, got ", c.embedding_init);
   PMX_CHECK(c.embedding_init == 0 || c.vocab > 0,
             "[ParamixerModel] embedding_init applies to token input only (vocab > 0)");
+  PMX_CHECK(c.padding_idx == -1 || c.vocab > 0, "[ParamixerModel] padding_idx applies to token input only (vocab > 0), got ",
+            c.padding_idx);
   if (c.vocab > 0) {
     embedding = register_module("embedding", std::make_shared<Embedding>(c.vocab, c.dim, c.padding_idx));
     if (c.embedding_init > 0) embedding->reset_uniform(c.embedding_init);

@@ -42,6 +42,8 @@ void check_config(const TransformerConfig& c) {
             c.vocab, ", input_features = ", c.input_features);
   PMX_CHECK(c.embedding_init >= 0 && (c.embedding_init == 0 || c.vocab > 0),
             "[TransformerModel] embedding_init must be >= 0 and applies to token input only, got ", c.embedding_init);
+  PMX_CHECK(c.padding_idx == -1 || c.vocab > 0, "[TransformerModel] padding_idx applies to token input only (vocab > 0), got ",
+            c.padding_idx);
   PMX_CHECK(c.embed_dropout >= 0 && c.embed_dropout < 1, "[TransformerModel] embed_dropout must be in [0, 1), got ",
             c.embed_dropout);
 }

@@ -289,6 +289,9 @@ TEST_CASE("paramixer: model rejects bad inputs and configs, naming the problem")
   CHECK_THROWS_WITH_AS(adding(randn({2, 15, 2})), doctest::Contains("(B, 16, 2)"), Error);
   CHECK_THROWS_WITH_AS(adding(randn({2, 16, 3})), doctest::Contains("[ParamixerModel] real input"), Error);
   CHECK_THROWS_AS(adding(randn({2, 16, 2}, DType::Float64)), Error);
+  ParamixerConfig padded_reals = adding_config(16);
+  padded_reals.padding_idx = 0;  // would be ignored: there is no token embedding
+  CHECK_THROWS_WITH_AS(ParamixerModel{padded_reals}, doctest::Contains("padding_idx applies to token input only"), Error);
   ParamixerConfig c;
   c.seq_len = 4;
   c.vocab = 6;

@@ -138,6 +138,10 @@ TEST_CASE("attention: model rejects bad configs and inputs, naming shapes") {
                        Error);
   nn::TransformerModel real(small_config(nn::TransformerHead::Mean, false));
   CHECK_THROWS_WITH_AS(real(randn({2, 4, 3})), doctest::Contains("expected values (B, 4, 2), got (2, 4, 3)"), Error);
+  nn::TransformerConfig padded_reals = small_config(nn::TransformerHead::Mean, false);
+  padded_reals.padding_idx = 0;
+  CHECK_THROWS_WITH_AS(nn::TransformerModel{padded_reals}, doctest::Contains("padding_idx applies to token input only"),
+                       Error);
 
   nn::TransformerConfig both = c;
   both.input_features = 2;
