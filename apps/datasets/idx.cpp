@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <fstream>
 #include <memory>
 
 #include "core/error.h"
@@ -34,9 +35,26 @@ struct GzFile {
     read(b, 4, field);
     return uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3];
   }
+  // After the last record: no more data, an intact gzip trailer (zlib checks its CRC and length
+  // only at the end, and reports a cut-off trailer through gzerror, not through gzread), and
+  // nothing after the stream. zlib skips trailing bytes that are not another gzip member, so
+  // that is checked by hand: the file's last 4 bytes must be the trailer's length field (the
+  // uncompressed size mod 2^32, little-endian) of what was read.
   void expect_end() {
     char extra;
-    PMX_CHECK(gzread(file, &extra, 1) == 0, path, ": unexpected bytes after the last record");
+    const int r = gzread(file, &extra, 1);
+    int err = Z_OK;
+    const char* message = gzerror(file, &err);
+    PMX_CHECK(r >= 0 && err == Z_OK, path, ": damaged or cut-off gzip stream after the last record (", message, ")");
+    PMX_CHECK(r == 0, path, ": unexpected bytes after the last record");
+    if (gzdirect(file)) return;  // an uncompressed file: its end is the data's end
+    std::ifstream raw(path, std::ios::binary | std::ios::ate);
+    unsigned char tail[4] = {0, 0, 0, 0};
+    PMX_CHECK(raw && raw.tellg() >= 4 && raw.seekg(-4, std::ios::end) && raw.read(reinterpret_cast<char*>(tail), 4),
+              "cannot read the end of ", path);
+    const uint32_t length = uint32_t(tail[0]) | uint32_t(tail[1]) << 8 | uint32_t(tail[2]) << 16 | uint32_t(tail[3]) << 24;
+    PMX_CHECK(length == uint32_t(gztell(file)), path,
+              ": unexpected bytes after the end of the gzip stream (its trailer is not at the end of the file)");
   }
 
   std::string path;
