@@ -62,7 +62,8 @@ std::vector<int64_t> task_rows(const std::string& task, Split split, int64_t row
 // A TokenDataset as a trainer Task: classification with cross-entropy, accuracy in %.
 // Train sequence i (any i >= 0) is row perm_e[i % count] with epoch e = i / count and perm_e a
 // seeded shuffle, so a step's batch is a pure function of (seed, step). Validation and test rows
-// are taken in order and must lie inside the split (an eval size beyond it throws).
+// are taken in one fixed shuffled order (task_rows above) and must lie inside the split (an eval
+// size beyond it throws).
 // input (count, seq_len) int64, target (count) int64. Holds a reference: `data` must outlive it.
 class TokenClassificationTask : public Task {
  public:
