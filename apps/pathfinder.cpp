@@ -4,8 +4,9 @@
 // Pathfinder config is the default: d = 64, h = 32, L = 1, position table, FLATTEN, lr 1e-3, batch 64.
 //
 // Images are generated from --seed at start-up (LRA: 160k / 20k / 20k; smaller with
-// --train-examples), or with --fresh-images a new training image for every sequence, made as the
-// batches are asked for; apps/make_pathfinder_samples writes a PNG sheet of them to look at.
+// --train-examples), or with --fresh-images a new training image for every sequence, curriculum
+// stages included, made as the batches are asked for (never a validation or test image);
+// apps/make_pathfinder_samples writes a PNG sheet of them to look at.
 //
 //   ./build/apps/pathfinder --difficulty 6 --threads 1 --train-examples 40000 --max-minutes 10
 //   ./build/apps/pathfinder --difficulty 14 --protocol cdil
@@ -59,12 +60,14 @@ int run(int argc, char** argv) {
   d.lr = 1e-3;
   apps::declare_model_flags(args, d);
   args.add_int("--difficulty", 6, "dashes per target path: 6 (easy) | 9 | 14 (hard); 2 to 14 accepted");
-  args.add_int("--train-examples", 160000, "generated training images");
+  args.add_int("--train-examples", 160000,
+               "generated training images (unused with --fresh-images); a curriculum stage stores min(its steps x "
+               "--batch, this) images of its own");
   args.add_int("--val-examples", 20000, "generated validation images");
   args.add_int("--test-examples", 20000, "generated test images");
   args.add_flag("--fresh-images",
-                "a new generated training image for every training sequence, made on the fly (never repeated; "
-                "--train-examples is then unused)");
+                "a new generated training image for every training sequence, curriculum stages included, made "
+                "on the fly (never repeated, never a validation or test image; --train-examples is then unused)");
   args.add_string("--curriculum", "",
                   "easier images first, as dashes:steps,... (say 2:1500,4:1500): the first 1500 steps on "
                   "2-dash images, the next 1500 on 4-dash ones, then --difficulty (validation and test: "
@@ -95,17 +98,22 @@ int run(int argc, char** argv) {
                 long(val), long(test), c, (unsigned long)seed, timer.seconds());
   const int64_t batch = args.get_int("--batch");
   for (const CurriculumStage& stage : stages) {
-    // One fresh image per sequence, up to --train-examples (then the stage repeats its images).
-    const int64_t sequences = stage.steps * batch, images = std::min(sequences, train);
+    // One image per sequence: with --fresh-images a new one each, made as it is needed; else up to
+    // --train-examples stored ones (then the stage repeats its images).
+    const int64_t sequences = stage.steps * batch, images = fresh ? sequences : std::min(sequences, train);
     apps::add_pathfinder_stage(&data, stage.dashes, sequences, size_t(images), seed);
-    std::printf("pathfinder: curriculum: %ld steps on %ld images of %d dashes\n", long(stage.steps), long(images),
-                stage.dashes);
+    std::printf("pathfinder: curriculum: %ld steps on %ld %simages of %d dashes\n", long(stage.steps), long(images),
+                fresh ? "new " : "", stage.dashes);
   }
   apps::PathfinderTask task(data, seed);
   std::ostringstream data_json;
   data_json << "{\"difficulty\":" << c << ",\"train\":" << (fresh ? std::string("\"fresh\"") : std::to_string(train))
             << ",\"validation\":" << val << ",\"test\":" << test;
   if (!curriculum.empty()) data_json << ",\"curriculum\":\"" << curriculum << "\"";
+  // Fresh stages (a new image per sequence, past validation and test) replaced stages of
+  // --train-examples stored images that, at --difficulty dashes, were the validation images: a
+  // checkpoint of such a run says no "stages" and is not resumed on the new images.
+  if (fresh && !curriculum.empty()) data_json << ",\"stages\":\"fresh\"";
   data_json << "}";
   apps::ModelShape shape{apps::kPathfinderPixels, 256, -1, apps::kPathfinderClasses};
   return apps::run_classification(args, "pathfinder", "c" + std::to_string(c), task, shape, data_json.str(), val, test);

@@ -201,11 +201,50 @@ TEST_CASE("real_apps: fresh Pathfinder training images are made per sequence, af
   // Far along, still new images: sequence 4 + 1000 is image 7 + 1000.
   Batch far = task.batch(Split::Train, 1004, 1);
   CHECK(far.input.to_vector<int64_t>()[300] == gen.example(1007).pixels[300]);
-  // The stage is served as before, and a task without training images or fresh ones is refused.
-  CHECK(task.batch(Split::Train, 0, 4).input.to_vector<int64_t>()[517] ==
-        d.curriculum[0].images[size_t(task_rows("s", Split::Train, 4, 0, 4, 1)[0])].pixels[517]);
+  // The stage is fresh too (its sequence j: image j of the 2-dash stream), and a task without
+  // training images or fresh ones is refused.
+  CHECK(d.curriculum[0].images.empty());
+  CHECK(task.batch(Split::Train, 0, 4).input.to_vector<int64_t>()[1024 + 517] ==
+        PathfinderGenerator(2, 2).example(1).pixels[517]);
   PathfinderData none = make_pathfinder_data(6, 0, 2, 2, 2);
   CHECK_THROWS_WITH_AS(PathfinderTask(none, 1), doctest::Contains("training split is empty"), pmx::Error);
+}
+
+TEST_CASE("real_apps: fresh Pathfinder curriculum stages never draw a validation or test image, nor repeat one") {
+  // Validation [0, 10) and test [10, 20) of PathfinderGenerator(6, 0). Stages: 2 dashes, then two
+  // of the difficulty's 6 dashes (the ones that could meet validation and test), then fresh images.
+  PathfinderData d = make_pathfinder_fresh_data(6, 10, 10, 0);
+  add_pathfinder_stage(&d, 2, /*sequences=*/8, /*images=*/8, 0);
+  add_pathfinder_stage(&d, 6, /*sequences=*/8, /*images=*/8, 0);
+  add_pathfinder_stage(&d, 6, /*sequences=*/4, /*images=*/4, 0);
+  PathfinderTask task(d, 0);
+  using Pixels = std::vector<int64_t>;
+  auto images_of = [](const Batch& b) {
+    std::vector<Pixels> out;
+    std::vector<int64_t> x = b.input.to_vector<int64_t>();
+    for (int64_t j = 0; j < b.input.shape()[0]; ++j) out.emplace_back(x.begin() + j * 1024, x.begin() + (j + 1) * 1024);
+    return out;
+  };
+  std::vector<Pixels> held = images_of(task.batch(Split::Validation, 0, 10));
+  for (const Pixels& p : images_of(task.batch(Split::Test, 0, 10))) held.push_back(p);
+  std::vector<Pixels> trained;  // the three stages (20 sequences), then 12 main training sequences
+  for (int64_t first = 0; first < 32; first += 4)
+    for (const Pixels& p : images_of(task.batch(Split::Train, first, 4))) trained.push_back(p);
+  for (size_t i = 0; i < trained.size(); ++i) {
+    CAPTURE(i);
+    CHECK(std::find(held.begin(), held.end(), trained[i]) == held.end());
+    CHECK(std::find(trained.begin(), trained.begin() + long(i), trained[i]) == trained.begin() + long(i));
+  }
+  // One new image per sequence, in order: the 6-dash stages take indices 20..31 of the main stream,
+  // the training images after the curriculum start at 32; the 2-dash stage is its own stream's 0..7.
+  PathfinderGenerator gen6(6, 0), gen2(2, 0);
+  CHECK(trained[3][517] == gen2.example(3).pixels[517]);
+  CHECK(trained[8][300] == gen6.example(20).pixels[300]);
+  CHECK(trained[19][300] == gen6.example(31).pixels[300]);
+  CHECK(d.fresh_first == 32);
+  CHECK(trained[20][300] == gen6.example(32).pixels[300]);
+  // Fresh data has no stored stage images to repeat.
+  CHECK_THROWS_WITH_AS(add_pathfinder_stage(&d, 2, 8, 4, 0), doctest::Contains("images must equal"), pmx::Error);
 }
 
 TEST_CASE("real_apps: sequential_images pads 28x28 to the centre of 32x32 and holds out validation per class") {

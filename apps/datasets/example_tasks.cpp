@@ -1,5 +1,6 @@
 #include "apps/datasets/example_tasks.h"
 
+#include <algorithm>
 #include <numeric>
 
 #include "apps/datasets/synthetic.h"
@@ -63,10 +64,28 @@ PathfinderData make_pathfinder_fresh_data(int contour_length, size_t validation,
 void add_pathfinder_stage(PathfinderData* data, int contour_length, int64_t sequences, size_t images, uint64_t seed) {
   PMX_CHECK(sequences >= 1 && images >= 1, "[pathfinder] a curriculum stage needs sequences and images >= 1, got ",
             sequences, " and ", images);
+  const bool main_stream = contour_length == data->contour_length && seed == data->seed;
   PathfinderStage stage;
   stage.contour_length = contour_length;
   stage.sequences = sequences;
-  stage.images = make_pathfinder_split(images, contour_length, seed, 0);
+  stage.seed = seed;
+  if (data->fresh_train) {
+    // Validation and test are indices [0, fresh_first) of the main stream: a stage of that stream
+    // takes the indices from fresh_first on and moves the main training images past them.
+    PMX_CHECK(images == size_t(sequences), "[pathfinder] fresh data: a curriculum stage has a new image for "
+              "every sequence, so its images must equal its sequences (", sequences, "), got ", images);
+    stage.fresh = true;
+    if (main_stream) {
+      stage.fresh_first = data->fresh_first;
+      data->fresh_first += uint64_t(sequences);
+    } else {
+      for (const PathfinderStage& earlier : data->curriculum)
+        if (earlier.fresh && earlier.contour_length == contour_length && earlier.seed == seed)
+          stage.fresh_first = std::max(stage.fresh_first, earlier.fresh_first + uint64_t(earlier.sequences));
+    }
+  } else {
+    stage.images = make_pathfinder_split(images, contour_length, seed, 0);
+  }
   data->curriculum.push_back(std::move(stage));
 }
 
@@ -77,12 +96,14 @@ PathfinderTask::PathfinderTask(const PathfinderData& data, uint64_t seed) : data
 Batch PathfinderTask::batch(Split split, int64_t first, int64_t count) const {
   const std::vector<PathfinderExample>* part = &pathfinder_split(data_, split);
   std::string stage_name = name();
+  const PathfinderStage* in_stage = nullptr;
   if (split == Split::Train) {
     for (const PathfinderStage& stage : data_.curriculum) {
       if (first < stage.sequences) {
         PMX_CHECK(first + count <= stage.sequences, "[pathfinder] training sequences [", first, ", ", first + count,
                   ") straddle the end of the curriculum stage of ", stage.contour_length,
                   " dashes: make each stage a whole number of batches");
+        in_stage = &stage;
         part = &stage.images;
         stage_name = "pathfinder" + std::to_string(stage.contour_length) + " curriculum";
         break;
@@ -93,8 +114,12 @@ Batch PathfinderTask::batch(Split split, int64_t first, int64_t count) const {
   // Fresh training images are made now, one per sequence, in order; the rest are looked up.
   std::vector<PathfinderExample> fresh;
   std::vector<int64_t> rows;
-  if (part == &data_.train && data_.fresh_train) {
-    fresh = make_pathfinder_split(size_t(count), data_.contour_length, data_.seed, data_.fresh_first + uint64_t(first));
+  const bool fresh_main = !in_stage && split == Split::Train && data_.fresh_train;
+  if (fresh_main || (in_stage && in_stage->fresh)) {
+    fresh = fresh_main ? make_pathfinder_split(size_t(count), data_.contour_length, data_.seed,
+                                               data_.fresh_first + uint64_t(first))
+                       : make_pathfinder_split(size_t(count), in_stage->contour_length, in_stage->seed,
+                                               in_stage->fresh_first + uint64_t(first));
     part = &fresh;
     rows.resize(size_t(count));
     std::iota(rows.begin(), rows.end(), int64_t(0));

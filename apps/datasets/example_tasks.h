@@ -50,6 +50,11 @@ struct PathfinderStage {
   int contour_length = 2;
   int64_t sequences = 0;                  // training sequences drawn from this stage
   std::vector<PathfinderExample> images;  // PathfinderGenerator(contour_length, seed), [0, count)
+  // Fresh stage (one of fresh data): `images` is empty and stage sequence j is image
+  // fresh_first + j of PathfinderGenerator(contour_length, seed), generated when asked for.
+  bool fresh = false;
+  uint64_t seed = 0;
+  uint64_t fresh_first = 0;
 };
 
 struct PathfinderData {
@@ -58,7 +63,8 @@ struct PathfinderData {
   std::vector<PathfinderExample> train, validation, test;
   std::vector<PathfinderStage> curriculum;  // in order; empty: train on `train` from the start
   // Fresh training images: `train` is empty and training sequence i (after the curriculum) is
-  // image fresh_first + i, generated when its batch is asked for.
+  // image fresh_first + i, generated when its batch is asked for. fresh_first is the first index
+  // nothing else uses: validation + test, moved on by every fresh stage of contour_length.
   bool fresh_train = false;
   uint64_t fresh_first = 0;
 };
@@ -66,17 +72,26 @@ struct PathfinderData {
 // disjoint index ranges, so no image is in two splits.
 PathfinderData make_pathfinder_data(int contour_length, size_t train, size_t validation, size_t test, uint64_t seed);
 // Validation [0, validation), test after it, and a new training image for every training
-// sequence from index validation + test on: no training image repeats and none is kept in
-// memory (1.6 M stored images would take 1.6 GB and ~2 minutes to make up front).
+// sequence from index validation + test on (past any fresh curriculum stage of the same contour
+// length): no training image repeats and none is kept in memory (1.6 M stored images would take
+// 1.6 GB and ~2 minutes to make up front).
 PathfinderData make_pathfinder_fresh_data(int contour_length, size_t validation, size_t test, uint64_t seed);
-// Appends a curriculum stage of `images` images of `contour_length` dashes (2 to 14) that serves
-// the next `sequences` training sequences. Stages use other generator streams than the main
-// splits (the stream depends on the contour length), so with a contour length != the main one
-// no stage image is a validation or test image.
+// Appends a curriculum stage of `contour_length` dashes (2 to 14) that serves the next
+// `sequences` training sequences. No stage image is a validation or test image:
+// - stored data (make_pathfinder_data): `images` stored images, [0, images) of
+//   PathfinderGenerator(contour_length, seed), repeated in shuffled epochs. Another contour length
+//   or seed is another generator stream; with the main ones those are training images while
+//   `images` does not exceed the training split (the app keeps it so).
+// - fresh data (make_pathfinder_fresh_data): a new image for every sequence, made when asked for,
+//   so `images` must equal `sequences` (pmx::Error). They take the next `sequences` indices of
+//   their stream that nothing else uses: with the main contour length and seed, from fresh_first
+//   on (after validation and test; the main training images then start after the stage), else
+//   after the earlier fresh stages of that stream (from 0 for the first).
 void add_pathfinder_stage(PathfinderData* data, int contour_length, int64_t sequences, size_t images, uint64_t seed);
 
-// Train sequence i: while i < the curriculum's total sequences, sequence i - (earlier stages'
-// sequences) of the stage it falls in, by the rule above over that stage's images; after that,
+// Train sequence i: while i < the curriculum's total sequences, sequence j = i - (earlier stages'
+// sequences) of the stage it falls in, by the rule above over that stage's images (a fresh
+// stage: its image fresh_first + j); after that,
 // sequence i - total of the main training split (or, with fresh_train, image fresh_first + that).
 // A batch may not straddle two stages (the app makes every stage a whole number of steps).
 // Validation and test: always the main splits.
