@@ -247,6 +247,17 @@ TEST_CASE("real_apps: fresh Pathfinder curriculum stages never draw a validation
   CHECK_THROWS_WITH_AS(add_pathfinder_stage(&d, 2, 8, 4, 0), doctest::Contains("images must equal"), pmx::Error);
 }
 
+TEST_CASE("real_apps: a stored Pathfinder stage of the main contour length stays inside the training split") {
+  PathfinderData d = make_pathfinder_data(6, 8, 4, 4, 3);
+  add_pathfinder_stage(&d, 6, /*sequences=*/12, /*images=*/8, 3);  // all of the training images, repeated
+  CHECK(d.curriculum[0].images[7].pixels == d.train[7].pixels);
+  // One more would be validation image 0; another contour length or seed is another stream.
+  CHECK_THROWS_WITH_AS(add_pathfinder_stage(&d, 6, 12, 9, 3), doctest::Contains("validation or test"), pmx::Error);
+  add_pathfinder_stage(&d, 4, 12, 12, 3);
+  add_pathfinder_stage(&d, 6, 12, 12, 4);
+  CHECK(d.curriculum.size() == 3);
+}
+
 TEST_CASE("real_apps: sequential_images pads 28x28 to the centre of 32x32 and holds out validation per class") {
   FashionMnist f;
   f.train_images = IdxImages{40, 28, 28, std::vector<uint8_t>(40 * 784)};

@@ -84,6 +84,10 @@ void add_pathfinder_stage(PathfinderData* data, int contour_length, int64_t sequ
           stage.fresh_first = std::max(stage.fresh_first, earlier.fresh_first + uint64_t(earlier.sequences));
     }
   } else {
+    // [0, images) of the main stream is the training split only while images <= its size.
+    PMX_CHECK(!main_stream || images <= data->train.size(), "[pathfinder] a curriculum stage of ", contour_length,
+              " dashes (the main contour length) may have at most the ", data->train.size(),
+              " training images, not ", images, ": more would be validation or test images");
     stage.images = make_pathfinder_split(images, contour_length, seed, 0);
   }
   data->curriculum.push_back(std::move(stage));

@@ -80,8 +80,8 @@ PathfinderData make_pathfinder_fresh_data(int contour_length, size_t validation,
 // `sequences` training sequences. No stage image is a validation or test image:
 // - stored data (make_pathfinder_data): `images` stored images, [0, images) of
 //   PathfinderGenerator(contour_length, seed), repeated in shuffled epochs. Another contour length
-//   or seed is another generator stream; with the main ones those are training images while
-//   `images` does not exceed the training split (the app keeps it so).
+//   or seed is another generator stream; with the main ones those are training images, so
+//   `images` may not exceed the training split (pmx::Error).
 // - fresh data (make_pathfinder_fresh_data): a new image for every sequence, made when asked for,
 //   so `images` must equal `sequences` (pmx::Error). They take the next `sequences` indices of
 //   their stream that nothing else uses: with the main contour length and seed, from fresh_first
