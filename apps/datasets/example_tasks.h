@@ -3,9 +3,10 @@
 //
 // Batches follow TokenClassificationTask's rule: train sequence i (any i >= 0) is row
 // perm_e[i % count] of the train split, e = i / count, perm_e = seeded_shuffle(random_bits(seed, e));
-// validation and test rows are taken in order and must lie inside the split. So a step's batch is a
-// pure function of (seed, step) and the data. input (count, N) int64 tokens, target (count) int64;
-// loss = cross-entropy, metric = accuracy %. The tasks hold a reference: the data must outlive them.
+// validation and test rows are taken in one fixed shuffled order (task_rows) and must lie inside
+// the split. So a step's batch is a pure function of (seed, step) and the data. input (count, N)
+// int64 tokens, target (count) int64; loss = cross-entropy, metric = accuracy %. The tasks hold a
+// reference: the data must outlive them.
 //
 // Sequential images: every 28x28 image is zero-padded by 2 px per side to 32x32 and read row by
 // row as N = 1024 grey-level tokens (vocab 256, no padding id: 0 is black). The last
