@@ -41,8 +41,12 @@ namespace kernels {
 
 long num_factors(long n, bool use_floor) {
   PMX_CHECK(n >= 2, "[num_factors] sequence length must be >= 2, got ", n);
+  // Above 2^62, ceil(log2 n) = 63 factors: more than chord_offsets allows (and 2L << 62 would
+  // overflow a shift-and-compare loop, which then never ends).
+  PMX_CHECK(n <= kMaxFactorsLen, "[num_factors] sequence length ", n, " is too large: at most 2^62 = ",
+            kMaxFactorsLen);
   long fl = 0;
-  while ((2L << fl) <= n) ++fl;  // fl = floor(log2 n)
+  while ((n >> (fl + 1)) != 0) ++fl;  // fl = floor(log2 n); n >> 63 == 0 ends it for any n > 0
   bool pow2 = (n & (n - 1)) == 0;
   return (use_floor || pow2) ? fl : fl + 1;
 }

@@ -42,8 +42,11 @@ namespace kernels {
 
 enum class Protocol { Chord, Cdil };
 
+// The longest sequence num_factors accepts: 2^62 (62 factors, the most chord_offsets allows).
+constexpr long kMaxFactorsLen = 1L << 62;
+
 // Number of factors per block for sequence length n: ceil(log2 n), or floor(log2 n) if
-// use_floor. Throws pmx::Error unless n >= 2.
+// use_floor. Throws pmx::Error naming n unless 2 <= n <= kMaxFactorsLen.
 long num_factors(long n, bool use_floor = false);
 
 // CHORD offsets [0, 1, 2, 4, ..., 2^(m_factors-1)] (K = m_factors + 1). Throws unless n >= 2,

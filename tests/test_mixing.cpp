@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -112,6 +113,20 @@ TEST_CASE("mixing: num_factors and offset tables") {
         std::vector<long>{0, 512, 24, 536, 48, 488, 976, 464, 952});
   CHECK(protocol_offsets(Protocol::Chord, 8, 2, 3) == o8);
   CHECK(protocol_offsets(Protocol::Cdil, 16, 3, 4) == cdil_offsets(3));
+}
+
+TEST_CASE("mixing: num_factors handles n up to 2^62 and names a larger n instead of looping forever") {
+  const long max_n = 1L << 62;
+  CHECK(num_factors(max_n) == 62);
+  CHECK(num_factors(max_n, true) == 62);
+  CHECK(num_factors(max_n - 1) == 62);
+  CHECK(num_factors(max_n - 1, true) == 61);
+  CHECK(num_factors((1L << 61) + 1) == 62);
+  CHECK(num_factors((1L << 61) + 1, true) == 61);
+  CHECK(chord_offsets(max_n, num_factors(max_n)).size() == 63);
+  CHECK_THROWS_WITH_AS(num_factors(max_n + 1), doctest::Contains("4611686018427387905"), pmx::Error);
+  CHECK_THROWS_WITH_AS(num_factors(LONG_MAX, true), doctest::Contains("9223372036854775807"), pmx::Error);
+  CHECK_THROWS_WITH_AS(num_factors(-5), doctest::Contains("-5"), pmx::Error);
 }
 
 TEST_CASE("mixing: helpers reject bad arguments") {
