@@ -71,7 +71,7 @@ int run(int argc, char** argv) {
   }
   int64_t epochs = args.get_int("--epochs"), batch = args.get_int("--batch"), hidden = args.get_int("--hidden");
   PMX_CHECK(epochs >= 1 && batch >= 1 && hidden >= 2, "--epochs, --batch must be >= 1 and --hidden >= 2");
-  int threads = int(args.get_int("--threads"));
+  const int threads = int(args.get_int("--threads", 1, apps::kMaxThreads));
   set_num_threads(threads);
   manual_seed(uint64_t(args.get_int("--seed")));
 

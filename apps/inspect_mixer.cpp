@@ -64,6 +64,8 @@ int run(int argc, char** argv) {
     return 0;
   }
   PMX_CHECK(!args.get_string("--weights").empty(), "[inspect_mixer] --weights is required");
+  // N >= 2 and images at most 16384 px a side (core/image_io.h): a cell above 8192 px never fits.
+  const int cell = int(args.get_int("--cell", 0, 8192));
 
   nn::ParamixerConfig c;
   c.seq_len = args.get_int("--seq-len");
@@ -105,7 +107,7 @@ int run(int argc, char** argv) {
   PMX_CHECK(scale == "log" || scale == "signed", "[inspect_mixer] --scale must be log or signed, got '", scale, "'");
   opt.scale = scale == "log" ? HeatmapScale::Log10Magnitude : HeatmapScale::Signed;
   opt.decades = args.get_double("--decades");
-  opt.cell = int(args.get_int("--cell"));
+  opt.cell = cell;
   HeatmapRange r = write_heatmap_png(args.get_string("--out"), e, opt);
 
   // A text summary: where the largest column norms are (which inputs the block draws on most).

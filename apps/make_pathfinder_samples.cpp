@@ -5,6 +5,7 @@
 // markers lie on one path (label 1) and red when they do not (label 0).
 //
 //   ./build/apps/make_pathfinder_samples --out pathfinder_samples.png --seed 0
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -23,6 +24,9 @@
 using namespace pmx;
 
 namespace {
+
+constexpr int64_t kMaxImages = 4096;      // per difficulty block
+constexpr int64_t kMaxSheetSide = 16384;  // px; an RGB sheet of at most 768 MiB
 
 void append_bytes(void* context, void* data, int size) {
   auto* out = static_cast<std::string*>(context);
@@ -58,10 +62,12 @@ int main(int argc, char** argv) {
       std::printf("%s", args.help().c_str());
       return 0;
     }
-    const int rows = int(args.get_int("--rows")), cols = int(args.get_int("--cols")), scale = int(args.get_int("--scale"));
-    PMX_CHECK(rows >= 1 && cols >= 1 && scale >= 1 && rows * cols <= 4096 && scale <= 32,
-              "[make_pathfinder_samples] need 1 <= rows * cols <= 4096 and 1 <= scale <= 32, got ", rows, " x ", cols,
-              " scale ", scale);
+    // Each checked in 64 bits before it is narrowed to an int, the product too.
+    const int64_t rows64 = args.get_int("--rows", 1, kMaxImages), cols64 = args.get_int("--cols", 1, kMaxImages);
+    PMX_CHECK(rows64 * cols64 <= kMaxImages, "[make_pathfinder_samples] --rows x --cols must be at most ", kMaxImages,
+              " images, got ", rows64, " x ", cols64, " = ", rows64 * cols64);
+    const int rows = int(rows64), cols = int(cols64), scale = int(args.get_int("--scale", 1, 32));
+    const uint64_t first = uint64_t(args.get_int("--first", 0, INT64_MAX));
     const int side = apps::kPathfinderSide * scale, frame = 3, gap = 4, band = 16;
     const int pitch = side + 2 * frame + gap;
     const std::string list = args.get_string("--difficulties");
@@ -77,12 +83,16 @@ int main(int argc, char** argv) {
     PMX_CHECK(!difficulties.empty() && difficulties.size() <= 8,
               "[make_pathfinder_samples] --difficulties needs 1 to 8 entries, got '", list, "'");
     const int blocks = int(difficulties.size());
-    Sheet sheet{cols * pitch + gap, blocks * (band + rows * pitch) + gap, {}};
+    const int64_t width = int64_t(cols) * pitch + gap, height = int64_t(blocks) * (band + int64_t(rows) * pitch) + gap;
+    PMX_CHECK(width <= kMaxSheetSide && height <= kMaxSheetSide, "[make_pathfinder_samples] the sheet would be ", width,
+              " x ", height, " px, more than ", kMaxSheetSide, " a side: use fewer --rows, --cols or --difficulties, or "
+              "a smaller --scale");
+    Sheet sheet{int(width), int(height), {}};
     sheet.rgb.assign(size_t(sheet.width) * sheet.height * 3, 40);
 
     for (int d = 0; d < blocks; ++d) {
       std::vector<apps::PathfinderExample> images = apps::make_pathfinder_split(
-          size_t(rows * cols), difficulties[d], uint64_t(args.get_int("--seed")), uint64_t(args.get_int("--first")));
+          size_t(rows * cols), difficulties[d], uint64_t(args.get_int("--seed")), first);
       const int block_y = d * (band + rows * pitch);
       // A band of d + 1 white ticks tells the blocks apart without a font.
       for (int t = 0; t <= d; ++t) sheet.fill(gap + t * 12, block_y + 4, 8, band - 8, 230, 230, 230);

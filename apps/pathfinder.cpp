@@ -78,8 +78,9 @@ int run(int argc, char** argv) {
     return 0;
   }
   uint64_t seed = apps::apply_run_flags(args);
-  int c = int(args.get_int("--difficulty"));
-  PMX_CHECK(valid_dashes(c), "--difficulty must be 2 to 14 dashes (LRA: 6, 9, 14), got ", c);
+  const int64_t difficulty = args.get_int("--difficulty");  // checked before it is narrowed to an int
+  PMX_CHECK(valid_dashes(difficulty), "--difficulty must be 2 to 14 dashes (LRA: 6, 9, 14), got ", difficulty);
+  const int c = int(difficulty);
   int64_t train = args.get_int("--train-examples"), val = args.get_int("--val-examples"),
           test = args.get_int("--test-examples");
   PMX_CHECK(train >= 1 && val >= 1 && test >= 1, "--train-examples, --val-examples and --test-examples must be >= 1");

@@ -120,7 +120,7 @@ int run(int argc, char** argv) {
                 args.get_int("--heads") >= 1,
             "--layers, --dim, --hidden and --heads must be >= 1");
   const uint64_t seed = apps::apply_loop_flags(args);
-  const int threads = int(args.get_int("--threads"));
+  const int threads = int(args.get_int("--threads", 1, apps::kMaxThreads));
 
   std::unique_ptr<apps::Task> task;
   if (task_name == "adding") task = std::make_unique<apps::AddingTask>(n, seed);

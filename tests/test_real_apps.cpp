@@ -364,12 +364,53 @@ TEST_CASE("real_apps: apply_run_flags and make_model reject bad flags, naming th
   CHECK_THROWS_WITH_AS(apply_run_flags(parsed(d, {"--p2", "1"})), doctest::Contains("--p2"), pmx::Error);
   CHECK_THROWS_WITH_AS(apply_run_flags(parsed(d, {"--lr", "0"})), doctest::Contains("--lr"), pmx::Error);
   CHECK_THROWS_WITH_AS(apply_run_flags(parsed(d, {"--threads", "0"})), doctest::Contains("--threads"), pmx::Error);
+  // 4294967297 cut to an int is 1: refused instead of running on one thread.
+  CHECK_THROWS_WITH_AS(apply_run_flags(parsed(d, {"--threads", "4294967297"})),
+                       doctest::Contains("--threads must be from 1 to 1024, got 4294967297"), pmx::Error);
   CHECK_THROWS_AS(apply_run_flags(parsed(d, {"--position-table", "2"})), pmx::Error);
   CHECK_THROWS_WITH_AS(apply_run_flags(parsed(d, {"--embedding-init", "-0.1"})), doctest::Contains("--embedding-init"),
                        pmx::Error);
   CHECK_THROWS_AS(apply_run_flags(parsed(d, {"--batch", "0"})), pmx::Error);
   CHECK_THROWS_WITH_AS(make_model(parsed(d, {}), ModelShape{0, 10, -1, 2}), doctest::Contains("[make_model]"),
                        pmx::Error);
+}
+
+TEST_CASE("real_apps: the apps refuse values that do not fit an int instead of cutting them") {
+  TempDir tmp("narrow");
+  struct Case {
+    std::string app, flags, message;
+  } cases[] = {
+      // 4294967302 cut to an int is 6: it would run difficulty 6.
+      {"pathfinder",
+       "--difficulty 4294967302 --train-examples 1 --val-examples 1 --test-examples 1 --steps 1 --dim 8 --hidden 8 "
+       "--quiet --checkpoint none --log none --plot none",
+       "--difficulty must be 2 to 14 dashes (LRA: 6, 9, 14), got 4294967302"},
+      {"fashion_mlp", "--threads 4294967297 --data-dir /dev/null/none --log none",
+       "--threads must be from 1 to 1024, got 4294967297"},
+      {"make_pathfinder_samples", "--rows 4294967297 --out " + (tmp / "a.png"), "--rows must be from 1 to 4096"},
+      {"make_pathfinder_samples", "--cols -4294967295 --out " + (tmp / "b.png"), "--cols must be from 1 to 4096"},
+      {"make_pathfinder_samples", "--scale 4294967298 --out " + (tmp / "c.png"), "--scale must be from 1 to 32"},
+      // 65536 * 65536 overflows an int to 0, which passed the <= 4096 check.
+      {"make_pathfinder_samples", "--rows 65536 --cols 65536 --out " + (tmp / "d.png"), "--rows must be from 1 to 4096"},
+      {"make_pathfinder_samples", "--rows 4096 --cols 2 --out " + (tmp / "d.png"),
+       "--rows x --cols must be at most 4096 images, got 4096 x 2 = 8192"},
+      {"make_pathfinder_samples", "--rows 4096 --cols 1 --scale 32 --out " + (tmp / "d.png"),
+       "more than 16384 a side"},
+      {"make_pathfinder_samples", "--first -1 --out " + (tmp / "d.png"), "--first must be from 0 to"},
+      {"inspect_mixer", "--weights " + (tmp / "none.safetensors") + " --seq-len 8 --vocab 4 --cell 4294967297",
+       "--cell must be from 0 to"},
+  };
+  for (const Case& c : cases) {
+    pmx_test::AppRun run = pmx_test::run_app(c.app, c.flags);
+    if (!run.built) {
+      MESSAGE("apps/" << c.app << " not built (PMX_BUILD_APPS=OFF): skipped");
+      continue;
+    }
+    INFO(c.app << " " << c.flags << " -> " << run.output);
+    CHECK(run.status != 0);
+    CHECK(run.output.find(c.message) != std::string::npos);
+  }
+  for (const char* png : {"a.png", "b.png", "c.png", "d.png"}) CHECK(!fs::exists(tmp / png));
 }
 
 TEST_CASE("real_apps: tiny end-to-end runs of every task adapter write a summary with the test accuracy") {

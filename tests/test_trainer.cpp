@@ -368,12 +368,6 @@ TEST_CASE("trainer: a short end-to-end adding run at N = 16 lowers the validatio
 }
 
 TEST_CASE("trainer: the synthetic app rejects bad flags with a message and a non-zero exit") {
-  // The app sits beside the tests in the build tree when apps are built.
-  fs::path app = fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "apps" / "synthetic";
-  if (!fs::exists(app)) {
-    MESSAGE("apps/synthetic not built (PMX_BUILD_APPS=OFF): skipped");
-    return;
-  }
   TempDir tmp("cli");
   std::ofstream(tmp / "corrupt.ckpt") << "garbage";
   struct Case {
@@ -385,19 +379,23 @@ TEST_CASE("trainer: the synthetic app rejects bad flags with a message and a non
                {"--resume " + (tmp / "missing.ckpt"), "missing.ckpt"},
                {"--resume " + (tmp / "corrupt.ckpt"), "corrupt.ckpt"},
                {"--schedule step", "--schedule must be"},
-               {"--bogus 3", "--bogus"}};
+               {"--bogus 3", "--bogus"},
+               // Values that do not fit: refused, not clamped or cut to an int.
+               {"--n 99999999999999999999999", "option --n: '99999999999999999999999' is out of range"},
+               {"--seed -99999999999999999999", "option --seed: '-99999999999999999999' is out of range"},
+               {"--lr 1e999", "option --lr: '1e999' is out of range"},
+               {"--threads 4294967297", "--threads must be from 1 to 1024, got 4294967297"},
+               {"--threads 0", "--threads must be from 1 to 1024, got 0"}};
   for (const Case& c : cases) {
-    std::string cmd = app.string() + " --n 8 --steps 1 --quiet --checkpoint none --log none --plot none " + c.flags +
-                      " 2>&1";
-    FILE* pipe = popen(cmd.c_str(), "r");
-    REQUIRE(pipe);
-    std::string out;
-    char buf[512];
-    while (std::fgets(buf, sizeof buf, pipe)) out += buf;
-    int status = pclose(pipe);
-    INFO(c.flags << " -> " << out);
-    CHECK(status != 0);
-    CHECK(out.find(c.message) != std::string::npos);
+    pmx_test::AppRun run =
+        pmx_test::run_app("synthetic", "--n 8 --steps 1 --quiet --checkpoint none --log none --plot none --mixing none " + c.flags);
+    if (!run.built) {
+      MESSAGE("apps/synthetic not built (PMX_BUILD_APPS=OFF): skipped");
+      return;
+    }
+    INFO(c.flags << " -> " << run.output);
+    CHECK(run.status != 0);
+    CHECK(run.output.find(c.message) != std::string::npos);
   }
 }
 

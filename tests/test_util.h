@@ -2,6 +2,7 @@
 #pragma once
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -27,6 +28,30 @@ struct TempDir {
 inline void write_text(const std::string& path, const std::string& text) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   std::ofstream(path, std::ios::binary) << text;
+}
+
+// What an app printed (stdout and stderr) and its exit status.
+struct AppRun {
+  bool built = false;  // false: the app is not in the build tree (PMX_BUILD_APPS=OFF); nothing ran
+  int status = -1;     // as pclose returns it: 0 on success
+  std::string output;
+};
+
+// Runs build/apps/<name> with `flags` (split by the shell) and collects what it printed.
+inline AppRun run_app(const std::string& name, const std::string& flags) {
+  // The apps sit beside the tests in the build tree when they are built.
+  std::filesystem::path app =
+      std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path() / "apps" / name;
+  AppRun r;
+  if (!std::filesystem::exists(app)) return r;
+  r.built = true;
+  std::string cmd = app.string() + " " + flags + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return r;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, pipe)) r.output += buf;
+  r.status = pclose(pipe);
+  return r;
 }
 
 }  // namespace pmx_test

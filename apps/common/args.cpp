@@ -1,5 +1,6 @@
 #include "apps/common/args.h"
 
+#include <cerrno>
 #include <cstdlib>
 #include <sstream>
 
@@ -39,10 +40,17 @@ bool ArgParser::add_flag(const std::string& flag, const std::string& help) {
 
 static void check_parses(const std::string& flag, const std::string& value, bool integer) {
   char* end = nullptr;
+  errno = 0;
   if (integer) std::strtoll(value.c_str(), &end, 10);
   else std::strtod(value.c_str(), &end);
   PMX_CHECK(!value.empty() && *end == '\0', "option ", flag, ": '", value, "' is not ",
             integer ? "an integer" : "a number");
+  // strtoll clamps to INT64_MIN/MAX and strtod to +-HUGE_VAL or a (near) zero, and say so in
+  // errno only: without this check 99999999999999999999 would silently run as 9223372036854775807.
+  PMX_CHECK(errno != ERANGE, "option ", flag, ": '", value, "' is out of range (",
+            integer ? "an integer from -9223372036854775808 to 9223372036854775807"
+                    : "a number of magnitude from about 2.2e-308 to 1.8e308, or 0",
+            ")");
 }
 
 void ArgParser::parse(int argc, char** argv) {
@@ -98,6 +106,11 @@ const ArgParser::Option& ArgParser::find(const std::string& flag, Kind kind) con
 }
 
 int64_t ArgParser::get_int(const std::string& f) const { return std::strtoll(find(f, Kind::Int).value.c_str(), nullptr, 10); }
+int64_t ArgParser::get_int(const std::string& f, int64_t min, int64_t max) const {
+  const int64_t v = get_int(f);
+  PMX_CHECK(v >= min && v <= max, f, " must be from ", min, " to ", max, ", got ", v);
+  return v;
+}
 double ArgParser::get_double(const std::string& f) const { return std::strtod(find(f, Kind::Double).value.c_str(), nullptr); }
 std::string ArgParser::get_string(const std::string& f) const { return find(f, Kind::String).value; }
 bool ArgParser::get_flag(const std::string& f) const { return find(f, Kind::Flag).value == "true"; }

@@ -8,6 +8,7 @@
 //   if (args.help_requested()) { std::cout << args.help(); return 0; }
 //   epochs = args.get_int("--epochs");
 #pragma once
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -24,12 +25,16 @@ class ArgParser {
   bool add_flag(const std::string& flag, const std::string& help);  // boolean, default false
 
   // Reads argv; `--flag value` or `--flag=value`. Throws pmx::Error naming the flag on unknown
-  // flags, missing values and values that do not parse.
+  // flags, missing values, values that do not parse and values out of the type's range (an
+  // integer outside int64, a number that overflows a double or underflows to zero).
   void parse(int argc, char** argv);
   bool help_requested() const { return help_; }
   std::string help() const;
 
   int64_t get_int(const std::string& flag) const;
+  // The value, checked to be in [min, max]: else throws pmx::Error "<flag> must be from <min> to
+  // <max>, got <value>". Use it for every value the app narrows (to int) or must bound.
+  int64_t get_int(const std::string& flag, int64_t min, int64_t max) const;
   double get_double(const std::string& flag) const;
   std::string get_string(const std::string& flag) const;
   bool get_flag(const std::string& flag) const;
@@ -48,6 +53,9 @@ class ArgParser {
   std::map<std::string, Option> options_;
   bool help_ = false;
 };
+
+// The most threads an app accepts for --threads (more would only fail to start).
+constexpr int64_t kMaxThreads = 1024;
 
 // The items of a comma-separated flag value ("2:1500,4:2000" -> {"2:1500", "4:2000"}; "" -> {}),
 // for the caller to check one by one.

@@ -84,8 +84,7 @@ uint64_t apply_loop_flags(const ArgParser& args) {
   PMX_CHECK(args.get_int("--warmup") >= 0, "--warmup must be >= 0, got ", args.get_int("--warmup"));
   PMX_CHECK(args.get_int("--eval-size") >= 1 && args.get_int("--test-size") >= 0,
             "--eval-size must be >= 1 and --test-size >= 0");
-  int threads = int(args.get_int("--threads"));
-  PMX_CHECK(threads >= 1, "--threads must be >= 1, got ", threads);
+  const int threads = int(args.get_int("--threads", 1, kMaxThreads));
   set_num_threads(threads);
   uint64_t seed = uint64_t(args.get_int("--seed"));
   manual_seed(seed);
@@ -234,7 +233,7 @@ int run_classification(const ArgParser& args, const std::string& app, const std:
 
   tc.max_seconds = args.get_double("--max-minutes") * 60;
 
-  int threads = int(args.get_int("--threads"));
+  const int threads = int(args.get_int("--threads", 1, kMaxThreads));
   char budget[64] = "";
   if (tc.max_seconds > 0) std::snprintf(budget, sizeof budget, " or %g min", args.get_double("--max-minutes"));
   std::string model_name = args.get_string("--model");
