@@ -39,7 +39,7 @@ int run(int argc, char** argv) {
   apps::ArgParser args("inspect_mixer", "Write the effective mixing matrix of a Paramixer block as a PNG heatmap.");
   args.add_string("--weights", "", "weights file (safetensors, official parameter names); required");
   args.add_string("--out", "mixer.png", "PNG to write");
-  args.add_int("--seq-len", 0, "N of the input");
+  args.add_int("--seq-len", 0, "N of the input (2 to 2048); required");
   args.add_int("--vocab", 0, "token model: vocabulary size");
   args.add_int("--input-features", 0, "real-valued model: features per position (2: adding problem)");
   args.add_int("--dim", 32, "d");
@@ -68,7 +68,7 @@ int run(int argc, char** argv) {
   const int cell = int(args.get_int("--cell", 0, 8192));
 
   nn::ParamixerConfig c;
-  c.seq_len = args.get_int("--seq-len");
+  c.seq_len = args.get_int("--seq-len", 2, nn::kMaxInteractionLen);  // effective_interaction's limit
   c.vocab = args.get_int("--vocab");
   c.input_features = args.get_int("--input-features");
   c.dim = args.get_int("--dim");

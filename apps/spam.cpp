@@ -41,7 +41,7 @@ int run(int argc, char** argv) {
   d.eval_size = 600;
   d.test_size = 600;
   apps::declare_model_flags(args, d);
-  args.add_int("--n", apps::kSpamSeqLen, "bytes kept of every body (sequence length)");
+  args.add_int("--n", apps::kSpamSeqLen, "bytes kept of every body (sequence length, 2 to 65536)");
   args.parse(argc, argv);
   if (args.help_requested()) {
     std::cout << args.help();
@@ -49,9 +49,8 @@ int run(int argc, char** argv) {
   }
   uint64_t seed = apps::apply_run_flags(args);
   apps::SpamOptions options;
-  options.seq_len = args.get_int("--n");
+  options.seq_len = args.get_int("--n", 2, apps::kSpamMaxSeqLen);
   options.seed = seed;
-  PMX_CHECK(options.seq_len >= 2, "--n must be >= 2, got ", options.seq_len);
   std::string dir = args.get_string("--data-dir");
   if (dir.empty()) dir = apps::default_data_dir("spam-assassin");
   apps::TokenDataset data = apps::load_spam(dir, options, std::cout);

@@ -74,7 +74,7 @@ int run(int argc, char** argv) {
   apps::ArgParser args("synthetic",
                        "Train Paramixer or a Transformer on the adding problem or temporal order (Paramixer paper).");
   args.add_string("--task", "adding", "adding | order");
-  args.add_int("--n", 1024, "sequence length (>= 2)");
+  args.add_int("--n", 1024, "sequence length (2 to 1048576)");
   args.add_string("--model", "paramixer", "paramixer | transformer");
   args.add_string("--protocol", "chord", "Paramixer sparsity protocol: chord | cdil");
   args.add_int("--layers", 1, "Paramixer blocks / Transformer encoder layers");
@@ -110,12 +110,11 @@ int run(int argc, char** argv) {
   }
   std::string task_name = args.get_string("--task"), model_name = args.get_string("--model");
   std::string protocol = args.get_string("--protocol");
-  int64_t n = args.get_int("--n");
+  const int64_t n = args.get_int("--n", 2, apps::kMaxSeqLen);
   PMX_CHECK(task_name == "adding" || task_name == "order", "--task must be adding or order, got '", task_name, "'");
   PMX_CHECK(model_name == "paramixer" || model_name == "transformer", "--model must be paramixer or transformer, got '",
             model_name, "'");
   PMX_CHECK(protocol == "chord" || protocol == "cdil", "--protocol must be chord or cdil, got '", protocol, "'");
-  PMX_CHECK(n >= 2, "--n must be >= 2, got ", n);
   PMX_CHECK(args.get_int("--layers") >= 1 && args.get_int("--dim") >= 1 && args.get_int("--hidden") >= 1 &&
                 args.get_int("--heads") >= 1,
             "--layers, --dim, --hidden and --heads must be >= 1");

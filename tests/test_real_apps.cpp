@@ -399,6 +399,10 @@ TEST_CASE("real_apps: the apps refuse values that do not fit an int instead of c
       {"make_pathfinder_samples", "--first -1 --out " + (tmp / "d.png"), "--first must be from 0 to"},
       {"inspect_mixer", "--weights " + (tmp / "none.safetensors") + " --seq-len 8 --vocab 4 --cell 4294967297",
        "--cell must be from 0 to"},
+      // Sequence lengths: bounded before anything is allocated or fetched.
+      {"inspect_mixer", "--weights " + (tmp / "none.safetensors") + " --seq-len 4611686018427387904 --vocab 4",
+       "--seq-len must be from 2 to 2048, got 4611686018427387904"},
+      {"spam", "--n 4294967296 --data-dir /dev/null/none", "--n must be from 2 to 65536, got 4294967296"},
   };
   for (const Case& c : cases) {
     pmx_test::AppRun run = pmx_test::run_app(c.app, c.flags);

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <set>
 #include <sstream>
 
@@ -146,6 +147,14 @@ TEST_CASE("spam: the split is 80/10/10 per class, keeps duplicates together, and
 
   o.seq_len = 0;
   CHECK(error_of([&] { make_spam_dataset(mails, o); }).find("seq_len") != std::string::npos);
+  // 6046 e-mails of 2^62 tokens each cannot be held: refused, naming the bound, before allocating.
+  o.seq_len = int64_t(1) << 62;
+  CHECK(error_of([&] { make_spam_dataset(mails, o); }) ==
+        "[spam] seq_len must be from 1 to 65536, got 4611686018427387904");
+  CHECK(error_of([&] { load_spam("/dev/null/none", o, std::cerr); }) ==
+        "[spam] seq_len must be from 1 to 65536, got 4611686018427387904");  // before it fetches anything
+  o.seq_len = kSpamMaxSeqLen;
+  CHECK(make_spam_dataset(mails, o).seq_len == kSpamMaxSeqLen);
   mails[0].label = 2;
   o.seq_len = 16;
   CHECK(error_of([&] { make_spam_dataset(mails, o); }).find("mail0: label 2") != std::string::npos);

@@ -372,7 +372,7 @@ TEST_CASE("trainer: the synthetic app rejects bad flags with a message and a non
   std::ofstream(tmp / "corrupt.ckpt") << "garbage";
   struct Case {
     std::string flags, message;
-  } cases[] = {{"--n 1", "--n must be >= 2"},
+  } cases[] = {{"--n 1", "--n must be from 2 to 1048576, got 1"},
                {"--task sorting", "--task must be adding or order"},
                {"--model rnn", "--model must be"},
                {"--protocol star", "--protocol must be"},
@@ -382,6 +382,9 @@ TEST_CASE("trainer: the synthetic app rejects bad flags with a message and a non
                {"--bogus 3", "--bogus"},
                // Values that do not fit: refused, not clamped or cut to an int.
                {"--n 99999999999999999999999", "option --n: '99999999999999999999999' is out of range"},
+               // num_factors never returned for N >= 2^62; a length far beyond any model is refused up front.
+               {"--n 4611686018427387904", "--n must be from 2 to 1048576, got 4611686018427387904"},
+               {"--n 1048577", "--n must be from 2 to 1048576, got 1048577"},
                {"--seed -99999999999999999999", "option --seed: '-99999999999999999999' is out of range"},
                {"--lr 1e999", "option --lr: '1e999' is out of range"},
                {"--threads 4294967297", "--threads must be from 1 to 1024, got 4294967297"},

@@ -52,6 +52,12 @@ struct ModelShape {
   int64_t seq_len = 0, vocab = 0, padding_idx = -1, classes = 2;
 };
 
+// The longest sequence an app accepts for a length flag (synthetic --n): 2^20, 32 times the
+// longest of the paper's synthetic table (2^15, docs/RESULTS.md). It is a sanity cap, not a
+// promise that such a run fits in memory: it turns absurd values into a clear error before
+// anything is built (2^62 used to hang num_factors, and N * d overflowed the flatten head).
+constexpr int64_t kMaxSeqLen = int64_t(1) << 20;
+
 void declare_model_flags(ArgParser& args, const ModelDefaults& defaults);
 
 // Checks every shared flag (throws pmx::Error naming the flag), sets the thread count and the

