@@ -13,6 +13,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "apps/common/json.h"
 #include "apps/common/model_flags.h"
 #include "apps/datasets/dna.h"
 #include "core/error.h"
@@ -55,7 +56,7 @@ int run(int argc, char** argv) {
   }
   std::printf("dna %s: %s\n", which.c_str(), apps::describe_counts(data).c_str());
   std::ostringstream data_json;
-  data_json << "{\"task\":\"" << which << "\",\"n\":" << data.seq_len << "}";
+  data_json << "{\"task\":" << apps::json_string(which) << ",\"n\":" << data.seq_len << "}";
   return apps::run_token_classification(args, "dna", which, data, "dna_" + which, seed, data_json.str());
 }
 

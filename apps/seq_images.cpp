@@ -14,6 +14,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "apps/common/json.h"
 #include "apps/common/model_flags.h"
 #include "apps/datasets/example_tasks.h"
 #include "core/error.h"
@@ -47,7 +48,7 @@ int run(int argc, char** argv) {
   apps::TokenDataset data = apps::sequential_images(apps::load_fashion_mnist(dir), val_fraction, seed);
   std::printf("seq_images: %s\n", apps::describe_counts(data).c_str());
   std::ostringstream data_json;
-  data_json << "{\"dataset\":\"fashion-mnist\",\"val_fraction\":" << val_fraction << "}";
+  data_json << "{\"dataset\":\"fashion-mnist\",\"val_fraction\":" << apps::json_number(val_fraction) << "}";
   return apps::run_token_classification(args, "seq_images", "", data, "seq_fashion_mnist", seed, data_json.str());
 }
 

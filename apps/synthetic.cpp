@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "apps/common/args.h"
+#include "apps/common/json.h"
 #include "apps/common/model_flags.h"
 #include "apps/common/report.h"
 #include "apps/common/trainer.h"
@@ -85,10 +86,11 @@ int run(int argc, char** argv) {
   args.add_double("--lr", 1e-3, "Adam learning rate");
   apps::declare_schedule_flags(args);
   args.add_int("--steps", 3000, "training steps (the most; --target or --max-minutes may stop earlier)");
-  args.add_double("--max-minutes", 0, "wall-clock budget of this run's loop; then validate, test, stop (<= 0: none)");
+  args.add_double("--max-minutes", 0, "wall-clock budget of this run's loop; then validate, test, stop (<= 0: none)",
+                  /*allow_infinite=*/true);
   args.add_int("--threads", 2, "OpenMP + OpenBLAS threads");
   args.add_int("--seed", 0, "seed of the initialisation and of the data streams");
-  args.add_double("--clip", 1.0, "gradient-norm clipping (<= 0: off)");
+  args.add_double("--clip", 1.0, "gradient-norm clipping (<= 0: off)", /*allow_infinite=*/true);
   args.add_int("--eval-every", 100, "validate every this many steps (<= 0: only at the end)");
   args.add_int("--eval-size", 1000, "validation sequences per evaluation");
   args.add_int("--test-size", 2000, "test sequences at the end");
@@ -148,11 +150,14 @@ int run(int argc, char** argv) {
   tc.progress = !args.get_flag("--quiet");
   // What must match for --resume to continue the same run (steps, threads, paths may change).
   std::ostringstream cfg;
-  cfg << "{\"task\":\"" << task_name << "\",\"n\":" << n << ",\"model\":\"" << model_name << "\",\"protocol\":\""
-      << protocol << "\",\"layers\":" << args.get_int("--layers") << ",\"dim\":" << args.get_int("--dim")
-      << ",\"hidden\":" << args.get_int("--hidden") << ",\"heads\":" << args.get_int("--heads")
-      << ",\"batch\":" << tc.batch << ",\"lr\":" << args.get_double("--lr") << ",\"seed\":" << seed
-      << ",\"clip\":" << tc.clip << apps::schedule_json(args) << "}";
+  // Numbers through json_number: the same text as std::ostream wrote for up to 6 significant
+  // digits (old checkpoints resume), all the digits beyond, null for an infinite --clip.
+  cfg << "{\"task\":" << apps::json_string(task_name) << ",\"n\":" << n << ",\"model\":" << apps::json_string(model_name)
+      << ",\"protocol\":" << apps::json_string(protocol) << ",\"layers\":" << args.get_int("--layers")
+      << ",\"dim\":" << args.get_int("--dim") << ",\"hidden\":" << args.get_int("--hidden")
+      << ",\"heads\":" << args.get_int("--heads") << ",\"batch\":" << tc.batch
+      << ",\"lr\":" << apps::json_number(args.get_double("--lr")) << ",\"seed\":" << seed
+      << ",\"clip\":" << apps::json_number(tc.clip) << apps::schedule_json(args) << "}";
   tc.metadata["synthetic_config"] = cfg.str();
 
   std::string metric = apps::metric_name(task->metric_kind());

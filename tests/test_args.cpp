@@ -1,16 +1,23 @@
 // The apps' command-line parser (apps/common/args.h): values that do not fit are refused with
-// a message naming the option, range checks name the option, the value and the range.
+// a message naming the option, range checks name the option, the value and the range; the
+// options and the run summaries are valid JSON (apps/common/json.h) whatever the spelling.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "apps/common/args.h"
+#include "apps/common/json.h"
+#include "apps/common/report.h"
 #include "core/error.h"
+#include "json_check.h"
 
 using namespace pmx;
 using namespace pmx::apps;
+using pmx_test::json_error;
 
 namespace {
 
@@ -68,4 +75,104 @@ TEST_CASE("args: get_int with a range names the option, the value and the range"
                        doctest::Contains("--n must be from 1 to 1024, got 0"), pmx::Error);
   CHECK(parsed({"--n", "1024"}).get_int("--n", 1, 1024) == 1024);
   CHECK_THROWS_AS(args.get_int("--lr", 0, 1), pmx::Error);  // not an integer option
+}
+
+TEST_CASE("args: the JSON checker of the tests is strict") {
+  for (const char* good : {"{}", "[]", "{\"a\": [1, -0.5, 1e-05, 1E+06, true, false, null, \"x\\n\\u00e9\"]}", " 0 ",
+                           "\"\xc3\xa9\""})
+    CHECK_MESSAGE(json_error(good) == "", good);
+  for (const char* bad : {"{\"a\": .001}", "{\"a\": +1}", "{\"a\": 08}", "{\"a\": nan}", "{\"a\": inf}",
+                          "{\"a\": -nan}", "{\"a\": NaN}", "\"a\nb\"", "\"\x01\"", "\"\xff\"", "{\"a\": 1,}", "{\"a\" 1}",
+                          "[1 2]", "{} {}", "\"\\x\"", "1.", "-"})
+    CHECK_MESSAGE(json_error(bad) != "", bad);
+}
+
+TEST_CASE("args: to_json writes the parsed values as valid JSON whatever the spelling") {
+  struct Case {
+    std::vector<std::string> argv;
+    std::string member;
+  } cases[] = {{{"--lr", ".001"}, "\"lr\": 0.001"},
+               {{"--lr", "+0.001"}, "\"lr\": 0.001"},
+               {{"--lr", "1e-3"}, "\"lr\": 0.001"},
+               {{"--lr", "0x1p-3"}, "\"lr\": 0.125"},
+               {{"--lr", "1."}, "\"lr\": 1,"},
+               {{"--lr", "0.1234567890123456789"}, "\"lr\": 0.12345678901234568,"},  // round-trip digits
+               {{"--n", "08"}, "\"n\": 8,"},
+               {{"--n", "+12"}, "\"n\": 12,"},
+               {{"--n", " -3"}, "\"n\": -3,"},
+               {{"--quiet"}, "\"quiet\": true"},
+               {{"--name", "a\"b\\c\nd\te\x01" "f\x7fg"}, "\"name\": \"a\\\"b\\\\c\\nd\\te\\u0001f\x7fg\""},
+               {{"--name", "caf\xc3\xa9"}, "\"name\": \"caf\xc3\xa9\""},            // UTF-8 as is
+               {{"--name", "bad\xff"}, "\"name\": \"bad\\ufffd\""}};            // not UTF-8: replaced
+  for (const Case& c : cases) {
+    std::string json = parsed(c.argv).to_json();
+    INFO(c.argv[0] << " " << (c.argv.size() > 1 ? c.argv[1] : "") << " -> " << json);
+    CHECK(json_error(json) == "");
+    CHECK(json.find(c.member) != std::string::npos);
+  }
+  // What is written reads back as the value parsed.
+  ArgParser p = parsed({"--lr", "0.1234567890123456789"});
+  std::string json = p.to_json();
+  CHECK(std::strtod(json.c_str() + json.find("\"lr\": ") + 6, nullptr) == p.get_double("--lr"));
+}
+
+TEST_CASE("args: NaN is refused; infinity only where the option allows it, written as null") {
+  ArgParser args = declared();
+  args.add_double("--clip", 1.0, "infinity allowed", /*allow_infinite=*/true);
+  parse(args, {"--clip", "inf"});
+  CHECK(std::isinf(args.get_double("--clip")));
+  CHECK(args.to_json().find("\"clip\": null") != std::string::npos);
+  CHECK(json_error(args.to_json()) == "");
+  for (const char* inf : {"inf", "-Infinity", "INF"}) {
+    const std::string message = "option --lr: '" + std::string(inf) + "' is not a finite number";
+    CHECK_THROWS_WITH_AS(parsed({"--lr", inf}), doctest::Contains(message.c_str()), pmx::Error);
+  }
+  for (const char* nan : {"nan", "-nan", "NAN(123)"}) {
+    const std::string message = "option --lr: '" + std::string(nan) + "' is not a number";
+    CHECK_THROWS_WITH_AS(parsed({"--lr", nan}), doctest::Contains(message.c_str()), pmx::Error);
+    ArgParser c = declared();
+    c.add_double("--clip", 1.0, "infinity allowed", true);
+    CHECK_THROWS_WITH_AS(parse(c, {"--clip", nan}), doctest::Contains("is not a number"), pmx::Error);
+  }
+}
+
+TEST_CASE("args: json_number and json_string, the one JSON writer of the apps") {
+  CHECK(json_number(0.001) == "0.001");
+  CHECK(json_number(1e-4) == "0.0001");
+  CHECK(json_number(1e-5) == "1e-05");
+  CHECK(json_number(1e6) == "1e+06");  // as std::ostream wrote it: old checkpoint configs still match
+  CHECK(json_number(3) == "3");
+  CHECK(json_number(-0.0) == "-0");
+  CHECK(json_number(0.1 + 0.2) == "0.30000000000000004");
+  CHECK(json_number(NAN) == "null");
+  CHECK(json_number(INFINITY) == "null");
+  CHECK(json_number(-INFINITY) == "null");
+  for (double v : {0.1, 1.0 / 3, 2.5e-310, 1.7976931348623157e308, -123456.789, 5e-324}) {
+    std::string text = json_number(v);
+    CHECK_MESSAGE(json_error(text) == "", text);
+    CHECK(std::strtod(text.c_str(), nullptr) == v);
+  }
+  CHECK(json_string("plain") == "\"plain\"");
+  CHECK(json_string("q\"b\\") == "\"q\\\"b\\\\\"");
+  CHECK(json_string(std::string("\b\f\n\r\t\x1f\0", 7)) == "\"\\b\\f\\n\\r\\t\\u001f\\u0000\"");
+  CHECK(json_string("\xe2\x82\xac \xf0\x9f\x98\x80") == "\"\xe2\x82\xac \xf0\x9f\x98\x80\"");
+  CHECK(json_string("\xc0\xaf \xed\xa0\x80 \xe2\x82") == "\"\\ufffd\\ufffd \\ufffd\\ufffd\\ufffd \\ufffd\\ufffd\"");
+}
+
+TEST_CASE("args: Summary writes non-finite numbers as null and escapes keys and strings") {
+  Summary s;
+  s.set("loss", NAN);
+  s.set("rate", INFINITY);
+  s.set("ok", 87.25);
+  s.set("path", std::string("a\tb\x01\nc\"d"));
+  s.set("k\"ey", 1.0);
+  s.set_json("config", parsed({"--lr", ".5", "--name", "x\ny"}).to_json());
+  std::string json = s.to_json();
+  INFO(json);
+  CHECK(json_error(json) == "");
+  CHECK(json.find("\"loss\": null") != std::string::npos);
+  CHECK(json.find("\"rate\": null") != std::string::npos);
+  CHECK(json.find("\"ok\": 87.25") != std::string::npos);
+  CHECK(json.find("\"path\": \"a\\tb\\u0001\\nc\\\"d\"") != std::string::npos);
+  CHECK(json.find("\"k\\\"ey\": 1") != std::string::npos);
 }

@@ -3,6 +3,7 @@
 // with tiny end-to-end runs that need no fetched data.
 #include <doctest/doctest.h>
 
+#include "json_check.h"
 #include "test_util.h"
 #include <unistd.h>
 
@@ -350,6 +351,25 @@ TEST_CASE("real_apps: the model flags build the configured Paramixer or Transfor
   CHECK(resolve_path("auto", "run", ".csv") == "run.csv");
   CHECK(resolve_path("none", "run", ".csv") == "");
   CHECK(resolve_path("a.csv", "run", ".csv") == "a.csv");
+}
+
+TEST_CASE("real_apps: the run config JSON is valid, keeps its old text, and reads back every value") {
+  StateGuard guard;
+  ModelDefaults d;
+  ModelShape shape{64, 10, 0, 3};
+  // The default config's text exactly as before: checkpoints written then still resume.
+  CHECK(run_config_json(parsed(d, {}), shape, "{\"x\":1}") ==
+        "{\"model\":\"paramixer\",\"protocol\":\"chord\",\"layers\":1,\"dim\":32,\"hidden\":32,\"heads\":4,"
+        "\"head\":\"flatten\",\"position_table\":1,\"p1\":0,\"p2\":0,\"batch\":32,\"lr\":0.001,\"clip\":1,"
+        "\"seed\":0,\"seq_len\":64,\"vocab\":10,\"classes\":3,\"data\":{\"x\":1}}");
+  std::string json = run_config_json(parsed(d, {"--clip", "inf", "--lr", "1.23456789e-4", "--embedding-init", "1e6",
+                                                "--schedule", "cosine"}),
+                                     shape, "");
+  INFO(json);
+  CHECK(pmx_test::json_error(json) == "");
+  CHECK(json.find("\"clip\":null") != std::string::npos);
+  CHECK(json.find("\"lr\":0.000123456789,") != std::string::npos);  // not cut to 6 digits
+  CHECK(json.find("\"embedding_init\":1e+06,") != std::string::npos);
 }
 
 TEST_CASE("real_apps: apply_run_flags and make_model reject bad flags, naming them") {

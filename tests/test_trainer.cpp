@@ -3,6 +3,7 @@
 // synthetic app rejects bad flags with a clear message and a non-zero exit.
 #include <doctest/doctest.h>
 
+#include "json_check.h"
 #include "test_util.h"
 
 #include <unistd.h>
@@ -399,6 +400,43 @@ TEST_CASE("trainer: the synthetic app rejects bad flags with a message and a non
     INFO(c.flags << " -> " << run.output);
     CHECK(run.status != 0);
     CHECK(run.output.find(c.message) != std::string::npos);
+  }
+}
+
+TEST_CASE("trainer: the synthetic app's --summary is valid JSON for every spelling the parser accepts") {
+  TempDir tmp("summary");
+  const std::string base = "--n 8 --steps 1 --batch 4 --dim 4 --hidden 4 --eval-size 8 --test-size 8 --threads 1 "
+                           "--quiet --checkpoint none --log none --plot none --mixing none --summary " +
+                           (tmp / "s.json") + " ";
+  struct Case {
+    std::string flags, member;
+  } cases[] = {{"--lr .001", "\"lr\": 0.001,"},
+               {"--lr +0.001", "\"lr\": 0.001,"},
+               {"--batch 08", "\"batch\": 8,"},
+               {"--max-minutes inf", "\"max-minutes\": null,"},  // no budget
+               {"--clip inf", "\"clip\": null,"},                // no clipping
+               {"--clip -1e-0", "\"clip\": -1,"}};
+  for (const Case& c : cases) {
+    fs::remove(tmp / "s.json");
+    pmx_test::AppRun run = pmx_test::run_app("synthetic", base + c.flags);
+    if (!run.built) {
+      MESSAGE("apps/synthetic not built (PMX_BUILD_APPS=OFF): skipped");
+      return;
+    }
+    std::ifstream in(tmp / "s.json");
+    std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    INFO(c.flags << " -> " << run.output << json);
+    CHECK(run.status == 0);
+    CHECK(pmx_test::json_error(json) == "");
+    CHECK(json.find(c.member) != std::string::npos);
+  }
+  // Not-a-number makes no sense anywhere, infinity not where it is no setting at all.
+  for (const char* bad : {"--clip nan", "--lr inf", "--target inf", "--target nan", "--max-minutes nan"}) {
+    pmx_test::AppRun run = pmx_test::run_app("synthetic", base + bad);
+    INFO(bad << " -> " << run.output);
+    CHECK(run.status != 0);
+    CHECK((run.output.find("is not a number") != std::string::npos ||
+           run.output.find("is not a finite number") != std::string::npos));
   }
 }
 

@@ -1,9 +1,11 @@
 #include "apps/common/args.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <sstream>
 
+#include "apps/common/json.h"
 #include "core/error.h"
 
 namespace pmx::apps {
@@ -22,9 +24,9 @@ int64_t ArgParser::add_int(const std::string& flag, int64_t v, const std::string
   options_[flag] = {Kind::Int, std::to_string(v), std::to_string(v), help};
   return v;
 }
-double ArgParser::add_double(const std::string& flag, double v, const std::string& help) {
+double ArgParser::add_double(const std::string& flag, double v, const std::string& help, bool allow_infinite) {
   order_.push_back(flag);
-  options_[flag] = {Kind::Double, format_double(v), format_double(v), help};
+  options_[flag] = {Kind::Double, format_double(v), format_double(v), help, allow_infinite};
   return v;
 }
 std::string ArgParser::add_string(const std::string& flag, const std::string& v, const std::string& help) {
@@ -38,11 +40,12 @@ bool ArgParser::add_flag(const std::string& flag, const std::string& help) {
   return false;
 }
 
-static void check_parses(const std::string& flag, const std::string& value, bool integer) {
+static void check_parses(const std::string& flag, const std::string& value, bool integer, bool allow_infinite) {
   char* end = nullptr;
   errno = 0;
+  double number = 0;
   if (integer) std::strtoll(value.c_str(), &end, 10);
-  else std::strtod(value.c_str(), &end);
+  else number = std::strtod(value.c_str(), &end);
   PMX_CHECK(!value.empty() && *end == '\0', "option ", flag, ": '", value, "' is not ",
             integer ? "an integer" : "a number");
   // strtoll clamps to INT64_MIN/MAX and strtod to +-HUGE_VAL or a (near) zero, and say so in
@@ -51,6 +54,8 @@ static void check_parses(const std::string& flag, const std::string& value, bool
             integer ? "an integer from -9223372036854775808 to 9223372036854775807"
                     : "a number of magnitude from about 2.2e-308 to 1.8e308, or 0",
             ")");
+  PMX_CHECK(!std::isnan(number), "option ", flag, ": '", value, "' is not a number");
+  PMX_CHECK(!std::isinf(number) || allow_infinite, "option ", flag, ": '", value, "' is not a finite number");
 }
 
 void ArgParser::parse(int argc, char** argv) {
@@ -79,8 +84,8 @@ void ArgParser::parse(int argc, char** argv) {
       PMX_CHECK(i + 1 < argc, "option ", flag, " needs a value");
       value = argv[++i];
     }
-    if (opt.kind == Kind::Int) check_parses(flag, value, true);
-    if (opt.kind == Kind::Double) check_parses(flag, value, false);
+    if (opt.kind == Kind::Int) check_parses(flag, value, true, false);
+    if (opt.kind == Kind::Double) check_parses(flag, value, false, opt.allow_infinite);
     opt.value = value;
   }
 }
@@ -115,26 +120,21 @@ double ArgParser::get_double(const std::string& f) const { return std::strtod(fi
 std::string ArgParser::get_string(const std::string& f) const { return find(f, Kind::String).value; }
 bool ArgParser::get_flag(const std::string& f) const { return find(f, Kind::Flag).value == "true"; }
 
-static std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') { out += "\\n"; continue; }
-    out += c;
-  }
-  return out;
-}
-
 std::string ArgParser::to_json() const {
-  std::ostringstream s;
-  s << "{";
+  // The parsed values, not the text given: "--lr .001" or "--batch 08" are no JSON numbers.
+  std::string s = "{";
   for (size_t i = 0; i < order_.size(); ++i) {
-    const Option& o = options_.at(order_[i]);
-    s << (i ? ", " : "") << "\"" << order_[i].substr(2) << "\": ";
-    if (o.kind == Kind::String) s << "\"" << json_escape(o.value) << "\"";
-    else s << o.value;
+    const std::string& flag = order_[i];
+    const Option& o = options_.at(flag);
+    s += (i ? ", " : "") + json_string(flag.substr(2)) + ": ";
+    switch (o.kind) {
+      case Kind::Int: s += std::to_string(get_int(flag)); break;
+      case Kind::Double: s += json_number(get_double(flag)); break;
+      case Kind::String: s += json_string(o.value); break;
+      case Kind::Flag: s += get_flag(flag) ? "true" : "false"; break;
+    }
   }
-  return s.str() + "}";
+  return s + "}";
 }
 
 std::vector<std::string> split_commas(const std::string& text) {

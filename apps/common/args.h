@@ -20,13 +20,17 @@ class ArgParser {
   ArgParser(std::string program, std::string description);
 
   int64_t add_int(const std::string& flag, int64_t default_value, const std::string& help);
-  double add_double(const std::string& flag, double default_value, const std::string& help);
+  // A number option. NaN is always refused, +-infinity unless allow_infinite (for settings where
+  // it means something: no budget, no clipping); the JSON of the options writes it as null.
+  double add_double(const std::string& flag, double default_value, const std::string& help,
+                    bool allow_infinite = false);
   std::string add_string(const std::string& flag, const std::string& default_value, const std::string& help);
   bool add_flag(const std::string& flag, const std::string& help);  // boolean, default false
 
   // Reads argv; `--flag value` or `--flag=value`. Throws pmx::Error naming the flag on unknown
   // flags, missing values, values that do not parse and values out of the type's range (an
-  // integer outside int64, a number that overflows a double or underflows to zero).
+  // integer outside int64, a number that overflows a double or underflows to zero, NaN, an
+  // infinity the option does not allow).
   void parse(int argc, char** argv);
   bool help_requested() const { return help_; }
   std::string help() const;
@@ -38,7 +42,9 @@ class ArgParser {
   double get_double(const std::string& flag) const;
   std::string get_string(const std::string& flag) const;
   bool get_flag(const std::string& flag) const;
-  // Every option and its value, as a JSON object (written into logs and checkpoints).
+  // Every option and its parsed value, as a JSON object (written into summaries): integers and
+  // numbers as JSON numbers whatever their spelling (".001", "+1", "08"), infinity as null,
+  // strings escaped (apps/common/json.h).
   std::string to_json() const;
 
  private:
@@ -46,6 +52,7 @@ class ArgParser {
   struct Option {
     Kind kind;
     std::string value, default_value, help;
+    bool allow_infinite = false;  // Double only
   };
   const Option& find(const std::string& flag, Kind kind) const;
   std::string program_, description_;

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "apps/common/json.h"
 #include "apps/common/report.h"
 #include "apps/datasets/token_dataset.h"
 #include "core/error.h"
@@ -34,12 +35,14 @@ void declare_model_flags(ArgParser& args, const ModelDefaults& d) {
   args.add_double("--lr", d.lr, "Adam learning rate");
   declare_schedule_flags(args);
   args.add_int("--steps", d.steps, "training steps (the most; --max-minutes may stop earlier)");
-  args.add_double("--max-minutes", 0, "wall-clock budget of this run's loop; then validate, test, stop (<= 0: none)");
+  args.add_double("--max-minutes", 0, "wall-clock budget of this run's loop; then validate, test, stop (<= 0: none)",
+                  /*allow_infinite=*/true);
   args.add_int("--threads", d.threads, "OpenMP + OpenBLAS threads");
   args.add_int("--seed", 0, "seed of the initialisation, the data split/generator and the batch order");
   args.add_double("--clip", d.clip,
                   "gradient-norm clipping (<= 0: off; the official code clips its genome runs at 1.0 "
-                  "but not the long-range-benchmark ones: --clip 0 there)");
+                  "but not the long-range-benchmark ones: --clip 0 there)",
+                  /*allow_infinite=*/true);
   args.add_int("--eval-every", d.eval_every, "validate every this many steps (<= 0: only at the end)");
   args.add_int("--eval-size", d.eval_size, "validation sequences per evaluation");
   args.add_int("--test-size", d.test_size, "test sequences at the end");
@@ -168,26 +171,27 @@ std::unique_ptr<nn::Module> make_model(const ArgParser& args, const ModelShape& 
 static std::string embedding_init_json(const ArgParser& args) {
   double r = args.get_double("--embedding-init");
   if (r == 0) return "";
-  std::ostringstream out;
-  out << ",\"embedding_init\":" << r;
-  return out.str();
+  return ",\"embedding_init\":" + json_number(r);
 }
 
 static std::string weights_from_json(const ArgParser& args) {
   const std::string w = args.get_string("--weights-from");
-  return w == "embedding" ? "" : ",\"weights_from\":\"" + w + "\"";
+  return w == "embedding" ? "" : ",\"weights_from\":" + json_string(w);
 }
 
+// The numbers through json_number: the text of values of up to 6 significant digits is what
+// std::ostream wrote before (old checkpoints resume), more digits are kept, infinity is null.
 std::string run_config_json(const ArgParser& args, const ModelShape& shape, const std::string& data_json) {
   std::ostringstream cfg;
-  cfg << "{\"model\":\"" << args.get_string("--model") << "\",\"protocol\":\"" << args.get_string("--protocol")
-      << "\",\"layers\":" << args.get_int("--layers") << ",\"dim\":" << args.get_int("--dim")
-      << ",\"hidden\":" << args.get_int("--hidden") << ",\"heads\":" << args.get_int("--heads") << ",\"head\":\""
-      << args.get_string("--head") << "\",\"position_table\":" << args.get_int("--position-table")
-      << ",\"p1\":" << args.get_double("--p1") << ",\"p2\":" << args.get_double("--p2")
+  cfg << "{\"model\":" << json_string(args.get_string("--model"))
+      << ",\"protocol\":" << json_string(args.get_string("--protocol")) << ",\"layers\":" << args.get_int("--layers")
+      << ",\"dim\":" << args.get_int("--dim") << ",\"hidden\":" << args.get_int("--hidden")
+      << ",\"heads\":" << args.get_int("--heads") << ",\"head\":" << json_string(args.get_string("--head"))
+      << ",\"position_table\":" << args.get_int("--position-table")
+      << ",\"p1\":" << json_number(args.get_double("--p1")) << ",\"p2\":" << json_number(args.get_double("--p2"))
       << embedding_init_json(args) << weights_from_json(args)
-      << ",\"batch\":" << args.get_int("--batch") << ",\"lr\":" << args.get_double("--lr")
-      << ",\"clip\":" << args.get_double("--clip") << ",\"seed\":" << args.get_int("--seed")
+      << ",\"batch\":" << args.get_int("--batch") << ",\"lr\":" << json_number(args.get_double("--lr"))
+      << ",\"clip\":" << json_number(args.get_double("--clip")) << ",\"seed\":" << args.get_int("--seed")
       << ",\"seq_len\":" << shape.seq_len << ",\"vocab\":" << shape.vocab << ",\"classes\":" << shape.classes
       << schedule_json(args) << ",\"data\":" << (data_json.empty() ? "{}" : data_json) << "}";
   return cfg.str();

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "apps/common/json.h"
 #include "core/error.h"
 
 namespace pmx::apps {
@@ -65,22 +66,9 @@ void CsvLog::row(const std::vector<double>& values) {
   std::fflush(file_);
 }
 
-void Summary::set(const std::string& key, double value) {
-  std::ostringstream s;
-  s.precision(10);
-  if (std::isfinite(value)) s << value;
-  else s << "null";
-  set_json(key, s.str());
-}
+void Summary::set(const std::string& key, double value) { set_json(key, json_number(value)); }
 
-void Summary::set(const std::string& key, const std::string& value) {
-  std::string quoted = "\"";
-  for (char c : value) {
-    if (c == '"' || c == '\\') quoted += '\\';
-    quoted += c;
-  }
-  set_json(key, quoted + "\"");
-}
+void Summary::set(const std::string& key, const std::string& value) { set_json(key, json_string(value)); }
 
 void Summary::set_json(const std::string& key, const std::string& json) {
   for (auto& field : fields_)
@@ -91,7 +79,7 @@ void Summary::set_json(const std::string& key, const std::string& json) {
 std::string Summary::to_json() const {
   std::string out = "{\n";
   for (size_t i = 0; i < fields_.size(); ++i)
-    out += "  \"" + fields_[i].first + "\": " + fields_[i].second + (i + 1 < fields_.size() ? ",\n" : "\n");
+    out += "  " + json_string(fields_[i].first) + ": " + fields_[i].second + (i + 1 < fields_.size() ? ",\n" : "\n");
   return out + "}\n";
 }
 

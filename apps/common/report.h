@@ -45,6 +45,7 @@ class CsvLog {
 
 class Summary {
  public:
+  // Numbers as json_number writes them (NaN and infinity: null), strings escaped (json.h).
   void set(const std::string& key, double value);
   void set(const std::string& key, const std::string& value);
   // Raw JSON (an object or array) stored under key.
