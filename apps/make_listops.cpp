@@ -3,6 +3,7 @@
 //
 //   ./build/apps/make_listops --show 3 --sample 5000 --seed 0
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -13,24 +14,31 @@
 
 using namespace pmx;
 
+namespace {
+constexpr int64_t kMaxExamples = 1000000;  // ~10x the LRA training set (96k: ~8 s on 2 cores)
+}  // namespace
+
 int main(int argc, char** argv) {
   try {
     apps::ArgParser args("make_listops", "Print generated ListOps examples and sample statistics.");
-    args.add_int("--show", 3, "examples printed in full");
-    args.add_int("--sample", 5000, "examples generated for the statistics");
+    args.add_int("--show", 3, "examples printed in full (0 to 1000000)");
+    args.add_int("--sample", 5000, "examples generated for the statistics (1 to 1000000)");
     args.add_int("--seed", 0, "generator seed");
     args.parse(argc, argv);
     if (args.help_requested()) {
       std::printf("%s", args.help().c_str());
       return 0;
     }
+    // Checked as int64 before the size_t cast: -5 became 2^64 - 5 (vector::reserve), and an
+    // empty sample printed "-nan%" statistics with exit 0. The cap keeps a run to minutes.
+    const int64_t sample = args.get_int("--sample", 1, kMaxExamples), show = args.get_int("--show", 0, kMaxExamples);
     apps::ListOpsStats stats;
-    size_t n = size_t(std::max<int64_t>(args.get_int("--sample"), args.get_int("--show")));
+    const size_t n = size_t(std::max(sample, show));
     Timer timer;
     std::vector<apps::ListOpsExample> split =
         apps::make_listops_split(n, uint64_t(args.get_int("--seed")), /*salt=*/0x74726169ull, {}, &stats);
     double seconds = timer.seconds();
-    for (int64_t i = 0; i < args.get_int("--show"); ++i)
+    for (int64_t i = 0; i < show; ++i)
       std::printf("label %d, %zu tokens: %s\n\n", split[i].label, split[i].tokens.size(),
                   apps::listops_text(split[i].tokens).c_str());
     double length = 0;

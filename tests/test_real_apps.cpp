@@ -437,6 +437,31 @@ TEST_CASE("real_apps: the apps refuse values that do not fit an int instead of c
   for (const char* png : {"a.png", "b.png", "c.png", "d.png"}) CHECK(!fs::exists(tmp / png));
 }
 
+TEST_CASE("real_apps: make_listops refuses sample sizes with nothing to measure or that cannot be made") {
+  struct Case {
+    std::string flags, message;
+  } cases[] = {{"--sample 0 --show 0", "--sample must be from 1 to 1000000, got 0"},  // printed -nan% and exit 0
+               {"--sample -5 --show -1", "--sample must be from 1 to 1000000, got -5"},  // vector::reserve
+               {"--sample 5 --show -1", "--show must be from 0 to 1000000, got -1"},
+               {"--sample 1000001", "--sample must be from 1 to 1000000, got 1000001"},
+               {"--sample 1 --show 4294967296", "--show must be from 0 to 1000000, got 4294967296"}};
+  for (const Case& c : cases) {
+    pmx_test::AppRun run = pmx_test::run_app("make_listops", c.flags);
+    if (!run.built) {
+      MESSAGE("apps/make_listops not built (PMX_BUILD_APPS=OFF): skipped");
+      return;
+    }
+    INFO(c.flags << " -> " << run.output);
+    CHECK(run.status != 0);
+    CHECK(run.output.find(c.message) != std::string::npos);
+  }
+  pmx_test::AppRun one = pmx_test::run_app("make_listops", "--sample 1 --show 0");
+  INFO(one.output);
+  CHECK(one.status == 0);
+  CHECK(one.output.find("1 examples") != std::string::npos);
+  CHECK(one.output.find("nan") == std::string::npos);
+}
+
 TEST_CASE("real_apps: tiny end-to-end runs of every task adapter write a summary with the test accuracy") {
   StateGuard guard;
   TempDir tmp("e2e");
