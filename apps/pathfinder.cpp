@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/json.h"
 #include "apps/common/model_flags.h"
 #include "apps/datasets/example_tasks.h"
 #include "core/error.h"
@@ -110,7 +111,7 @@ int run(int argc, char** argv) {
   std::ostringstream data_json;
   data_json << "{\"difficulty\":" << c << ",\"train\":" << (fresh ? std::string("\"fresh\"") : std::to_string(train))
             << ",\"validation\":" << val << ",\"test\":" << test;
-  if (!curriculum.empty()) data_json << ",\"curriculum\":\"" << curriculum << "\"";
+  if (!curriculum.empty()) data_json << ",\"curriculum\":" << apps::json_string(curriculum);
   // Fresh stages (a new image per sequence, past validation and test) replaced stages of
   // --train-examples stored images that, at --difficulty dashes, were the validation images: a
   // checkpoint of such a run says no "stages" and is not resumed on the new images.

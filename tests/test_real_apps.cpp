@@ -462,6 +462,25 @@ TEST_CASE("real_apps: make_listops refuses sample sizes with nothing to measure 
   CHECK(one.output.find("nan") == std::string::npos);
 }
 
+TEST_CASE("real_apps: pathfinder writes a valid summary whatever the --curriculum text holds") {
+  TempDir tmp("pf_json");
+  // A tab after the last item parses (blanks around items are allowed) and went into the JSON raw.
+  pmx_test::AppRun run = pmx_test::run_app(
+      "pathfinder", "--curriculum '2:1\t' --train-examples 16 --val-examples 4 --test-examples 4 --steps 2 --batch 4 "
+                    "--dim 8 --hidden 4 --threads 1 --eval-every 1 --eval-size 4 --test-size 4 --quiet --log none "
+                    "--plot none --checkpoint none --summary " + (tmp / "s.json"));
+  if (!run.built) {
+    MESSAGE("apps/pathfinder not built (PMX_BUILD_APPS=OFF): skipped");
+    return;
+  }
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  std::ifstream in(tmp / "s.json");
+  std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(pmx_test::json_error(json) == "");
+  CHECK(json.find("\"curriculum\":\"2:1\\t\"") != std::string::npos);
+}
+
 TEST_CASE("real_apps: tiny end-to-end runs of every task adapter write a summary with the test accuracy") {
   StateGuard guard;
   TempDir tmp("e2e");
