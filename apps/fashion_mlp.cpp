@@ -74,6 +74,9 @@ int run(int argc, char** argv) {
   const int threads = int(args.get_int("--threads", 1, apps::kMaxThreads));
   set_num_threads(threads);
   manual_seed(uint64_t(args.get_int("--seed")));
+  // Before loading and training: a bad path found only when the file is written would lose the run.
+  apps::check_output_path("--log", args.get_string("--log") == "none" ? "" : args.get_string("--log"));
+  apps::check_output_path("--summary", args.get_string("--summary"));
 
   Timer total;
   apps::FashionMnist data = apps::load_fashion_mnist(args.get_string("--data-dir"));

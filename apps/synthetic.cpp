@@ -4,6 +4,7 @@
 // Data is generated on the fly from --seed (train, validation and test from disjoint streams).
 // Prints a progress line; writes a CSV log, a PNG of the curves, a checkpoint (every
 // --checkpoint-every steps, at the end and on Ctrl-C) and with --summary the final metrics as JSON.
+// Every output path is checked before training starts, so a typo cannot cost a long run.
 //
 //   ./build/apps/synthetic --task adding --n 1024 --threads 2 --target 0.5 --summary adding.json
 //   ./build/apps/synthetic --task adding --n 1024 --resume synthetic_adding_paramixer_n1024.ckpt
@@ -159,6 +160,16 @@ int run(int argc, char** argv) {
       << ",\"lr\":" << apps::json_number(args.get_double("--lr")) << ",\"seed\":" << seed
       << ",\"clip\":" << apps::json_number(tc.clip) << apps::schedule_json(args) << "}";
   tc.metadata["synthetic_config"] = cfg.str();
+  // The heatmap is drawn for a Paramixer whose effective mixing matrix is small enough.
+  auto* paramixer = dynamic_cast<nn::ParamixerModel*>(model.get());
+  std::string mixing = resolve(args.get_string("--mixing"), stem + "_mixing", ".png");
+  if (!paramixer || paramixer->inner_len() > nn::kMaxInteractionLen) mixing.clear();
+  // Before training: a bad path found only when the file is written would lose the run.
+  apps::check_output_path("--checkpoint", tc.checkpoint);
+  apps::check_output_path("--log", tc.log);
+  apps::check_output_path("--plot", tc.plot);
+  apps::check_output_path("--mixing", mixing);
+  apps::check_output_path("--summary", args.get_string("--summary"));
 
   std::string metric = apps::metric_name(task->metric_kind());
   char budget[64] = "";
@@ -179,9 +190,7 @@ int run(int argc, char** argv) {
   if (!r.plot_written.empty()) std::printf("curves: %s\n", r.plot_written.c_str());
   if (!tc.log.empty()) std::printf("log: %s\n", tc.log.c_str());
   if (!r.checkpoint_written.empty()) std::printf("checkpoint: %s\n", r.checkpoint_written.c_str());
-  std::string mixing = resolve(args.get_string("--mixing"), stem + "_mixing", ".png");
-  auto* paramixer = dynamic_cast<nn::ParamixerModel*>(model.get());
-  if (!mixing.empty() && paramixer && paramixer->inner_len() <= nn::kMaxInteractionLen) {
+  if (!mixing.empty()) {
     apps::Batch one = task->batch(apps::Split::Test, 0, 1);
     Tensor e = nn::effective_interaction(*paramixer->blocks[0], nn::block_weights_input(*paramixer, one.input, 0));
     write_heatmap_png(mixing, e);
@@ -194,8 +203,6 @@ int run(int argc, char** argv) {
       std::printf(")");
     }
     std::printf("\n");
-  } else {
-    mixing.clear();
   }
 
   if (!args.get_string("--summary").empty()) {

@@ -550,3 +550,24 @@ TEST_CASE("real_apps: --max-minutes stops the loop, saves the checkpoint, still 
   apply_run_flags(c);
   CHECK_THROWS_AS(run_classification(c, "pathfinder", "", pt, ModelShape{1024, 256, -1, 2}, "{}", 8, 8), pmx::Error);
 }
+
+TEST_CASE("real_apps: every output path is checked before training, naming the flag and the path") {
+  StateGuard guard;
+  TempDir tmp("outpaths");
+  ModelDefaults d;
+  ListOpsData lo = make_listops_splits(16, 8, 8, 0);
+  ListOpsTask lt(lo, 0);
+  const std::string bad = tmp / "no_such_dir/out";
+  for (const char* flag : {"--best-weights", "--plot", "--checkpoint", "--summary", "--log"}) {
+    CAPTURE(flag);
+    // The other outputs are good paths: none of them may be created when one is bad.
+    std::vector<std::string> v = tiny_run(tmp / "ok.json", {"--log", tmp / "run.csv", "--checkpoint", tmp / "run.ckpt",
+                                                           "--plot", tmp / "run.png", "--best-weights", tmp / "b.st"});
+    v.insert(v.end(), {flag, bad});
+    ArgParser a = parsed(d, v);
+    apply_run_flags(a);
+    CHECK_THROWS_WITH_AS(run_classification(a, "listops", "", lt, ModelShape{2000, kListOpsVocab, 0, 10}, "{}", 8, 8),
+                         doctest::Contains((std::string(flag) + ": cannot write " + bad).c_str()), pmx::Error);
+    CHECK(fs::is_empty(tmp.dir));
+  }
+}

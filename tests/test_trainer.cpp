@@ -15,6 +15,7 @@
 #include <fstream>
 
 #include "apps/common/plot.h"
+#include "apps/common/report.h"
 #include "apps/common/trainer.h"
 #include "apps/datasets/synthetic.h"
 #include "autograd/ops_elementwise.h"
@@ -477,4 +478,75 @@ TEST_CASE("trainer: --best-weights keeps the best validation step's weights and 
   CHECK(resumed.best_step == straight.best_step);
   CHECK(resumed.best_val_metric == straight.best_val_metric);
   CHECK(resumed.test_metric == straight.test_metric);
+}
+
+TEST_CASE("trainer: an output path that cannot be written is refused before the first step, creating nothing") {
+  GeneratorGuard guard;
+  TempDir tmp("outpaths");
+  apps::AddingTask task(16, 3);
+  const std::string bad = tmp / "no_such_dir/out";
+  for (int which = 0; which < 4; ++which) {
+    CAPTURE(which);
+    auto model = tiny_model(3);
+    optim::Adam opt(model->parameters(), 1e-3);
+    apps::TrainerConfig tc = quiet_config(3);
+    tc.test_size = 8;
+    tc.log = tmp / "log.csv";
+    tc.checkpoint = tmp / "c.ckpt";
+    if (which == 0) tc.plot = bad;
+    if (which == 1) tc.checkpoint = bad;
+    if (which == 2) tc.best_weights = bad;
+    if (which == 3) tc.plot = tmp.dir.string();  // a folder, not a file
+    int64_t steps_run = 0;
+    tc.on_step = [&](int64_t, double) { ++steps_run; };
+    const std::string named = which == 3 ? tmp.dir.string() : bad;
+    CHECK_THROWS_WITH_AS(apps::train(*model, task, opt, tc), doctest::Contains(named.c_str()), pmx::Error);
+    CHECK(steps_run == 0);
+    CHECK(fs::is_empty(tmp.dir));  // no log, no checkpoint, no probe file left behind
+  }
+}
+
+TEST_CASE("trainer: the synthetic app checks every output path before it trains") {
+  const std::string app = pmx_test::built_app("synthetic");
+  if (app.empty()) {
+    MESSAGE("apps/synthetic not built (PMX_BUILD_APPS=OFF): skipped");
+    return;
+  }
+  TempDir tmp("cli_out");
+  const std::string bad = tmp / "no_such_dir/out";
+  for (const char* flag : {"--plot", "--checkpoint", "--mixing", "--summary", "--log"}) {
+    std::string cmd = "cd " + tmp.dir.string() + " && " + app + " --n 8 --steps 3 --threads 1 --quiet" +
+                      " --checkpoint none --log none --plot none --mixing none --summary " + (tmp / "ok.json") + " " +
+                      flag + " " + bad;
+    std::string out;
+    int status = pmx_test::run_command(cmd, &out);
+    INFO(flag << " -> " << out);
+    CHECK(status != 0);
+    CHECK(out.find(std::string(flag) + ": cannot write " + bad) != std::string::npos);
+    CHECK(out.find("test error") == std::string::npos);  // it never trained
+    CHECK(fs::is_empty(tmp.dir));                         // and left no file (ok.json, probe)
+  }
+}
+
+TEST_CASE("trainer: check_output_path passes writable paths and names the flag, the path and the reason otherwise") {
+  TempDir tmp("checkpath");
+  apps::check_output_path("--plot", "");                    // output off
+  apps::check_output_path("--plot", tmp / "new.png");       // a new file in an existing folder
+  pmx_test::write_text(tmp / "old.json", "{}");
+  apps::check_output_path("--summary", tmp / "old.json");  // an existing file is replaced later
+  CHECK(fs::exists(tmp / "old.json"));
+  CHECK(!fs::exists(tmp / "new.png"));
+  CHECK(std::distance(fs::directory_iterator(tmp.dir), fs::directory_iterator()) == 1);  // no probe left
+  struct Case {
+    std::string path, why;
+  } cases[] = {{tmp / "missing/x.png", "the folder " + (tmp / "missing") + " does not exist"},
+               {tmp / "old.json/x.png", (tmp / "old.json") + " is not a folder"},
+               {tmp.dir.string(), "it is a folder"},
+               {tmp / "sub/", "it names a folder"},
+               {"/dev/null", "it exists and is not a regular file"}};
+  for (const Case& c : cases) {
+    CAPTURE(c.path);
+    CHECK_THROWS_WITH_AS(apps::check_output_path("--plot", c.path),
+                         doctest::Contains(("--plot: cannot write " + c.path + ": " + c.why).c_str()), pmx::Error);
+  }
 }

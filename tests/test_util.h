@@ -30,6 +30,24 @@ inline void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
+// An app built beside the tests (build/apps/<name>), or "" when apps are not built.
+inline std::string built_app(const std::string& name) {
+  std::filesystem::path app =
+      std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path() / "apps" / name;
+  return std::filesystem::exists(app) ? app.string() : std::string();
+}
+
+// Runs `command` in a shell with stderr joined to stdout; returns the exit status (0: success)
+// and stores the output in *out.
+inline int run_command(const std::string& command, std::string* out) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return -1;
+  out->clear();
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, pipe)) *out += buf;
+  return pclose(pipe);
+}
+
 // What an app printed (stdout and stderr) and its exit status.
 struct AppRun {
   bool built = false;  // false: the app is not in the build tree (PMX_BUILD_APPS=OFF); nothing ran
@@ -39,18 +57,11 @@ struct AppRun {
 
 // Runs build/apps/<name> with `flags` (split by the shell) and collects what it printed.
 inline AppRun run_app(const std::string& name, const std::string& flags) {
-  // The apps sit beside the tests in the build tree when they are built.
-  std::filesystem::path app =
-      std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path() / "apps" / name;
   AppRun r;
-  if (!std::filesystem::exists(app)) return r;
+  const std::string app = built_app(name);
+  if (app.empty()) return r;
   r.built = true;
-  std::string cmd = app.string() + " " + flags + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return r;
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, pipe)) r.output += buf;
-  r.status = pclose(pipe);
+  r.status = run_command(app + " " + flags, &r.output);
   return r;
 }
 

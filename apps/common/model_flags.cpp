@@ -234,6 +234,12 @@ int run_classification(const ArgParser& args, const std::string& app, const std:
   tc.plot = resolve_path(args.get_string("--plot"), stem, ".png");
   tc.progress = !args.get_flag("--quiet");
   tc.metadata[app + "_config"] = run_config_json(args, shape, data_json);
+  // Before training: a bad path found only when the file is written would lose the run.
+  check_output_path("--checkpoint", tc.checkpoint);
+  check_output_path("--best-weights", tc.best_weights);
+  check_output_path("--log", tc.log);
+  check_output_path("--plot", tc.plot);
+  check_output_path("--summary", args.get_string("--summary"));
 
   tc.max_seconds = args.get_double("--max-minutes") * 60;
 

@@ -91,9 +91,11 @@ std::string run_config_json(const ArgParser& args, const ModelShape& shape, cons
 // The flag value, with "auto" -> stem + ext and "none" -> "".
 std::string resolve_path(const std::string& value, const std::string& stem, const std::string& ext);
 
-// Builds the model, trains it on `task` with Adam (trainer.h), prints the result and writes the
-// --summary JSON (task, model, protocol, n, steps, sequences_seen, seconds, threads, parameters,
-// test_accuracy_pct, val_accuracy_pct, stopped_by, config). Files are named
+// Builds the model, checks that every output path (--checkpoint, --best-weights, --log, --plot,
+// --summary) can be written (check_output_path, before any training), trains it on `task` with
+// Adam (trainer.h), prints the result and writes the --summary JSON (task, model, protocol, n,
+// steps, sequences_seen, seconds, threads, parameters, test_accuracy_pct, val_accuracy_pct,
+// stopped_by, config). Files are named
 // "<app>_<variant>[_<tag>]". val_rows / test_rows (>= 0): the sizes of the evaluation splits;
 // --eval-size and --test-size are lowered to them (with a note) instead of failing. Returns the
 // exit code (130 after Ctrl-C).

@@ -1,11 +1,13 @@
 #include "apps/common/report.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <sstream>
+#include <vector>
 
 #include "apps/common/json.h"
 #include "core/error.h"
@@ -94,6 +96,32 @@ void Summary::write(const std::string& path) const {
     std::remove(tmp.c_str());
     throw Error(detail::concat("cannot write summary ", path, ": ", std::strerror(errno)));
   }
+}
+
+void check_output_path(const std::string& what, const std::string& path) {
+  if (path.empty()) return;
+  auto fail = [&](const std::string& why) { throw Error(detail::concat(what, ": cannot write ", path, ": ", why)); };
+  if (path.back() == '/') fail("it names a folder, not a file");
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) fail("it is a folder");
+    if (!S_ISREG(st.st_mode)) fail("it exists and is not a regular file");
+    if (::access(path.c_str(), W_OK) != 0)
+      fail(detail::concat("the file exists and is not writable (", std::strerror(errno), ")"));
+  }
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  if (::stat(dir.c_str(), &st) != 0)
+    fail(errno == ENOENT ? "the folder " + dir + " does not exist"
+                         : detail::concat("the folder ", dir, " cannot be reached (", std::strerror(errno), ")"));
+  if (!S_ISDIR(st.st_mode)) fail(dir + " is not a folder");
+  std::string probe = path + ".probe.XXXXXX";
+  std::vector<char> name(probe.begin(), probe.end());
+  name.push_back('\0');
+  const int fd = ::mkstemp(name.data());
+  if (fd < 0) fail(detail::concat("cannot create a file in the folder ", dir, " (", std::strerror(errno), ")"));
+  ::close(fd);
+  ::unlink(name.data());
 }
 
 }  // namespace pmx::apps

@@ -58,6 +58,13 @@ class Summary {
   std::vector<std::pair<std::string, std::string>> fields_;  // key -> JSON text
 };
 
+// Checks, before a long run, that an output file can be written at its end: `path` is not a
+// folder, an existing file there is writable, and its folder exists and takes a new file (probed
+// by creating a uniquely named empty file beside `path` and removing it at once). Throws
+// pmx::Error "<what>: cannot write <path>: <why>" (what: the flag, say "--plot"). An empty path
+// (output off) passes. Writes can still fail later (a full disk); then the write itself throws.
+void check_output_path(const std::string& what, const std::string& path);
+
 // "1m23s" style durations for the progress line.
 std::string format_duration(double seconds);
 

@@ -167,6 +167,11 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
             "[train] need steps, batch, eval_size, eval_batch >= 1 and test_size >= 0, got steps ", config.steps,
             ", batch ", config.batch, ", eval_size ", config.eval_size, ", eval_batch ", config.eval_batch,
             ", test_size ", config.test_size);
+  // Every file the run writes at its end is checked now, so a bad path cannot cost the run.
+  check_output_path("[train] checkpoint", config.checkpoint);
+  check_output_path("[train] best weights", config.best_weights);
+  check_output_path("[train] log", config.log);
+  check_output_path("[train] plot", config.plot);
   g_stop = 0;
   TrainResult result;
   const MetricKind kind = task.metric_kind();
