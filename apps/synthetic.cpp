@@ -182,10 +182,11 @@ int run(int argc, char** argv) {
   if (r.interrupted) return 130;
 
   const char* what = task->metric_kind() == apps::MetricKind::ErrorPct ? "error" : "accuracy";
-  std::printf("test %s %.2f %% (%ld sequences), validation %.2f %%; %ld steps (%ld sequences) in %.1f s on %d "
-              "threads%s\n",
-              what, r.test_metric, long(tc.test_size), r.val_metric, long(r.steps), long(r.steps * tc.batch),
-              r.total_seconds, threads,
+  char tested[96] = "no test (--test-size 0)";
+  if (r.tested) std::snprintf(tested, sizeof tested, "test %s %.2f %% (%ld sequences)", what, r.test_metric,
+                              long(tc.test_size));
+  std::printf("%s, validation %.2f %%; %ld steps (%ld sequences) in %.1f s on %d threads%s\n", tested, r.val_metric,
+              long(r.steps), long(r.steps * tc.batch), r.total_seconds, threads,
               r.reached_target ? " (target reached)" : r.stopped_by_budget ? " (stopped by --max-minutes)" : "");
   if (!r.plot_written.empty()) std::printf("curves: %s\n", r.plot_written.c_str());
   if (!tc.log.empty()) std::printf("log: %s\n", tc.log.c_str());
@@ -216,7 +217,10 @@ int run(int argc, char** argv) {
     s.set("seconds", r.total_seconds);
     s.set("threads", double(threads));
     s.set("parameters", double(model->num_parameters()));
-    s.set("test_" + metric, r.test_metric);
+    // No test ran with --test-size 0: null, not a made-up number.
+    if (r.tested) s.set("test_" + metric, r.test_metric);
+    else s.set_json("test_" + metric, "null");
+    s.set("test_sequences", double(r.tested ? tc.test_size : 0));
     s.set("val_" + metric, r.val_metric);
     s.set("final_train_loss", r.history.empty() ? r.last_loss : r.history.back().train_loss);
     s.set_json("reached_target", r.reached_target ? "true" : "false");

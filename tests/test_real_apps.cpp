@@ -571,3 +571,21 @@ TEST_CASE("real_apps: every output path is checked before training, naming the f
     CHECK(fs::is_empty(tmp.dir));
   }
 }
+
+TEST_CASE("real_apps: --test-size 0 writes null for the test fields, not a -1 % test or a tested step") {
+  StateGuard guard;
+  TempDir tmp("notest");
+  ModelDefaults d;
+  ListOpsData lo = make_listops_splits(16, 8, 8, 0);
+  ListOpsTask lt(lo, 0);
+  ArgParser a = parsed(d, tiny_run(tmp / "s.json", {"--test-size", "0", "--best-weights", tmp / "b.safetensors"}));
+  apply_run_flags(a);
+  CHECK(run_classification(a, "listops", "", lt, ModelShape{2000, kListOpsVocab, 0, 10}, "{}", 8, 8) == 0);
+  std::string js = read_text(tmp / "s.json");
+  INFO(js);
+  CHECK(js.find("\"test_accuracy_pct\": null") != std::string::npos);
+  CHECK(js.find("\"test_sequences\": 0") != std::string::npos);
+  CHECK(js.find("\"tested_step\": null") != std::string::npos);
+  CHECK(js.find("\"tested_val_accuracy_pct\": null") != std::string::npos);
+  CHECK(js.find(": -1") == std::string::npos);
+}

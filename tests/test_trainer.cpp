@@ -550,3 +550,25 @@ TEST_CASE("trainer: check_output_path passes writable paths and names the flag, 
                          doctest::Contains(("--plot: cannot write " + c.path + ": " + c.why).c_str()), pmx::Error);
   }
 }
+
+TEST_CASE("trainer: with --test-size 0 the synthetic app says no test ran and writes null, not -1 %") {
+  const std::string app = pmx_test::built_app("synthetic");
+  if (app.empty()) {
+    MESSAGE("apps/synthetic not built (PMX_BUILD_APPS=OFF): skipped");
+    return;
+  }
+  TempDir tmp("cli_notest");
+  std::string out;
+  int status = pmx_test::run_command(app + " --n 8 --steps 2 --threads 1 --quiet --test-size 0 --checkpoint none" +
+                                         " --log none --plot none --mixing none --summary " + (tmp / "s.json"),
+                                     &out);
+  INFO(out);
+  CHECK(status == 0);
+  CHECK(out.find("no test (--test-size 0)") != std::string::npos);
+  CHECK(out.find("-1.00") == std::string::npos);
+  std::ifstream in(tmp / "s.json");
+  std::string js((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  INFO(js);
+  CHECK(js.find("\"test_error_pct\": null") != std::string::npos);
+  CHECK(js.find("\"test_sequences\": 0") != std::string::npos);
+}

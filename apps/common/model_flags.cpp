@@ -257,11 +257,12 @@ int run_classification(const ArgParser& args, const std::string& app, const std:
   if (r.interrupted) return 130;
   std::string stopped_by = r.stopped_by_budget ? "budget" : "steps";
 
-  std::printf("test accuracy %.2f %% (%ld sequences), validation %.2f %%; %ld steps (%ld sequences) in %.1f s on %d "
-              "threads, stopped by %s\n",
-              r.test_metric, long(tc.test_size), r.val_metric, long(r.steps), long(r.steps * tc.batch),
-              r.total_seconds, threads, stopped_by.c_str());
-  if (r.best_step >= 0)
+  char tested[96] = "no test (--test-size 0)";
+  if (r.tested)
+    std::snprintf(tested, sizeof tested, "test accuracy %.2f %% (%ld sequences)", r.test_metric, long(tc.test_size));
+  std::printf("%s, validation %.2f %%; %ld steps (%ld sequences) in %.1f s on %d threads, stopped by %s\n", tested,
+              r.val_metric, long(r.steps), long(r.steps * tc.batch), r.total_seconds, threads, stopped_by.c_str());
+  if (r.tested && r.best_step >= 0)
     std::printf("(tested: the weights of step %ld, the best validation accuracy, %.2f %%, kept in %s)\n",
                 long(r.best_step), r.best_val_metric, tc.best_weights.c_str());
   if (!r.plot_written.empty()) std::printf("curves: %s\n", r.plot_written.c_str());
@@ -279,11 +280,19 @@ int run_classification(const ArgParser& args, const std::string& app, const std:
     s.set("seconds", r.total_seconds);
     s.set("threads", double(threads));
     s.set("parameters", double(model->num_parameters()));
-    s.set("test_accuracy_pct", r.test_metric);
-    s.set("test_sequences", double(tc.test_size));
+    // No test ran with --test-size 0: the test fields are null, not made-up numbers.
+    const std::string none = "null";
+    if (r.tested) s.set("test_accuracy_pct", r.test_metric);
+    else s.set_json("test_accuracy_pct", none);
+    s.set("test_sequences", double(r.tested ? tc.test_size : 0));
     s.set("val_accuracy_pct", r.val_metric);
-    s.set("tested_step", double(r.best_step >= 0 ? r.best_step : r.steps));
-    s.set("tested_val_accuracy_pct", r.best_step >= 0 ? r.best_val_metric : r.val_metric);
+    if (r.tested) {
+      s.set("tested_step", double(r.best_step >= 0 ? r.best_step : r.steps));
+      s.set("tested_val_accuracy_pct", r.best_step >= 0 ? r.best_val_metric : r.val_metric);
+    } else {
+      s.set_json("tested_step", none);
+      s.set_json("tested_val_accuracy_pct", none);
+    }
     s.set("final_train_loss", r.history.empty() ? r.last_loss : r.history.back().train_loss);
     s.set("stopped_by", stopped_by);
     s.set("plot", r.plot_written);

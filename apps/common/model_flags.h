@@ -94,8 +94,9 @@ std::string resolve_path(const std::string& value, const std::string& stem, cons
 // Builds the model, checks that every output path (--checkpoint, --best-weights, --log, --plot,
 // --summary) can be written (check_output_path, before any training), trains it on `task` with
 // Adam (trainer.h), prints the result and writes the --summary JSON (task, model, protocol, n,
-// steps, sequences_seen, seconds, threads, parameters, test_accuracy_pct, val_accuracy_pct,
-// stopped_by, config). Files are named
+// steps, sequences_seen, seconds, threads, parameters, test_accuracy_pct, test_sequences,
+// val_accuracy_pct, tested_step, tested_val_accuracy_pct, stopped_by, config; with --test-size 0
+// no test runs: the output says so and the test_* / tested_* values are null). Files are named
 // "<app>_<variant>[_<tag>]". val_rows / test_rows (>= 0): the sizes of the evaluation splits;
 // --eval-size and --test-size are lowered to them (with a note) instead of failing. Returns the
 // exit code (130 after Ctrl-C).

@@ -273,6 +273,7 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
     // the last ones, for --resume).
     if (result.best_step >= 0) optim::load_weights(config.best_weights, model);
     result.test_metric = evaluate(model, task, Split::Test, config.test_size, config.eval_batch);
+    result.tested = true;
   }
   if (!config.plot.empty()) write_plot(config.plot, result.history, kind, result);
   return result;

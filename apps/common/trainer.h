@@ -108,7 +108,8 @@ struct TrainResult {
   double total_seconds = 0;     // including the time before a resume
   double last_loss = 0;
   double val_metric = -1;       // the last validation metric
-  double test_metric = -1;      // on the test split (-1 if test_size == 0 or interrupted)
+  bool tested = false;          // the test ran (not with test_size == 0, nor after Ctrl-C)
+  double test_metric = -1;      // on the test split (-1 when !tested)
   int64_t best_step = -1;       // with best_weights: the step the tested weights are from
   double best_val_metric = -1;  // and their validation metric
   bool reached_target = false;
