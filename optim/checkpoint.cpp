@@ -42,7 +42,10 @@ void naming_file(const std::string& where, F&& load) {
 
 }  // namespace
 
-void save_weights(const std::string& path, const nn::Module& module) { save_safetensors(path, module.state_dict()); }
+void save_weights(const std::string& path, const nn::Module& module,
+                  const std::map<std::string, std::string>& metadata) {
+  save_safetensors(path, module.state_dict(), metadata);
+}
 
 void load_weights(const std::string& path, nn::Module& module, bool strict) {
   // load_safetensors reads and checks the whole file first, and load_state_dict checks every key

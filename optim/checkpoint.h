@@ -32,8 +32,11 @@
 
 namespace pmx::optim {
 
-// Module weights only. strict=false tolerates missing and unexpected keys (shapes must still match).
-void save_weights(const std::string& path, const nn::Module& module);
+// Module weights only, with optional free-form strings in the file's __metadata__ (load_weights
+// ignores them; load_safetensors returns them). strict=false tolerates missing and unexpected
+// keys (shapes must still match).
+void save_weights(const std::string& path, const nn::Module& module,
+                  const std::map<std::string, std::string>& metadata = {});
 void load_weights(const std::string& path, nn::Module& module, bool strict = true);
 
 struct CheckpointExtra {

@@ -20,7 +20,9 @@
 #include "apps/datasets/synthetic.h"
 #include "autograd/ops_elementwise.h"
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/random.h"
+#include "core/safetensors.h"
 #include "core/threads.h"
 #include "layers/paramixer_model.h"
 #include "optim/adam.h"
@@ -571,4 +573,57 @@ TEST_CASE("trainer: with --test-size 0 the synthetic app says no test ran and wr
   INFO(js);
   CHECK(js.find("\"test_error_pct\": null") != std::string::npos);
   CHECK(js.find("\"test_sequences\": 0") != std::string::npos);
+}
+
+TEST_CASE("trainer: on resume, a best-weights file that is not the checkpoint's best is refused, not tested") {
+  GeneratorGuard guard;
+  TempDir tmp("bestproof");
+  apps::AddingTask task(16, 4);
+  const std::string best = tmp / "best.safetensors";
+  auto run = [&](int64_t steps, const std::string& resume) {
+    auto model = tiny_model(5);
+    optim::Adam opt(model->parameters(), 3e-2);
+    apps::TrainerConfig tc = quiet_config(steps);
+    tc.test_size = 40;
+    tc.checkpoint = tmp / "c.ckpt";
+    tc.best_weights = best;
+    tc.resume = resume;
+    tc.metadata["config"] = "tiny";
+    return apps::train(*model, task, opt, tc);
+  };
+  CHECK(run(5, "").best_step == 5);
+  fs::copy_file(tmp / "c.ckpt", tmp / "c5.ckpt");
+  apps::TrainResult longer = run(40, tmp / "c.ckpt");  // a later step becomes the best
+  REQUIRE(longer.best_step > 5);
+  const std::string later_bytes = read_file(best);
+  std::map<std::string, std::string> meta;
+  load_safetensors(best, &meta);
+  CHECK(meta["best_step"] == std::to_string(longer.best_step));  // the file says which step it holds
+  CHECK(meta["config"] == "tiny");                                // and of which run
+
+  // The checkpoint of step 5 recorded step 5 as the best, but the file now holds a later step's
+  // weights (a crash between checkpoint saves leaves the same): refused, the file left as it was.
+  try {
+    run(5, tmp / "c5.ckpt");
+    FAIL_CHECK("expected the best-weights file to be refused");
+  } catch (const pmx::Error& e) {
+    std::string m = e.what();
+    INFO(m);
+    CHECK(m.find(best) != std::string::npos);
+    CHECK(m.find("step 5") != std::string::npos);
+    CHECK(m.find("step " + std::to_string(longer.best_step)) != std::string::npos);
+  }
+  CHECK(read_file(best) == later_bytes);
+
+  // Weights from elsewhere (no pmx best-weights record) are refused as well.
+  optim::save_weights(best, *tiny_model(77));
+  CHECK_THROWS_WITH_AS(run(10, tmp / "c5.ckpt"), doctest::Contains(best.c_str()), pmx::Error);
+
+  // Without the file, the resumed run keeps the best afresh from the resumed step on.
+  fs::remove(best);
+  fs::copy_file(tmp / "c5.ckpt", tmp / "c.ckpt", fs::copy_options::overwrite_existing);
+  apps::TrainResult fresh_best = run(10, tmp / "c.ckpt");
+  CHECK(fresh_best.best_step == 10);
+  // And the file it writes is the one the next resume accepts.
+  CHECK(run(10, tmp / "c.ckpt").best_step == 10);
 }

@@ -1,10 +1,12 @@
 #include "apps/common/trainer.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 
 #include "apps/common/plot.h"
@@ -53,12 +55,15 @@ bool reached(MetricKind kind, double metric, double target) {
   return kind == MetricKind::ErrorPct ? metric <= target : metric >= target;
 }
 
-// Reads the checkpoint's metadata first, so a mismatching config is refused before load_checkpoint
-// overwrites anything.
+// Reads the checkpoint's metadata (and its step) first, so a mismatching config is refused before
+// load_checkpoint overwrites anything.
 std::map<std::string, std::string> checked_metadata(const std::string& path,
-                                                    const std::map<std::string, std::string>& expected) {
+                                                    const std::map<std::string, std::string>& expected,
+                                                    int64_t* step) {
   std::map<std::string, std::string> meta;
-  load_safetensors(path, &meta);
+  std::map<std::string, Tensor> tensors = load_safetensors(path, &meta);
+  auto s = tensors.find("step");
+  *step = s != tensors.end() && s->second.numel() == 1 ? int64_t(s->second.item()) : 0;
   for (const auto& [key, value] : expected) {
     auto it = meta.find(key);
     PMX_CHECK(it != meta.end(), "[train] checkpoint ", path, " has no '", key, "' entry; it was not written by this "
@@ -74,11 +79,83 @@ double metadata_double(const std::map<std::string, std::string>& meta, const std
   return it == meta.end() ? 0.0 : std::strtod(it->second.c_str(), nullptr);
 }
 
+// What identifies a set of weights: FNV-1a 64 over every tensor's name, dtype, shape and bytes, in
+// name order, as 16 hex digits. The checkpoint records it for the best weights, so a resumed run
+// can prove that the --best-weights file holds exactly those.
+std::string weights_digest(const std::map<std::string, Tensor>& tensors) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  auto mix = [&h](const void* data, size_t bytes) {
+    const unsigned char* p = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < bytes; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  };
+  for (const auto& [name, tensor] : tensors) {
+    const Tensor t = tensor.detach().contiguous();
+    const int64_t head[2] = {int64_t(t.dtype()), t.dim()};
+    mix(name.c_str(), name.size() + 1);
+    mix(head, sizeof head);
+    mix(t.shape().data(), t.shape().size() * sizeof(int64_t));
+    if (t.numel() == 0) continue;
+    const void* bytes = t.dtype() == DType::Float32   ? static_cast<const void*>(t.data<float>())
+                        : t.dtype() == DType::Float64 ? static_cast<const void*>(t.data<double>())
+                                                      : static_cast<const void*>(t.data<int64_t>());
+    mix(bytes, size_t(t.numel()) * dtype_size(t.dtype()));
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
+// On --resume with best_weights: the checkpoint says which weights were the best (step, metric,
+// digest). The file must hold exactly those, or the final test would run on other weights than
+// the step it reports (a file saved after the checkpoint by a run that then crashed, or one of
+// another run). A mismatch is refused, naming both, before anything is loaded; a missing file
+// means the best is kept afresh from the resumed step on (said so). Returns the best step
+// carried on (-1: none).
+int64_t check_best_weights(const TrainerConfig& config, const std::map<std::string, std::string>& meta,
+                           int64_t checkpoint_step, std::string* digest) {
+  const int64_t best_step = meta.count("best_step") ? int64_t(metadata_double(meta, "best_step")) : -1;
+  if (config.best_weights.empty() || best_step < 0) return -1;
+  const std::string& path = config.best_weights;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) {
+    std::printf("note: the best weights of checkpoint %s (step %ld) are not at %s; the best is kept afresh from "
+                "step %ld on\n", config.resume.c_str(), long(best_step), path.c_str(), long(checkpoint_step));
+    return -1;
+  }
+  std::map<std::string, std::string> file_meta;
+  const std::string found = weights_digest(load_safetensors(path, &file_meta));
+  auto expected = meta.find("best_weights_digest");
+  if (expected != meta.end() && expected->second == found) {
+    *digest = found;
+    return best_step;
+  }
+  std::string holds = "weights without a pmx best-weights record (saved by another program or an older pmx)";
+  auto step = file_meta.find("best_step");
+  if (step != file_meta.end()) {
+    const bool same_config = std::all_of(config.metadata.begin(), config.metadata.end(), [&](const auto& kv) {
+      auto f = file_meta.find(kv.first);
+      return f != file_meta.end() && f->second == kv.second;
+    });
+    const bool later = std::strtoll(step->second.c_str(), nullptr, 10) > checkpoint_step;
+    holds = "the weights of step " + step->second +
+            (!same_config ? " of a run with another config"
+             : later      ? " of this config, saved after this checkpoint (by a run resumed from it, or by one "
+                            "that crashed before its next checkpoint)"
+                          : " of another run with this config");
+  }
+  throw Error(detail::concat(
+      "[train] the best-weights file ", path, " does not hold the weights that checkpoint ", config.resume,
+      " recorded as its best (step ", best_step, "): it holds ", holds,
+      expected == meta.end() ? "; the checkpoint, from an older pmx, records no digest to check it by" : "",
+      ". Testing it would report the wrong step. Move the file away (the best is then kept afresh from step ",
+      checkpoint_step, " on), pass another --best-weights path, or resume from the checkpoint saved with it."));
+}
+
 // The running loss sum since the last evaluation travels too, so a run resumed between two
 // evaluations logs the same interval means as one that never stopped.
 void save(const std::string& path, const nn::Module& model, const optim::Optimizer& opt, int64_t step,
-          const TrainerConfig& config, const TrainResult& result, double seconds, double loss_sum,
-          int64_t loss_count) {
+          const TrainerConfig& config, const TrainResult& result, const std::string& best_digest, double seconds,
+          double loss_sum, int64_t loss_count) {
   optim::CheckpointExtra extra{step, default_generator().state(), config.metadata};
   char sum[40], best[40];
   std::snprintf(sum, sizeof sum, "%.17g", loss_sum);
@@ -86,6 +163,7 @@ void save(const std::string& path, const nn::Module& model, const optim::Optimiz
   extra.metadata["history"] = history_to_string(result.history);
   extra.metadata["best_step"] = std::to_string(result.best_step);
   extra.metadata["best_val_metric"] = best;
+  if (!best_digest.empty()) extra.metadata["best_weights_digest"] = best_digest;
   extra.metadata["seconds"] = std::to_string(seconds);
   extra.metadata["loss_sum"] = sum;
   extra.metadata["loss_count"] = std::to_string(loss_count);
@@ -178,16 +256,19 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
   const std::string mname = "val_" + metric_name(kind);
   double prior_seconds = 0, loss_sum = 0;
   int64_t loss_count = 0;
+  std::string best_digest;  // of the weights in config.best_weights, once written or checked
   if (!config.resume.empty()) {
-    std::map<std::string, std::string> meta = checked_metadata(config.resume, config.metadata);
+    int64_t checkpoint_step = 0;
+    std::map<std::string, std::string> meta = checked_metadata(config.resume, config.metadata, &checkpoint_step);
+    const int64_t carried_best = check_best_weights(config, meta, checkpoint_step, &best_digest);
     optim::CheckpointExtra extra = optim::load_checkpoint(config.resume, model, optimizer);
     result.start_step = extra.step;
     result.history = history_from_string(meta.count("history") ? meta.at("history") : "");
     prior_seconds = metadata_double(meta, "seconds");
     loss_sum = metadata_double(meta, "loss_sum");
     loss_count = int64_t(metadata_double(meta, "loss_count"));
-    if (!config.best_weights.empty() && meta.count("best_step") && std::ifstream(config.best_weights).good()) {
-      result.best_step = int64_t(metadata_double(meta, "best_step"));
+    if (carried_best >= 0) {
+      result.best_step = carried_best;
       result.best_val_metric = metadata_double(meta, "best_val_metric");
     }
     PMX_CHECK(extra.step <= config.steps, "[train] checkpoint ", config.resume, " is at step ", extra.step,
@@ -234,15 +315,22 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
       result.reached_target = reached(kind, result.val_metric, config.target);
       if (!config.best_weights.empty() &&
           (result.best_step < 0 || better(kind, result.val_metric, result.best_val_metric))) {
-        optim::save_weights(config.best_weights, model);
+        // The file names its step and run; the checkpoint records its digest (check_best_weights).
+        std::map<std::string, std::string> meta = config.metadata;
+        char metric[40];
+        std::snprintf(metric, sizeof metric, "%.17g", result.val_metric);
+        meta["best_step"] = std::to_string(step);
+        meta["best_val_metric"] = metric;
+        optim::save_weights(config.best_weights, model, meta);
+        best_digest = weights_digest(model.state_dict());
         result.best_step = step, result.best_val_metric = result.val_metric;
       }
     }
     double sps = double(step - result.start_step) * double(config.batch) / std::max(timer.seconds(), 1e-9);
     if (config.progress) progress.update(step, {{"loss", result.last_loss}, {mname, result.val_metric}}, sps);
     if (!config.checkpoint.empty() && config.checkpoint_every > 0 && step % config.checkpoint_every == 0) {
-      save(config.checkpoint, model, optimizer, step, config, result, prior_seconds + timer.seconds(), loss_sum,
-           loss_count);
+      save(config.checkpoint, model, optimizer, step, config, result, best_digest, prior_seconds + timer.seconds(),
+           loss_sum, loss_count);
       saved_now = true;
     }
     if (stop_requested()) {
@@ -259,8 +347,8 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
   result.seconds = timer.seconds();
   result.total_seconds = prior_seconds + result.seconds;
   if (!config.checkpoint.empty() && result.steps > result.start_step && !saved_now) {
-    save(config.checkpoint, model, optimizer, result.steps, config, result, result.total_seconds, loss_sum,
-         loss_count);
+    save(config.checkpoint, model, optimizer, result.steps, config, result, best_digest, result.total_seconds,
+         loss_sum, loss_count);
   }
   if (!config.checkpoint.empty() && result.steps > result.start_step) result.checkpoint_written = config.checkpoint;
   if (result.interrupted) {

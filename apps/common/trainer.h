@@ -81,9 +81,14 @@ struct TrainerConfig {
   int64_t checkpoint_every = 0;  // <= 0: only at the end and on Ctrl-C
   std::string resume;            // a checkpoint to continue from
   // Model selection: when set, the weights of the best validation metric so far are kept in this
-  // file (weights only, written atomically at every improvement), and the test at the end runs
-  // on them instead of the last weights. The main checkpoint records which step they are from,
-  // so a resumed run carries on comparing against them.
+  // file (weights only, written atomically at every improvement; its metadata names the step,
+  // the metric and the run's `metadata`), and the test at the end runs on them instead of the
+  // last weights. The main checkpoint records their step, metric and a digest of the weights, so
+  // a resumed run carries on comparing against them. On resume the file must hold exactly those
+  // weights (same digest): a file saved after the checkpoint (a crash between two checkpoint
+  // saves, or a run resumed from it) or by another run is refused with an error naming both
+  // steps, before anything is loaded, since testing it would report the wrong step. A missing
+  // file: the best is kept afresh from the resumed step on (a note says so).
   std::string best_weights;
   // Strings stored in the checkpoint; on resume, every key here must have the same value in the
   // checkpoint (the app's model/task config), else the load is refused before touching anything.
