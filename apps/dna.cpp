@@ -33,6 +33,7 @@ int run(int argc, char** argv) {
   d.batch = 32;
   d.lr = 1e-3;
   apps::declare_model_flags(args, d);
+  apps::declare_data_dir_flag(args, "dna");
   args.add_string("--task", "human-fly", "human-fly (N = 2048) | bacteria (N = 16384)");
   args.parse(argc, argv);
   if (args.help_requested()) {
@@ -42,8 +43,7 @@ int run(int argc, char** argv) {
   uint64_t seed = apps::apply_run_flags(args);
   std::string which = args.get_string("--task");
   PMX_CHECK(which == "human-fly" || which == "bacteria", "--task must be human-fly or bacteria, got '", which, "'");
-  std::string dir = args.get_string("--data-dir");
-  if (dir.empty()) dir = apps::default_data_dir("dna");
+  const std::string dir = apps::data_dir(args, "dna");
   apps::TokenDataset data;
   if (which == "human-fly") {
     apps::HumanFlyOptions o;

@@ -34,6 +34,7 @@ int run(int argc, char** argv) {
   d.batch = 64;
   d.lr = 1e-3;
   apps::declare_model_flags(args, d);
+  apps::declare_data_dir_flag(args, "fashion-mnist");
   args.add_double("--val-fraction", 0.1, "share of the training images held out for validation");
   args.parse(argc, argv);
   if (args.help_requested()) {
@@ -43,8 +44,7 @@ int run(int argc, char** argv) {
   uint64_t seed = apps::apply_run_flags(args);
   double val_fraction = args.get_double("--val-fraction");
   PMX_CHECK(val_fraction > 0 && val_fraction < 1, "--val-fraction must be in (0, 1), got ", val_fraction);
-  std::string dir = args.get_string("--data-dir");
-  if (dir.empty()) dir = apps::default_data_dir("fashion-mnist");
+  const std::string dir = apps::data_dir(args, "fashion-mnist");
   apps::TokenDataset data = apps::sequential_images(apps::load_fashion_mnist(dir), val_fraction, seed);
   std::printf("seq_images: %s\n", apps::describe_counts(data).c_str());
   std::ostringstream data_json;

@@ -41,6 +41,7 @@ int run(int argc, char** argv) {
   d.eval_size = 600;
   d.test_size = 600;
   apps::declare_model_flags(args, d);
+  apps::declare_data_dir_flag(args, "spam-assassin");
   args.add_int("--n", apps::kSpamSeqLen, "bytes kept of every body (sequence length, 2 to 65536)");
   args.parse(argc, argv);
   if (args.help_requested()) {
@@ -51,8 +52,7 @@ int run(int argc, char** argv) {
   apps::SpamOptions options;
   options.seq_len = args.get_int("--n", 2, apps::kSpamMaxSeqLen);
   options.seed = seed;
-  std::string dir = args.get_string("--data-dir");
-  if (dir.empty()) dir = apps::default_data_dir("spam-assassin");
+  const std::string dir = apps::data_dir(args, "spam-assassin");
   apps::TokenDataset data = apps::load_spam(dir, options, std::cout);
   std::printf("spam: %s\n", apps::describe_counts(data).c_str());
   std::ostringstream data_json;

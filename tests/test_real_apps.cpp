@@ -589,3 +589,25 @@ TEST_CASE("real_apps: --test-size 0 writes null for the test fields, not a -1 % 
   CHECK(js.find("\"tested_val_accuracy_pct\": null") != std::string::npos);
   CHECK(js.find(": -1") == std::string::npos);
 }
+
+TEST_CASE("real_apps: --data-dir exists only in the apps that read data, and --help says which folder") {
+  StateGuard guard;
+  ModelDefaults d;
+  CHECK_THROWS_WITH_AS(parsed(d, {"--data-dir", "/tmp/x"}), doctest::Contains("unknown option '--data-dir'"),
+                       pmx::Error);
+  for (const std::string name : {"listops", "pathfinder", "seq_images", "spam", "dna"}) {
+    const std::string app = pmx_test::built_app(name);
+    if (app.empty()) {
+      MESSAGE("apps not built (PMX_BUILD_APPS=OFF): skipped");
+      return;
+    }
+    std::string help;
+    CHECK(pmx_test::run_command(app + " --help", &help) == 0);
+    INFO(name << " --help:\n" << help);
+    const bool reads_data = name != "listops" && name != "pathfinder";  // these two generate theirs
+    CHECK((help.find("--data-dir") != std::string::npos) == reads_data);
+    if (name == "seq_images") CHECK(help.find("/fashion-mnist") != std::string::npos);
+    if (name == "spam") CHECK(help.find("/spam-assassin") != std::string::npos);
+    if (name == "dna") CHECK(help.find("/dna") != std::string::npos);
+  }
+}

@@ -5,6 +5,7 @@
 
 #include "apps/common/json.h"
 #include "apps/common/report.h"
+#include "apps/datasets/fetch.h"
 #include "apps/datasets/token_dataset.h"
 #include "core/error.h"
 #include "core/random.h"
@@ -56,8 +57,17 @@ void declare_model_flags(ArgParser& args, const ModelDefaults& d) {
   args.add_string("--log", "auto", "CSV log, one row per evaluation (auto: <run>.csv; none: off)");
   args.add_string("--plot", "auto", "PNG of the loss and accuracy curves (auto: <run>.png; none: off)");
   args.add_string("--summary", "", "write the final metrics as JSON to this file");
-  args.add_string("--data-dir", "", "data cache folder (empty: $PMX_DATA_DIR/<dataset> or ~/.cache/pmx/<dataset>)");
   args.add_flag("--quiet", "no progress line");
+}
+
+void declare_data_dir_flag(ArgParser& args, const std::string& dataset) {
+  args.add_string("--data-dir", "", "where the " + dataset + " data is kept / fetched to (empty: $PMX_DATA_DIR/" +
+                                        dataset + " or ~/.cache/pmx/" + dataset + ")");
+}
+
+std::string data_dir(const ArgParser& args, const std::string& dataset) {
+  const std::string dir = args.get_string("--data-dir");
+  return dir.empty() ? default_data_dir(dataset) : dir;
 }
 
 void declare_schedule_flags(ArgParser& args) {

@@ -11,7 +11,8 @@
 // --seed, --clip,
 // --eval-every, --eval-size, --test-size, --checkpoint, --checkpoint-every, --resume,
 // --best-weights (test the best validation step's weights instead of the last), --log,
-// --plot, --summary, --data-dir, --quiet.
+// --plot, --summary, --quiet. The apps that read a data set (seq_images, spam, dna) add
+// --data-dir with declare_data_dir_flag; listops and pathfinder generate theirs.
 //
 // --max-minutes: once this run's loop has used the budget, the step finishes, the checkpoint is
 // saved (so --resume continues it) and validation and test are measured as at a normal end; the
@@ -69,6 +70,12 @@ uint64_t apply_run_flags(const ArgParser& args);
 // --threads, sets the thread
 // count, seeds the generator with --seed and returns it.
 uint64_t apply_loop_flags(const ArgParser& args);
+
+// --data-dir: where `dataset` is kept or fetched to; empty (the default): default_data_dir(dataset),
+// that is $PMX_DATA_DIR/<dataset> or ~/.cache/pmx/<dataset> (apps/datasets/fetch.h). data_dir
+// returns the folder to use.
+void declare_data_dir_flag(ArgParser& args, const std::string& dataset);
+std::string data_dir(const ArgParser& args, const std::string& dataset);
 
 // --schedule constant|cosine and --warmup (declare_model_flags declares them too).
 void declare_schedule_flags(ArgParser& args);
