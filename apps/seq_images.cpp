@@ -46,6 +46,9 @@ int run(int argc, char** argv) {
   PMX_CHECK(val_fraction > 0 && val_fraction < 1, "--val-fraction must be in (0, 1), got ", val_fraction);
   const std::string dir = apps::data_dir(args, "fashion-mnist");
   apps::TokenDataset data = apps::sequential_images(apps::load_fashion_mnist(dir), val_fraction, seed);
+  std::ostringstream sized_by;
+  sized_by << "--val-fraction " << val_fraction;
+  apps::require_validation_rows(data, sized_by.str());  // else the first evaluation would fail, after training
   std::printf("seq_images: %s\n", apps::describe_counts(data).c_str());
   std::ostringstream data_json;
   data_json << "{\"dataset\":\"fashion-mnist\",\"val_fraction\":" << apps::json_number(val_fraction) << "}";

@@ -611,3 +611,33 @@ TEST_CASE("real_apps: --data-dir exists only in the apps that read data, and --h
     if (name == "dna") CHECK(help.find("/dna") != std::string::npos);
   }
 }
+
+TEST_CASE("real_apps: an empty validation split (a tiny --val-fraction) is refused before training") {
+  StateGuard guard;
+  TempDir tmp("noval");
+  ModelDefaults d;
+  // Stand-in Fashion-MNIST: 20 images per class, so a fraction of 1e-5 rounds to 0 rows per class.
+  FashionMnist f;
+  f.train_images = IdxImages{40, 28, 28, std::vector<uint8_t>(40 * 784)};
+  f.test_images = IdxImages{6, 28, 28, std::vector<uint8_t>(6 * 784)};
+  for (size_t i = 0; i < f.train_images.pixels.size(); ++i) f.train_images.pixels[i] = uint8_t(1 + (i * 7) % 250);
+  for (size_t i = 0; i < f.test_images.pixels.size(); ++i) f.test_images.pixels[i] = uint8_t(1 + (i * 11) % 250);
+  for (int i = 0; i < 40; ++i) f.train_labels.push_back(uint8_t(i % 2));
+  for (int i = 0; i < 6; ++i) f.test_labels.push_back(uint8_t(i % 2));
+  TokenDataset data = sequential_images(f, 0.00001, 0);
+  REQUIRE(data.validation.count() == 0);
+  ArgParser a = parsed(d, tiny_run(tmp / "s.json", {"--log", tmp / "run.csv", "--checkpoint", tmp / "run.ckpt"}));
+  apply_run_flags(a);
+  CHECK_THROWS_WITH_AS(run_token_classification(a, "seq_images", "", data, "seq_fashion_mnist", 0, "{}"),
+                       doctest::Contains("[seq_images] the validation split is empty"), pmx::Error);
+  CHECK(fs::is_empty(tmp.dir));  // refused before training: no log, no checkpoint
+
+  // seq_images checks it right after the split, naming the flag and the smallest fraction that
+  // holds out a row (20 images per class: 0.5 / 20).
+  CHECK_THROWS_WITH_AS(require_validation_rows(data, "--val-fraction 1e-05"),
+                       doctest::Contains("--val-fraction 1e-05 holds out no validation row"), pmx::Error);
+  CHECK_THROWS_WITH_AS(require_validation_rows(data, "--val-fraction 1e-05"), doctest::Contains("at least 0.025"),
+                       pmx::Error);
+  CHECK(sequential_images(f, 0.025, 0).validation.count() == 2);  // that fraction does hold one out per class
+  require_validation_rows(sequential_images(f, 0.025, 0), "--val-fraction 0.025");
+}

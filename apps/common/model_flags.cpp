@@ -1,7 +1,10 @@
 #include "apps/common/model_flags.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <sstream>
+#include <vector>
 
 #include "apps/common/json.h"
 #include "apps/common/report.h"
@@ -215,6 +218,9 @@ std::string resolve_path(const std::string& value, const std::string& stem, cons
 int run_classification(const ArgParser& args, const std::string& app, const std::string& tag, const Task& task,
                        const ModelShape& shape, const std::string& data_json, int64_t val_rows,
                        int64_t test_rows) {
+  // Else the run would fail at its first evaluation, after the training up to it.
+  PMX_CHECK(val_rows != 0, "[", app, "] the validation split is empty: nothing to evaluate on, pick the best step by "
+            "or stop at; hold out at least one row (see ", app, " --help)");
   std::unique_ptr<nn::Module> model = make_model(args, shape);
   optim::Adam opt(model->parameters(), args.get_double("--lr"));
   std::string stem = app + "_" + model_variant(args) + (tag.empty() ? "" : "_" + tag);
@@ -312,6 +318,24 @@ int run_classification(const ArgParser& args, const std::string& app, const std:
     std::printf("summary: %s\n", args.get_string("--summary").c_str());
   }
   return 0;
+}
+
+void require_validation_rows(const TokenDataset& data, const std::string& sized_by) {
+  if (data.validation.count() > 0) return;
+  std::vector<int64_t> per_class(size_t(std::max<int64_t>(data.classes(), 1)), 0);
+  for (int64_t label : data.train.labels)
+    if (label >= 0 && label < int64_t(per_class.size())) ++per_class[size_t(label)];
+  const int64_t largest = *std::max_element(per_class.begin(), per_class.end());
+  std::ostringstream why;
+  why << sized_by << " holds out no validation row";
+  if (largest > 0) {
+    // The smallest 2-digit fraction whose share of the largest class rounds to a row.
+    const double exact = 0.5 / double(largest), scale = std::pow(10.0, std::floor(std::log10(exact)) - 1);
+    double enough = std::ceil(exact / scale - 1e-9) * scale;
+    while (int64_t(enough * double(largest) + 0.5) < 1) enough += scale;
+    why << ": its share of each class (at most " << largest << " rows) rounds to 0; use at least " << enough;
+  }
+  throw Error(why.str());
 }
 
 int run_token_classification(const ArgParser& args, const std::string& app, const std::string& tag,

@@ -105,13 +105,19 @@ std::string resolve_path(const std::string& value, const std::string& stem, cons
 // val_accuracy_pct, tested_step, tested_val_accuracy_pct, stopped_by, config; with --test-size 0
 // no test runs: the output says so and the test_* / tested_* values are null). Files are named
 // "<app>_<variant>[_<tag>]". val_rows / test_rows (>= 0): the sizes of the evaluation splits;
-// --eval-size and --test-size are lowered to them (with a note) instead of failing. Returns the
+// --eval-size and --test-size are lowered to them (with a note) instead of failing, and an empty
+// validation split (val_rows == 0) is refused before training. Returns the
 // exit code (130 after Ctrl-C).
 int run_classification(const ArgParser& args, const std::string& app, const std::string& tag, const Task& task,
                        const ModelShape& shape, const std::string& data_json, int64_t val_rows = -1,
                        int64_t test_rows = -1);
 
 struct TokenDataset;  // apps/datasets/token_dataset.h
+
+// Refuses, before any training, a data set whose validation split came out empty (every class's
+// share rounded to 0 rows, as assign_splits rounds it): throws pmx::Error naming `sized_by`, what
+// sized the split (say "--val-fraction 1e-05"), and the smallest fraction that holds out a row.
+void require_validation_rows(const TokenDataset& data, const std::string& sized_by);
 
 // run_classification on a TokenDataset: its TokenClassificationTask (named task_name, train
 // order shuffled by seed), the model shape taken from the data, the split sizes passed on.
