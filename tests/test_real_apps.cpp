@@ -72,6 +72,19 @@ std::vector<std::string> tiny_run(const std::string& summary, std::vector<std::s
   return v;
 }
 
+// A stand-in for Fashion-MNIST: 40 training images (classes 0 and 1 alternating) and 6 test
+// images, 28 x 28, pixels 1..250 in a fixed pattern.
+FashionMnist stand_in_fashion_mnist() {
+  FashionMnist f;
+  f.train_images = IdxImages{40, 28, 28, std::vector<uint8_t>(40 * 784)};
+  f.test_images = IdxImages{6, 28, 28, std::vector<uint8_t>(6 * 784)};
+  for (size_t i = 0; i < f.train_images.pixels.size(); ++i) f.train_images.pixels[i] = uint8_t(1 + (i * 7) % 250);
+  for (size_t i = 0; i < f.test_images.pixels.size(); ++i) f.test_images.pixels[i] = uint8_t(1 + (i * 11) % 250);
+  for (int i = 0; i < 40; ++i) f.train_labels.push_back(uint8_t(i % 2));
+  for (int i = 0; i < 6; ++i) f.test_labels.push_back(uint8_t(i % 2));
+  return f;
+}
+
 }  // namespace
 
 TEST_CASE("real_apps: task_rows shuffles train per epoch, evaluation splits once in a fixed order") {
@@ -260,13 +273,7 @@ TEST_CASE("real_apps: a stored Pathfinder stage of the main contour length stays
 }
 
 TEST_CASE("real_apps: sequential_images pads 28x28 to the centre of 32x32 and holds out validation per class") {
-  FashionMnist f;
-  f.train_images = IdxImages{40, 28, 28, std::vector<uint8_t>(40 * 784)};
-  f.test_images = IdxImages{6, 28, 28, std::vector<uint8_t>(6 * 784)};
-  for (size_t i = 0; i < f.train_images.pixels.size(); ++i) f.train_images.pixels[i] = uint8_t(1 + (i * 7) % 250);
-  for (size_t i = 0; i < f.test_images.pixels.size(); ++i) f.test_images.pixels[i] = uint8_t(1 + (i * 11) % 250);
-  for (int i = 0; i < 40; ++i) f.train_labels.push_back(uint8_t(i % 2));
-  for (int i = 0; i < 6; ++i) f.test_labels.push_back(uint8_t(i % 2));
+  FashionMnist f = stand_in_fashion_mnist();
   TokenDataset d = sequential_images(f, 0.25, 0);
   CHECK(d.seq_len == 1024);
   CHECK(d.vocab == 256);
@@ -617,13 +624,7 @@ TEST_CASE("real_apps: an empty validation split (a tiny --val-fraction) is refus
   TempDir tmp("noval");
   ModelDefaults d;
   // Stand-in Fashion-MNIST: 20 images per class, so a fraction of 1e-5 rounds to 0 rows per class.
-  FashionMnist f;
-  f.train_images = IdxImages{40, 28, 28, std::vector<uint8_t>(40 * 784)};
-  f.test_images = IdxImages{6, 28, 28, std::vector<uint8_t>(6 * 784)};
-  for (size_t i = 0; i < f.train_images.pixels.size(); ++i) f.train_images.pixels[i] = uint8_t(1 + (i * 7) % 250);
-  for (size_t i = 0; i < f.test_images.pixels.size(); ++i) f.test_images.pixels[i] = uint8_t(1 + (i * 11) % 250);
-  for (int i = 0; i < 40; ++i) f.train_labels.push_back(uint8_t(i % 2));
-  for (int i = 0; i < 6; ++i) f.test_labels.push_back(uint8_t(i % 2));
+  FashionMnist f = stand_in_fashion_mnist();
   TokenDataset data = sequential_images(f, 0.00001, 0);
   REQUIRE(data.validation.count() == 0);
   ArgParser a = parsed(d, tiny_run(tmp / "s.json", {"--log", tmp / "run.csv", "--checkpoint", tmp / "run.ckpt"}));

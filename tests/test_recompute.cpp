@@ -18,6 +18,30 @@ static bool same_bits(const Tensor& a, const Tensor& b) {
          std::memcmp(a.contiguous().data<float>(), b.contiguous().data<float>(), size_t(a.numel()) * 4) == 0;
 }
 
+// A small real-input Paramixer config (N = 37, not a power of two).
+static nn::ParamixerConfig small_config(kernels::Protocol protocol = kernels::Protocol::Chord) {
+  nn::ParamixerConfig c;
+  c.seq_len = 37;
+  c.input_features = 2;
+  c.dim = 8;
+  c.hidden = 6;
+  c.layers = 2;
+  c.protocol = protocol;
+  return c;
+}
+
+// Same outputs on one input, and the same gradient for every parameter, bit for bit.
+static void check_same_bits(nn::ParamixerModel& a, nn::ParamixerModel& b) {
+  Tensor x = randn({3, 37, 2});
+  Tensor y1 = a(x), y2 = b(x);
+  CHECK(same_bits(y1, y2));
+  sum(y1 * y1).backward();
+  sum(y2 * y2).backward();
+  auto p1 = a.named_parameters(), p2 = b.named_parameters();
+  REQUIRE(p1.size() == p2.size());
+  for (size_t i = 0; i < p1.size(); ++i) CHECK_MESSAGE(same_bits(p1[i].second.grad(), p2[i].second.grad()), p1[i].first);
+}
+
 TEST_CASE("recompute: checkpoint gives the gradients of the plain function, captured parameters included") {
   Tensor w = randn({4, 3}, DType::Float64).set_requires_grad(true);
   Tensor x = randn({5, 3}, DType::Float64).set_requires_grad(true);
@@ -53,13 +77,7 @@ TEST_CASE("recompute: dropout inside a checkpoint replays the same mask") {
 
 TEST_CASE("recompute: a Paramixer model with recomputed f-MLPs matches the stored-activation one") {
   for (auto protocol : {kernels::Protocol::Chord, kernels::Protocol::Cdil}) {
-    nn::ParamixerConfig c;
-    c.seq_len = 37;
-    c.input_features = 2;
-    c.dim = 8;
-    c.hidden = 6;
-    c.layers = 2;
-    c.protocol = protocol;
+    nn::ParamixerConfig c = small_config(protocol);
     manual_seed(1);
     nn::ParamixerModel plain(c);
     plain.set_fused_f(false);
@@ -67,26 +85,14 @@ TEST_CASE("recompute: a Paramixer model with recomputed f-MLPs matches the store
     manual_seed(1);
     nn::ParamixerModel recomputed(c);
     recomputed.set_fused_f(false);  // the path that would keep the hidden layers
-    Tensor x = randn({3, 37, 2});
-    Tensor y1 = plain(x), y2 = recomputed(x);
-    CHECK(same_bits(y1, y2));
-    sum(y1 * y1).backward();
-    sum(y2 * y2).backward();
-    auto p1 = plain.named_parameters(), p2 = recomputed.named_parameters();
-    REQUIRE(p1.size() == p2.size());
-    for (size_t i = 0; i < p1.size(); ++i) CHECK_MESSAGE(same_bits(p1[i].second.grad(), p2[i].second.grad()), p1[i].first);
+    check_same_bits(plain, recomputed);
   }
 }
 
 TEST_CASE("recompute: on the default row-chunked path the option changes nothing") {
   // That path keeps no hidden layer; checkpointing plain MLPs there would only be slower. (The
   // plain MLPs round differently from the chunked op, so the bits tell the paths apart.)
-  nn::ParamixerConfig c;
-  c.seq_len = 37;
-  c.input_features = 2;
-  c.dim = 8;
-  c.hidden = 6;
-  c.layers = 2;
+  nn::ParamixerConfig c = small_config();
   manual_seed(1);
   nn::ParamixerModel chunked(c);
   c.recompute = true;
@@ -94,12 +100,5 @@ TEST_CASE("recompute: on the default row-chunked path the option changes nothing
   nn::ParamixerModel with_option(c);
   REQUIRE(with_option.blocks[0]->recompute_f);
   REQUIRE(with_option.blocks[0]->chunked_f);
-  Tensor x = randn({3, 37, 2});
-  Tensor y1 = chunked(x), y2 = with_option(x);
-  CHECK(same_bits(y1, y2));
-  sum(y1 * y1).backward();
-  sum(y2 * y2).backward();
-  auto p1 = chunked.named_parameters(), p2 = with_option.named_parameters();
-  REQUIRE(p1.size() == p2.size());
-  for (size_t i = 0; i < p1.size(); ++i) CHECK_MESSAGE(same_bits(p1[i].second.grad(), p2[i].second.grad()), p1[i].first);
+  check_same_bits(chunked, with_option);
 }
