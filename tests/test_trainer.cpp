@@ -340,6 +340,14 @@ TEST_CASE("trainer: the curve plot is a PNG file (builtin routine and default ba
   }
   CHECK_THROWS_AS(apps::write_curves_png(tmp / "x.png", {}), pmx::Error);
   CHECK_THROWS_AS(apps::write_curves_png(tmp / "no_such_dir/x.png", {loss}, apps::PlotBackend::Builtin), pmx::Error);
+  // A write that fails leaves the plot already there as it was: here the file it is drawn into
+  // first cannot be made (a folder has its name; root may write anywhere, so no permission trick).
+  pmx_test::write_text(tmp / "keep.png", "an earlier plot");
+  fs::create_directory(tmp / ("keep.png.tmp." + std::to_string(::getpid())));
+  CHECK_THROWS_WITH_AS(apps::write_curves_png(tmp / "keep.png", {loss}, apps::PlotBackend::Builtin),
+                       doctest::Contains("cannot write PNG"), pmx::Error);
+  std::ifstream kept(tmp / "keep.png");
+  CHECK(std::string(std::istreambuf_iterator<char>(kept), {}) == "an earlier plot");
 }
 
 TEST_CASE("trainer: a short end-to-end adding run at N = 16 lowers the validation error") {

@@ -1,11 +1,13 @@
 #include "apps/common/plot.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
@@ -202,12 +204,24 @@ std::string write_curves_png(const std::string& path, const std::vector<Panel>& 
                              int width, int panel_height) {
   PMX_CHECK(!panels.empty() && width >= 200 && panel_height >= 100, "[plot] need >= 1 panel and a canvas of at "
             "least 200 x 100 per panel, got ", panels.size(), " panels of ", width, " x ", panel_height);
-  if (backend == PlotBackend::Auto && gnuplot_available() && write_with_gnuplot(path, panels, width, panel_height))
-    return "gnuplot";
-  Canvas canvas(width, panel_height * int(panels.size()));
-  for (size_t i = 0; i < panels.size(); ++i) draw_panel(canvas, panels[i], int(i) * panel_height, width, panel_height);
-  PMX_CHECK(canvas.write(path), "[plot] cannot write PNG ", path);
-  return "builtin";
+  // Drawn into a file beside the target and renamed over it, so a failed or interrupted write
+  // (gnuplot dying, a full disk) never replaces the plot of an earlier run with a broken one.
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  std::string used = "gnuplot";
+  if (!(backend == PlotBackend::Auto && gnuplot_available() && write_with_gnuplot(tmp, panels, width, panel_height))) {
+    used = "builtin";
+    Canvas canvas(width, panel_height * int(panels.size()));
+    for (size_t i = 0; i < panels.size(); ++i) draw_panel(canvas, panels[i], int(i) * panel_height, width, panel_height);
+    if (!canvas.write(tmp)) {
+      std::remove(tmp.c_str());
+      throw Error(detail::concat("[plot] cannot write PNG ", path));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw Error(detail::concat("[plot] cannot write PNG ", path, " (renaming ", tmp, " over it failed)"));
+  }
+  return used;
 }
 
 }  // namespace pmx::apps
