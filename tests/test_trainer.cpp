@@ -1,6 +1,7 @@
 // The shared training loop: resume is exact (bit for bit), Ctrl-C saves and stops, bad or
-// mismatching checkpoints are refused, the target stops training, a short run learns, and the
-// synthetic app rejects bad flags with a clear message and a non-zero exit.
+// mismatching checkpoints are refused, a diverged step stops the run, output paths are checked
+// first, the target stops training, and a short run learns. The synthetic app run as a program
+// is tested in test_synthetic_app.cpp.
 #include <doctest/doctest.h>
 
 #include "test_util.h"
