@@ -45,13 +45,6 @@ inline ArgParser parsed(const ModelDefaults& d, std::vector<std::string> argv) {
   return args;
 }
 
-inline std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 inline bool same_batch(const Batch& a, const Batch& b) {
   return a.input.to_vector<int64_t>() == b.input.to_vector<int64_t>() &&
          a.target.to_vector<int64_t>() == b.target.to_vector<int64_t>();

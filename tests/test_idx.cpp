@@ -5,7 +5,6 @@
 #include <zlib.h>
 
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "apps/datasets/idx.h"
@@ -30,12 +29,7 @@ std::string gzip_bytes(const std::string& raw, const std::string& tmp_path) {
   REQUIRE(f != nullptr);
   REQUIRE(gzwrite(f, raw.data(), unsigned(raw.size())) == int(raw.size()));
   gzclose(f);
-  std::ifstream in(tmp_path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
+  return pmx_test::read_text(tmp_path);
 }
 
 std::string error_of(const std::string& path) {
@@ -54,7 +48,7 @@ TEST_CASE("idx: a gzip IDX file reads back; a cut-off, padded or truncated one i
   const std::string raw = idx_images(5);
   const std::string gz = gzip_bytes(raw, tmp / "scratch.gz");
 
-  write_bytes(tmp / "good.gz", gz);
+  pmx_test::write_text(tmp / "good.gz", gz);
   apps::IdxImages good = apps::read_idx_images(tmp / "good.gz");
   CHECK(good.count == 5);
   CHECK(good.rows == 2);
@@ -62,20 +56,20 @@ TEST_CASE("idx: a gzip IDX file reads back; a cut-off, padded or truncated one i
   REQUIRE(good.pixels.size() == 30);
   CHECK(good.pixels[29] == 29);
 
-  write_bytes(tmp / "plain", raw);  // zlib reads an uncompressed file as it is
+  pmx_test::write_text(tmp / "plain", raw);  // zlib reads an uncompressed file as it is
   CHECK(apps::read_idx_images(tmp / "plain").count == 5);
 
   // The 8-byte trailer (CRC and length) cut off: every pixel is there, the check is not.
-  write_bytes(tmp / "no_trailer.gz", gz.substr(0, gz.size() - 8));
+  pmx_test::write_text(tmp / "no_trailer.gz", gz.substr(0, gz.size() - 8));
   CHECK(error_of(tmp / "no_trailer.gz").find("no_trailer.gz: damaged or cut-off gzip stream") != std::string::npos);
 
-  write_bytes(tmp / "padded.gz", gz + std::string(100, 'x'));
+  pmx_test::write_text(tmp / "padded.gz", gz + std::string(100, 'x'));
   CHECK(error_of(tmp / "padded.gz").find("padded.gz: unexpected bytes after the end of the gzip stream") !=
         std::string::npos);
 
-  write_bytes(tmp / "extra_record.gz", gzip_bytes(raw + "z", tmp / "scratch2.gz"));
+  pmx_test::write_text(tmp / "extra_record.gz", gzip_bytes(raw + "z", tmp / "scratch2.gz"));
   CHECK(error_of(tmp / "extra_record.gz").find("unexpected bytes after the last record") != std::string::npos);
 
-  write_bytes(tmp / "short.gz", gzip_bytes(raw.substr(0, raw.size() - 1), tmp / "scratch3.gz"));
+  pmx_test::write_text(tmp / "short.gz", gzip_bytes(raw.substr(0, raw.size() - 1), tmp / "scratch3.gz"));
   CHECK(error_of(tmp / "short.gz").find("file ends early") != std::string::npos);
 }

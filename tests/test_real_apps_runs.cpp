@@ -194,8 +194,7 @@ TEST_CASE("real_apps: pathfinder writes a valid summary whatever the --curriculu
   }
   INFO(run.output);
   REQUIRE(run.status == 0);
-  std::ifstream in(tmp / "s.json");
-  std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string json = read_text(tmp / "s.json");
   CHECK(pmx_test::json_error(json) == "");
   CHECK(json.find("\"curriculum\":\"2:1\\t\"") != std::string::npos);
 }

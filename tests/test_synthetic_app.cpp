@@ -67,8 +67,7 @@ TEST_CASE("synthetic_app: the synthetic app's --summary is valid JSON for every 
       MESSAGE("apps/synthetic not built (PMX_BUILD_APPS=OFF): skipped");
       return;
     }
-    std::ifstream in(tmp / "s.json");
-    std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string json = pmx_test::read_text(tmp / "s.json");
     INFO(c.flags << " -> " << run.output << json);
     CHECK(run.status == 0);
     CHECK(pmx_test::json_error(json) == "");
@@ -121,8 +120,7 @@ TEST_CASE("synthetic_app: with --test-size 0 the synthetic app says no test ran 
   CHECK(status == 0);
   CHECK(out.find("no test (--test-size 0)") != std::string::npos);
   CHECK(out.find("-1.00") == std::string::npos);
-  std::ifstream in(tmp / "s.json");
-  std::string js((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string js = pmx_test::read_text(tmp / "s.json");
   INFO(js);
   CHECK(js.find("\"test_error_pct\": null") != std::string::npos);
   CHECK(js.find("\"test_sequences\": 0") != std::string::npos);

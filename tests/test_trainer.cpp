@@ -346,8 +346,7 @@ TEST_CASE("trainer: the curve plot is a PNG file (builtin routine and default ba
   fs::create_directory(tmp / ("keep.png.tmp." + std::to_string(::getpid())));
   CHECK_THROWS_WITH_AS(apps::write_curves_png(tmp / "keep.png", {loss}, apps::PlotBackend::Builtin),
                        doctest::Contains("cannot write PNG"), pmx::Error);
-  std::ifstream kept(tmp / "keep.png");
-  CHECK(std::string(std::istreambuf_iterator<char>(kept), {}) == "an earlier plot");
+  CHECK(pmx_test::read_text(tmp / "keep.png") == "an earlier plot");
 }
 
 TEST_CASE("trainer: a short end-to-end adding run at N = 16 lowers the validation error") {
