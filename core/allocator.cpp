@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 
@@ -21,16 +22,27 @@ size_t CachingAllocator::round_size(size_t nbytes) {
   return (nbytes + step - 1) / step * step;
 }
 
+OutOfMemory::OutOfMemory(size_t nbytes) {
+  char text[160];
+  std::snprintf(text, sizeof text,
+                "out of memory: the system refused a buffer of %zu bytes (%.3g GiB) for tensor storage; "
+                "use a smaller batch, sequence length or model",
+                nbytes, double(nbytes) / double(size_t(1) << 30));
+  message_ = text;
+}
+
 static void* system_alloc(size_t nbytes) {
   constexpr size_t kHuge = size_t(2) << 20;
   size_t align = nbytes >= kHuge ? kHuge : 64;
   void* p = std::aligned_alloc(align, (nbytes + align - 1) / align * align);
-  if (!p) throw std::bad_alloc();
+  if (!p) throw OutOfMemory(nbytes);
   if (nbytes >= kHuge) madvise(p, nbytes, MADV_HUGEPAGE);
   return p;
 }
 
 void* CachingAllocator::allocate(size_t nbytes, size_t* granted) {
+  // Past 2^62 rounding up to a size class (and to the alignment) would wrap around to a small size.
+  if (nbytes > (size_t(1) << 62)) throw OutOfMemory(nbytes);
   size_t size = round_size(nbytes);
   *granted = size;
   {

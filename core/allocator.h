@@ -15,10 +15,24 @@
 #pragma once
 #include <cstddef>
 #include <mutex>
+#include <new>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
 namespace pmx {
+
+// Thrown when the system cannot give a buffer even after the cache is emptied. A std::bad_alloc
+// (callers that can do without the memory catch that), whose what() says how much was asked for:
+// "std::bad_alloc" alone left a user guessing which flag made the model too big.
+class OutOfMemory : public std::bad_alloc {
+ public:
+  explicit OutOfMemory(size_t nbytes);
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
 
 struct AllocatorStats {
   size_t bytes_in_use = 0;    // handed out and not yet released
