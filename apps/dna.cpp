@@ -43,6 +43,7 @@ int run(int argc, char** argv) {
   uint64_t seed = apps::apply_run_flags(args);
   std::string which = args.get_string("--task");
   PMX_CHECK(which == "human-fly" || which == "bacteria", "--task must be human-fly or bacteria, got '", which, "'");
+  apps::check_run_output_paths(args, "dna", which);  // before the data is loaded or fetched
   const std::string dir = apps::data_dir(args, "dna");
   apps::TokenDataset data;
   if (which == "human-fly") {

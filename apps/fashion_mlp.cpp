@@ -69,8 +69,9 @@ int run(int argc, char** argv) {
     std::cout << args.help();
     return 0;
   }
-  int64_t epochs = args.get_int("--epochs"), batch = args.get_int("--batch"), hidden = args.get_int("--hidden");
-  PMX_CHECK(epochs >= 1 && batch >= 1 && hidden >= 2, "--epochs, --batch must be >= 1 and --hidden >= 2");
+  // Capped as the other apps cap theirs (apps/common/model_flags.h): a clear error, not an overflow.
+  const int64_t epochs = args.get_int("--epochs", 1, 1000000), batch = args.get_int("--batch", 1, apps::kMaxBatch),
+                hidden = args.get_int("--hidden", 2, apps::kMaxWidth);
   const int threads = int(args.get_int("--threads", 1, apps::kMaxThreads));
   set_num_threads(threads);
   manual_seed(uint64_t(args.get_int("--seed")));

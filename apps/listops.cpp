@@ -31,7 +31,7 @@ int run(int argc, char** argv) {
   d.batch = 48;
   d.lr = 1e-3;
   apps::declare_model_flags(args, d);
-  args.add_int("--train-examples", 96000, "generated training examples");
+  args.add_int("--train-examples", 96000, "generated training examples (1 to 1000000, as the next two)");
   args.add_int("--val-examples", 2000, "generated validation examples");
   args.add_int("--test-examples", 2000, "generated test examples");
   args.parse(argc, argv);
@@ -40,9 +40,10 @@ int run(int argc, char** argv) {
     return 0;
   }
   uint64_t seed = apps::apply_run_flags(args);
-  int64_t train = args.get_int("--train-examples"), val = args.get_int("--val-examples"),
-          test = args.get_int("--test-examples");
-  PMX_CHECK(train >= 1 && val >= 1 && test >= 1, "--train-examples, --val-examples and --test-examples must be >= 1");
+  const int64_t train = args.get_int("--train-examples", 1, apps::kListOpsMaxExamples),
+                val = args.get_int("--val-examples", 1, apps::kListOpsMaxExamples),
+                test = args.get_int("--test-examples", 1, apps::kListOpsMaxExamples);
+  apps::check_run_output_paths(args, "listops", "");  // before the ~8 s of generation
   Timer timer;
   apps::ListOpsData data = apps::make_listops_splits(size_t(train), size_t(val), size_t(test), seed);
   std::printf("listops: generated %ld / %ld / %ld examples (seed %lu) in %.1f s\n", long(train), long(val), long(test),

@@ -14,10 +14,6 @@
 
 using namespace pmx;
 
-namespace {
-constexpr int64_t kMaxExamples = 1000000;  // ~10x the LRA training set (96k: ~8 s on 2 cores)
-}  // namespace
-
 int main(int argc, char** argv) {
   try {
     apps::ArgParser args("make_listops", "Print generated ListOps examples and sample statistics.");
@@ -31,7 +27,8 @@ int main(int argc, char** argv) {
     }
     // Checked as int64 before the size_t cast: -5 became 2^64 - 5 (vector::reserve), and an
     // empty sample printed "-nan%" statistics with exit 0. The cap keeps a run to minutes.
-    const int64_t sample = args.get_int("--sample", 1, kMaxExamples), show = args.get_int("--show", 0, kMaxExamples);
+    const int64_t sample = args.get_int("--sample", 1, apps::kListOpsMaxExamples),
+                  show = args.get_int("--show", 0, apps::kListOpsMaxExamples);
     apps::ListOpsStats stats;
     const size_t n = size_t(std::max(sample, show));
     Timer timer;

@@ -44,8 +44,10 @@ std::vector<CurriculumStage> parse_curriculum(const std::string& text) {
     char colon = 0, rest = 0;
     std::istringstream one(item);
     bool ok = bool(one >> stage.dashes >> colon >> stage.steps) && colon == ':' && !(one >> rest);
-    PMX_CHECK(ok && valid_dashes(stage.dashes) && stage.steps >= 1, "--curriculum: '", item,
-              "' is not dashes:steps with 2 <= dashes <= 14 and steps >= 1 (in '", text, "')");
+    // steps capped as --steps is, so steps x --batch (the stage's sequences) cannot overflow.
+    PMX_CHECK(ok && valid_dashes(stage.dashes) && stage.steps >= 1 && stage.steps <= apps::kMaxSteps, "--curriculum: '",
+              item, "' is not dashes:steps with 2 <= dashes <= 14 and 1 <= steps <= ", apps::kMaxSteps, " (in '", text,
+              "')");
     stages.push_back(stage);
   }
   return stages;
@@ -82,11 +84,12 @@ int run(int argc, char** argv) {
   const int64_t difficulty = args.get_int("--difficulty");  // checked before it is narrowed to an int
   PMX_CHECK(valid_dashes(difficulty), "--difficulty must be 2 to 14 dashes (LRA: 6, 9, 14), got ", difficulty);
   const int c = int(difficulty);
-  int64_t train = args.get_int("--train-examples"), val = args.get_int("--val-examples"),
-          test = args.get_int("--test-examples");
-  PMX_CHECK(train >= 1 && val >= 1 && test >= 1, "--train-examples, --val-examples and --test-examples must be >= 1");
+  const int64_t train = args.get_int("--train-examples", 1, apps::kPathfinderMaxExamples),
+                val = args.get_int("--val-examples", 1, apps::kPathfinderMaxExamples),
+                test = args.get_int("--test-examples", 1, apps::kPathfinderMaxExamples);
   const std::string curriculum = args.get_string("--curriculum");
   const std::vector<CurriculumStage> stages = parse_curriculum(curriculum);  // bad flags fail before the data is made
+  apps::check_run_output_paths(args, "pathfinder", "c" + std::to_string(c));  // so do bad output paths
   Timer timer;
   const bool fresh = args.get_flag("--fresh-images");
   apps::PathfinderData data = fresh ? apps::make_pathfinder_fresh_data(c, size_t(val), size_t(test), seed)

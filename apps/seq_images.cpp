@@ -44,6 +44,7 @@ int run(int argc, char** argv) {
   uint64_t seed = apps::apply_run_flags(args);
   double val_fraction = args.get_double("--val-fraction");
   PMX_CHECK(val_fraction > 0 && val_fraction < 1, "--val-fraction must be in (0, 1), got ", val_fraction);
+  apps::check_run_output_paths(args, "seq_images", "");  // before the data is loaded or fetched
   const std::string dir = apps::data_dir(args, "fashion-mnist");
   apps::TokenDataset data = apps::sequential_images(apps::load_fashion_mnist(dir), val_fraction, seed);
   std::ostringstream sized_by;

@@ -52,13 +52,14 @@ int run(int argc, char** argv) {
   apps::SpamOptions options;
   options.seq_len = args.get_int("--n", 2, apps::kSpamMaxSeqLen);
   options.seed = seed;
+  const std::string tag = "n" + std::to_string(options.seq_len);
+  apps::check_run_output_paths(args, "spam", tag);  // before the data is loaded or fetched
   const std::string dir = apps::data_dir(args, "spam-assassin");
   apps::TokenDataset data = apps::load_spam(dir, options, std::cout);
   std::printf("spam: %s\n", apps::describe_counts(data).c_str());
   std::ostringstream data_json;
   data_json << "{\"dataset\":\"spam-assassin\",\"n\":" << options.seq_len << "}";
-  return apps::run_token_classification(args, "spam", "n" + std::to_string(options.seq_len), data, "spam", seed,
-                                        data_json.str());
+  return apps::run_token_classification(args, "spam", tag, data, "spam", seed, data_json.str());
 }
 
 }  // namespace

@@ -118,9 +118,7 @@ int run(int argc, char** argv) {
   PMX_CHECK(model_name == "paramixer" || model_name == "transformer", "--model must be paramixer or transformer, got '",
             model_name, "'");
   PMX_CHECK(protocol == "chord" || protocol == "cdil", "--protocol must be chord or cdil, got '", protocol, "'");
-  PMX_CHECK(args.get_int("--layers") >= 1 && args.get_int("--dim") >= 1 && args.get_int("--hidden") >= 1 &&
-                args.get_int("--heads") >= 1,
-            "--layers, --dim, --hidden and --heads must be >= 1");
+  apps::check_model_size_flags(args);
   const uint64_t seed = apps::apply_loop_flags(args);
   const int threads = int(args.get_int("--threads", 1, apps::kMaxThreads));
 

@@ -110,6 +110,15 @@ TEST_CASE("real_apps: apply_run_flags and make_model reject bad flags, naming th
   CHECK_THROWS_WITH_AS(apply_run_flags(parsed(d, {"--embedding-init", "-0.1"})), doctest::Contains("--embedding-init"),
                        pmx::Error);
   CHECK_THROWS_AS(apply_run_flags(parsed(d, {"--batch", "0"})), pmx::Error);
+  // Sizes past their caps: refused naming the flag, not an overflow of steps x batch or a
+  // std::bad_alloc from deep inside the first step.
+  const std::pair<const char*, const char*> too_big[] = {
+      {"--batch", "1048577"},      {"--steps", "1099511627777"}, {"--warmup", "1099511627777"},
+      {"--eval-size", "16777217"}, {"--test-size", "16777217"},  {"--dim", "65537"},
+      {"--hidden", "65537"},       {"--heads", "65537"},         {"--layers", "1025"}};
+  for (const auto& [flag, value] : too_big)
+    CHECK_THROWS_WITH_AS(apply_run_flags(parsed(d, {flag, value})),
+                         doctest::Contains((std::string(flag) + " must be from ").c_str()), pmx::Error);
   CHECK_THROWS_WITH_AS(make_model(parsed(d, {}), ModelShape{0, 10, -1, 2}), doctest::Contains("[make_model]"),
                        pmx::Error);
 }
@@ -287,6 +296,38 @@ TEST_CASE("real_apps: every output path is checked before training, naming the f
     CHECK_THROWS_WITH_AS(run_classification(a, "listops", "", lt, ModelShape{2000, kListOpsVocab, 0, 10}, "{}", 8, 8),
                          doctest::Contains((std::string(flag) + ": cannot write " + bad).c_str()), pmx::Error);
     CHECK(fs::is_empty(tmp.dir));
+  }
+}
+
+TEST_CASE("real_apps: the apps check their output paths before they generate, load or fetch data") {
+  TempDir tmp("early_paths");
+  const std::string bad_plot = tmp / "no_such_dir/run.png";
+  // --data-dir cannot exist, so a data step that ran first would fail on it instead.
+  const std::string tiny = " --steps 1 --dim 8 --hidden 8 --quiet --checkpoint none --log none --plot " + bad_plot;
+  const std::pair<std::string, std::string> runs[] = {
+      {"listops", "--train-examples 2000 --val-examples 8 --test-examples 8" + tiny},
+      {"pathfinder", "--train-examples 2000 --val-examples 8 --test-examples 8" + tiny},
+      {"seq_images", "--data-dir /dev/null/none" + tiny},
+      {"spam", "--data-dir /dev/null/none" + tiny},
+      {"dna", "--data-dir /dev/null/none" + tiny}};
+  for (const auto& [app, flags] : runs) {
+    pmx_test::AppRun run = pmx_test::run_app(app, flags);
+    if (!run.built) {
+      MESSAGE("apps/" << app << " not built (PMX_BUILD_APPS=OFF): skipped");
+      continue;
+    }
+    INFO(app << " " << flags << " -> " << run.output);
+    CHECK(run.status != 0);
+    CHECK(run.output.find("--plot: cannot write " + bad_plot) != std::string::npos);
+    CHECK(run.output.find("generated") == std::string::npos);
+  }
+  // Example counts are capped like the other sizes (apps/datasets/listops.h, pathfinder.h).
+  for (const std::string app : {"listops", "pathfinder"}) {
+    pmx_test::AppRun run = pmx_test::run_app(app, "--val-examples 1000000000000" + tiny);
+    if (!run.built) continue;
+    INFO(app << " -> " << run.output);
+    CHECK(run.status != 0);
+    CHECK(run.output.find("--val-examples must be from 1 to ") != std::string::npos);
   }
 }
 

@@ -64,6 +64,19 @@ class ArgParser {
 // The most threads an app accepts for --threads (more would only fail to start).
 constexpr int64_t kMaxThreads = 1024;
 
+// The longest sequence an app accepts for a length flag (synthetic --n): 2^20, 32 times the
+// longest of the paper's synthetic table (2^15, docs/RESULTS.md). It is a sanity cap, not a
+// promise that such a run fits in memory: it turns absurd values into a clear error before
+// anything is built (2^62 used to hang num_factors, and N * d overflowed the flatten head).
+constexpr int64_t kMaxSeqLen = int64_t(1) << 20;
+// The same kind of caps on the other sizes the flags set: a value past them is refused with its
+// flag named, before an overflow (steps x batch, N x d) or a failed allocation deep inside.
+constexpr int64_t kMaxBatch = int64_t(1) << 20;     // --batch
+constexpr int64_t kMaxSteps = int64_t(1) << 40;     // --steps, --warmup: steps x batch fits int64
+constexpr int64_t kMaxEvalRows = int64_t(1) << 24;  // --eval-size, --test-size
+constexpr int64_t kMaxWidth = int64_t(1) << 16;     // --dim, --hidden, --heads
+constexpr int64_t kMaxLayers = 1024;                // --layers
+
 // The items of a comma-separated flag value ("2:1500,4:2000" -> {"2:1500", "4:2000"}; "" -> {}),
 // for the caller to check one by one.
 std::vector<std::string> split_commas(const std::string& text);

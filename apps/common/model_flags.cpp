@@ -92,19 +92,25 @@ std::string schedule_json(const ArgParser& args) {
 }
 
 uint64_t apply_loop_flags(const ArgParser& args) {
-  PMX_CHECK(args.get_int("--batch") >= 1 && args.get_int("--steps") >= 1, "--batch and --steps must be >= 1");
+  args.get_int("--batch", 1, kMaxBatch);  // each throws naming the flag if out of range
+  args.get_int("--steps", 1, kMaxSteps);
   PMX_CHECK(args.get_double("--lr") > 0, "--lr must be > 0, got ", args.get_double("--lr"));
   const std::string schedule = args.get_string("--schedule");
   PMX_CHECK(schedule == "constant" || schedule == "cosine", "--schedule must be constant or cosine, got '", schedule,
             "'");
-  PMX_CHECK(args.get_int("--warmup") >= 0, "--warmup must be >= 0, got ", args.get_int("--warmup"));
-  PMX_CHECK(args.get_int("--eval-size") >= 1 && args.get_int("--test-size") >= 0,
-            "--eval-size must be >= 1 and --test-size >= 0");
+  args.get_int("--warmup", 0, kMaxSteps);
+  args.get_int("--eval-size", 1, kMaxEvalRows);
+  args.get_int("--test-size", 0, kMaxEvalRows);
   const int threads = int(args.get_int("--threads", 1, kMaxThreads));
   set_num_threads(threads);
   uint64_t seed = uint64_t(args.get_int("--seed"));
   manual_seed(seed);
   return seed;
+}
+
+void check_model_size_flags(const ArgParser& args) {
+  args.get_int("--layers", 1, kMaxLayers);
+  for (const char* flag : {"--dim", "--hidden", "--heads"}) args.get_int(flag, 1, kMaxWidth);
 }
 
 uint64_t apply_run_flags(const ArgParser& args) {
@@ -115,9 +121,7 @@ uint64_t apply_run_flags(const ArgParser& args) {
   PMX_CHECK(protocol == "chord" || protocol == "cdil", "--protocol must be chord or cdil, got '", protocol, "'");
   PMX_CHECK(head == "flatten" || head == "cls" || head == "mean" || head == "max",
             "--head must be flatten, cls, mean or max, got '", head, "'");
-  PMX_CHECK(args.get_int("--layers") >= 1 && args.get_int("--dim") >= 1 && args.get_int("--hidden") >= 1 &&
-                args.get_int("--heads") >= 1,
-            "--layers, --dim, --hidden and --heads must be >= 1");
+  check_model_size_flags(args);
   PMX_CHECK(model != "transformer" || args.get_int("--dim") % args.get_int("--heads") == 0, "--heads (",
             args.get_int("--heads"), ") must divide --dim (", args.get_int("--dim"), ")");
   PMX_CHECK(args.get_int("--position-table") == 0 || args.get_int("--position-table") == 1,
@@ -215,6 +219,20 @@ std::string resolve_path(const std::string& value, const std::string& stem, cons
   return value == "auto" ? stem + ext : value;
 }
 
+// "<app>_<variant>[_<tag>]": the name of the run's files.
+static std::string run_stem(const ArgParser& args, const std::string& app, const std::string& tag) {
+  return app + "_" + model_variant(args) + (tag.empty() ? "" : "_" + tag);
+}
+
+void check_run_output_paths(const ArgParser& args, const std::string& app, const std::string& tag) {
+  const std::string stem = run_stem(args, app, tag);
+  check_output_path("--checkpoint", resolve_path(args.get_string("--checkpoint"), stem, ".ckpt"));
+  check_output_path("--best-weights", resolve_path(args.get_string("--best-weights"), stem, ".best.safetensors"));
+  check_output_path("--log", resolve_path(args.get_string("--log"), stem, ".csv"));
+  check_output_path("--plot", resolve_path(args.get_string("--plot"), stem, ".png"));
+  check_output_path("--summary", args.get_string("--summary"));
+}
+
 int run_classification(const ArgParser& args, const std::string& app, const std::string& tag, const Task& task,
                        const ModelShape& shape, const std::string& data_json, int64_t val_rows,
                        int64_t test_rows) {
@@ -223,7 +241,7 @@ int run_classification(const ArgParser& args, const std::string& app, const std:
             "or stop at; hold out at least one row (see ", app, " --help)");
   std::unique_ptr<nn::Module> model = make_model(args, shape);
   optim::Adam opt(model->parameters(), args.get_double("--lr"));
-  std::string stem = app + "_" + model_variant(args) + (tag.empty() ? "" : "_" + tag);
+  const std::string stem = run_stem(args, app, tag);
 
   TrainerConfig tc;
   tc.steps = args.get_int("--steps");
@@ -251,11 +269,7 @@ int run_classification(const ArgParser& args, const std::string& app, const std:
   tc.progress = !args.get_flag("--quiet");
   tc.metadata[app + "_config"] = run_config_json(args, shape, data_json);
   // Before training: a bad path found only when the file is written would lose the run.
-  check_output_path("--checkpoint", tc.checkpoint);
-  check_output_path("--best-weights", tc.best_weights);
-  check_output_path("--log", tc.log);
-  check_output_path("--plot", tc.plot);
-  check_output_path("--summary", args.get_string("--summary"));
+  check_run_output_paths(args, app, tag);
 
   tc.max_seconds = args.get_double("--max-minutes") * 60;
 

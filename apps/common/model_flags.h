@@ -53,17 +53,15 @@ struct ModelShape {
   int64_t seq_len = 0, vocab = 0, padding_idx = -1, classes = 2;
 };
 
-// The longest sequence an app accepts for a length flag (synthetic --n): 2^20, 32 times the
-// longest of the paper's synthetic table (2^15, docs/RESULTS.md). It is a sanity cap, not a
-// promise that such a run fits in memory: it turns absurd values into a clear error before
-// anything is built (2^62 used to hang num_factors, and N * d overflowed the flatten head).
-constexpr int64_t kMaxSeqLen = int64_t(1) << 20;
-
 void declare_model_flags(ArgParser& args, const ModelDefaults& defaults);
 
 // Checks every shared flag (throws pmx::Error naming the flag), sets the thread count and the
 // default generator's seed; returns the seed.
 uint64_t apply_run_flags(const ArgParser& args);
+
+// --layers, --dim, --hidden and --heads each from 1 to its cap (kMaxLayers, kMaxWidth); part of
+// apply_run_flags, and used by apps/synthetic.cpp, which has its own model flags.
+void check_model_size_flags(const ArgParser& args);
 
 // The part of apply_run_flags every training app shares (apps/synthetic.cpp has its own model
 // flags): checks --batch, --steps, --lr, --schedule, --warmup, --eval-size, --test-size and
@@ -97,6 +95,12 @@ std::string run_config_json(const ArgParser& args, const ModelShape& shape, cons
 
 // The flag value, with "auto" -> stem + ext and "none" -> "".
 std::string resolve_path(const std::string& value, const std::string& stem, const std::string& ext);
+
+// Checks that every output path of the run (--checkpoint, --best-weights, --log, --plot,
+// --summary, named as run_classification names them) can be written (check_output_path). The
+// apps call it right after apply_run_flags, so a bad path fails before their data is generated
+// or fetched; run_classification calls it again for any other caller.
+void check_run_output_paths(const ArgParser& args, const std::string& app, const std::string& tag);
 
 // Builds the model, checks that every output path (--checkpoint, --best-weights, --log, --plot,
 // --summary) can be written (check_output_path, before any training), trains it on `task` with

@@ -52,6 +52,10 @@ struct ListOpsData {
 bool listops_draw(uint64_t stream, ListOpsExample* out, size_t min_length = kListOpsMinLength,
                   size_t max_length = kListOpsMaxLength);
 
+// The most examples one split may ask for (~10x the LRA training set; 96k take ~8 s on 2 cores,
+// so the cap keeps generation to minutes and its memory to ~1 GB).
+constexpr int64_t kListOpsMaxExamples = 1000000;
+
 // Statistics of the root draws made while building a split (for the acceptance-rate check).
 struct ListOpsStats {
   uint64_t draws = 0, accepted = 0, duplicates = 0;

@@ -51,6 +51,9 @@ constexpr int kPathfinderMarkerLevel = 128;  // round(255 * 0.5): a marker core 
 // Dashes per target path the generator draws: LRA's 6, 9 and 14, and shorter ones for curricula.
 constexpr int kPathfinderMinDashes = 2, kPathfinderMaxDashes = 14;
 
+// The most images one stored split may ask for: ~12x LRA's 160k training images, ~2.2 GB.
+constexpr int64_t kPathfinderMaxExamples = int64_t(1) << 21;
+
 struct PathfinderExample {
   std::array<uint8_t, kPathfinderPixels> pixels{};  // (32, 32) row-major grey levels
   int label = 0;                                     // 1: the markers are the two ends of one path
