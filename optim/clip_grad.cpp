@@ -48,7 +48,9 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
     sum += PMX_DISPATCH_FLOATING(g.dtype(), "clip_grad_norm_",
                                  [&] { return sum_of_squares(g.data<scalar_t>(), g.numel()); });
   double total = std::sqrt(sum);
-  if (total > max_norm) {
+  // An inf total would give factor 0: finite gradients zeroed and the inf ones NaN. Leave a
+  // non-finite total's gradients as they are, for the caller to see (see the header).
+  if (std::isfinite(total) && total > max_norm) {
     double factor = max_norm / (total + 1e-6);
     for (const Tensor& g : grads)
       PMX_DISPATCH_FLOATING(g.dtype(), "clip_grad_norm_", [&] { scale(g.data<scalar_t>(), g.numel(), factor); });

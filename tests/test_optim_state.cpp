@@ -123,6 +123,25 @@ TEST_CASE("optim: clip_grad_norm_ returns the global norm and rescales only abov
   CHECK_THROWS_WITH_AS(optim::clip_grad_norm_({a}, 0.0), doctest::Contains("[clip_grad_norm_]"), Error);
 }
 
+TEST_CASE("optim: clip_grad_norm_ leaves gradients alone when the norm is inf or NaN") {
+  // The header promises that a non-finite total scales nothing: an inf gradient must not turn
+  // the finite ones into zeros and itself into NaN (max_norm / inf = 0, and inf * 0 = NaN).
+  for (double bad : {double(INFINITY), double(NAN)}) {
+    CAPTURE(bad);
+    Tensor a = zeros({3}, DType::Float64).set_requires_grad(true);
+    Tensor b = zeros({2}).set_requires_grad(true);
+    a.set_grad(from_vector(std::vector<double>{1.0, bad, 2.0}, {3}));
+    b.set_grad(from_vector(std::vector<float>{3, 4}, {2}));
+    double total = optim::clip_grad_norm_({a, b}, 1.0);
+    CHECK_FALSE(std::isfinite(total));
+    std::vector<double> ga = a.grad().to_vector<double>();
+    CHECK(ga[0] == 1.0);
+    CHECK(ga[2] == 2.0);
+    CHECK((std::isnan(bad) ? std::isnan(ga[1]) : ga[1] == bad));
+    CHECK(b.grad().to_vector<float>() == std::vector<float>{3, 4});
+  }
+}
+
 TEST_CASE("optim: clip_grad_norm_ gives the same bits at 1 and 2 threads") {
   const int previous = get_num_threads();
   Generator g(3);
