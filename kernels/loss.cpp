@@ -32,7 +32,8 @@ void cross_entropy_forward(T* row_loss, T* probs, const T* logits, const int64_t
     }
     const T inv = T(1) / s;
     for (long c = 0; c < C; ++c) p[c] *= inv;
-    row_loss[r] = m + std::log(s) - x[targets[r]];
+    // (m - x_t) + log s: adding log s to m first would round it to the spacing of T near m.
+    row_loss[r] = (m - x[targets[r]]) + std::log(s);
   }
 }
 

@@ -28,8 +28,10 @@ void forward_row(T* y, const T* x, long L) {
   T s = 0;
   if (kLog) {
     for (long l = 0; l < L; ++l) s += std::exp(x[l] - m);
-    T shift = m + std::log(s);
-    for (long l = 0; l < L; ++l) y[l] = x[l] - shift;
+    // (x - m) - log s, not x - (m + log s): m + log s would round log s to the spacing of
+    // T near m, an error that grows with the logits' magnitude.
+    T log_s = std::log(s);
+    for (long l = 0; l < L; ++l) y[l] = (x[l] - m) - log_s;
   } else {
     for (long l = 0; l < L; ++l) {
       T e = std::exp(x[l] - m);
@@ -69,9 +71,9 @@ void forward_block(T* y, const T* x, long L, long inner, long w) {
       s[j] += e;
     }
   if (kLog) {
-    for (long j = 0; j < w; ++j) m[j] += std::log(s[j]);
+    for (long j = 0; j < w; ++j) s[j] = std::log(s[j]);  // (x - m) - log s, as forward_row
     for (long l = 0; l < L; ++l)
-      for (long j = 0; j < w; ++j) y[l * inner + j] = x[l * inner + j] - m[j];
+      for (long j = 0; j < w; ++j) y[l * inner + j] = (x[l * inner + j] - m[j]) - s[j];
   } else {
     for (long j = 0; j < w; ++j) s[j] = T(1) / s[j];
     for (long l = 0; l < L; ++l)

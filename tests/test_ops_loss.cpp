@@ -45,6 +45,16 @@ TEST_CASE("loss: cross_entropy of uniform logits is log C; a hand-computed row")
   CHECK(cross_entropy(big, from_vector(std::vector<int64_t>{0}, {1})).item() == doctest::Approx(0.0));
 }
 
+TEST_CASE("loss: float cross_entropy keeps its precision when the logits are large") {
+  // row loss = (m - x_t) + log s; (m + log s) - x_t rounded log s to the float spacing near m
+  // (1.0 at 1e7) and gave 1.5 here instead of 1.362.
+  const float big = 1e7f;
+  Tensor logits = from_vector(std::vector<float>{big, big, big - 1, big, big, big - 1}, {2, 3});
+  Tensor targets = from_vector(std::vector<int64_t>{0, 2}, {2});
+  const double ls = std::log(2 + std::exp(-1.0));
+  CHECK(cross_entropy(logits, targets).item() == doctest::Approx((ls + 1 + ls) / 2).epsilon(1e-6));
+}
+
 TEST_CASE("loss: cross_entropy averages over non-ignored targets; gradient is (softmax - one_hot) / count") {
   Tensor logits = from_vector(std::vector<double>{0, 0, std::log(2.0), 5, 1, 2, 0, 0, 0}, {3, 3})
                       .set_requires_grad(true);

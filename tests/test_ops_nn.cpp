@@ -66,6 +66,18 @@ TEST_CASE("nn: softmax and log_softmax hand-computed values, stable for large in
   CHECK(softmax(scalar(3.0, DType::Float64), -1).item() == 1.0);
 }
 
+TEST_CASE("nn: float log_softmax keeps its precision when the logits are large") {
+  // y = (x - m) - log s: x - m is exact near the max, so the result does not depend on the
+  // logits' magnitude. Forming m + log s first rounds log s to the spacing of floats near m
+  // (0.0625 at 1e6), which gave -0.875 here instead of -0.862.
+  const float big = 1e6f;
+  Tensor x = from_vector(std::vector<float>{big, big, big - 1, big, big, big - 1}, {2, 3});
+  const double ls = std::log(2 + std::exp(-1.0));
+  check_close(log_softmax(x, -1).to_vector<double>(), {-ls, -ls, -1 - ls, -ls, -ls, -1 - ls}, 1e-6);
+  // Over dim 0 (the strided path): every column holds two equal logits.
+  check_close(log_softmax(x, 0).to_vector<double>(), std::vector<double>(6, -std::log(2.0)), 1e-6);
+}
+
 TEST_CASE("nn: softmax and log_softmax gradcheck over the last, a middle and the first dim") {
   for (Shape shape : {Shape{3, 5, 4}, Shape{2, 3, 19}})
     for (int64_t dim : {-1, 1, 0})
