@@ -1,5 +1,5 @@
 // adding_model.h: the adding-problem Paramixer the performance table times (d = h = 32, input
-// Linear(2, d), FLATTEN head, MSE), its data, and the flag parsing its bench programs share.
+// Linear(2, d), FLATTEN head, MSE) and its data.
 // Header-only, for bench/bench_paramixer_step.cpp and bench/bench_step_budget.cpp.
 //
 //   nn::ParamixerModel model(bench::adding_model_config(1024, 1, "chord"));
@@ -8,8 +8,6 @@
 #pragma once
 #include <pmx/pmx.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 
 namespace pmx::bench {
@@ -39,16 +37,6 @@ inline void adding_batch(int64_t batch, int64_t n, Tensor* x, Tensor* y) {
     px[(b * n + p1) * 2 + 1] = px[(b * n + p2) * 2 + 1] = 1;
     py[b] = 0.5f + (px[(b * n + p1) * 2] + px[(b * n + p2) * 2]) / 4;
   }
-}
-
-// The value after flag argv[i] (and i moves onto it), or a message naming the program and the
-// flag, and exit status 2.
-inline std::string flag_value(int argc, char** argv, int& i, const char* program) {
-  if (i + 1 >= argc) {
-    std::fprintf(stderr, "%s: %s needs a value\n", program, argv[i]);
-    std::exit(2);
-  }
-  return argv[++i];
 }
 
 }  // namespace pmx::bench

@@ -7,26 +7,21 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <vector>
+
+#include "bench/bench_args.h"
 
 using namespace pmx;
 
 int main(int argc, char** argv) {
   int64_t n = 4096, batch = 16;
   int threads = 2, reps = 5;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      std::printf("usage: bench_allocator [--n 4096] [--batch 16] [--threads 2] [--reps 5]\n");
-      return 0;
-    }
-    if (i + 1 >= argc) break;
-    if (!std::strcmp(argv[i], "--n")) n = std::atoll(argv[++i]);
-    else if (!std::strcmp(argv[i], "--batch")) batch = std::atoll(argv[++i]);
-    else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[++i]);
-  }
+  bench::ArgParser args("bench_allocator", "A Paramixer training step with the caching allocator on and off.");
+  args.add_int("--n", &n, 2, bench::kMaxSeqLen, "sequence length");
+  args.add_int("--batch", &batch, 1, bench::kMaxBatch, "batch size");
+  args.add_int("--threads", &threads, 1, bench::kMaxThreads, "threads");
+  args.add_int("--reps", &reps, 1, bench::kMaxReps, "timed steps per mode, median printed");
+  args.parse(argc, argv);
   set_num_threads(threads);
   nn::ParamixerConfig c;
   c.seq_len = n;

@@ -11,12 +11,11 @@
 //   bench_attention_step --n 4096 --batch 16 --layers 1 --threads 1 --reps 3
 #include <pmx/pmx.h>
 
-#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "bench/machine_peaks.h"
 #include "bench/timing_stats.h"
 
@@ -26,26 +25,16 @@ int main(int argc, char** argv) {
   int64_t n = 1024, batch = 16, layers = 1;
   int threads = 1, reps = 3, warmup = 1;
   std::string mode = "both";
-  for (int i = 1; i < argc; ++i) {
-    std::string s = argv[i];
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "usage: bench_attention_step [--n 1024] [--batch 16] [--layers 1] [--threads 1] "
-                           "[--reps 3] [--warmup 1] [--mode both|train|forward]\n");
-      return 2;
-    }
-    std::string v = argv[++i];
-    if (s == "--n") n = std::atoll(v.c_str());
-    else if (s == "--batch") batch = std::atoll(v.c_str());
-    else if (s == "--layers") layers = std::atoll(v.c_str());
-    else if (s == "--threads") threads = std::atoi(v.c_str());
-    else if (s == "--reps") reps = std::max(1, std::atoi(v.c_str()));
-    else if (s == "--warmup") warmup = std::max(0, std::atoi(v.c_str()));
-    else if (s == "--mode") mode = v;
-    else {
-      std::fprintf(stderr, "bench_attention_step: unknown option %s\n", s.c_str());
-      return 2;
-    }
-  }
+  bench::ArgParser args("bench_attention_step",
+                        "One configuration of the dense-attention adding model, timed; prints one JSON object.");
+  args.add_int("--n", &n, 1, bench::kMaxSeqLen, "sequence length");
+  args.add_int("--batch", &batch, 1, bench::kMaxBatch, "batch size");
+  args.add_int("--layers", &layers, 1, bench::kMaxLayers, "transformer layers");
+  args.add_int("--threads", &threads, 1, bench::kMaxThreads, "threads");
+  args.add_int("--reps", &reps, 1, bench::kMaxReps, "timed steps, median and minimum printed");
+  args.add_int("--warmup", &warmup, 0, bench::kMaxReps, "untimed steps first");
+  args.add_choice("--mode", &mode, {"both", "train", "forward"}, "what to time");
+  args.parse(argc, argv);
   try {
     set_num_threads(threads);
     nn::TransformerConfig c;

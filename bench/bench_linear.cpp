@@ -7,12 +7,10 @@
 //   ./build/bench/bench_linear [--threads 1] [--reps 30]
 #include <pmx/pmx.h>
 
-#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "bench/timing_stats.h"
 #include "kernels/blas.h"
 
@@ -20,14 +18,11 @@ using namespace pmx;
 
 int main(int argc, char** argv) {
   int threads = 1, reps = 30;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
-  }
-  if (argc > 1 && (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h"))) {
-    std::printf("usage: bench_linear [--threads N (1)] [--reps R (30)]\n");
-    return 0;
-  }
+  bench::ArgParser args("bench_linear",
+                        "Linear forward+backward against the bare kernels::gemm calls it needs, as a ratio.");
+  args.add_int("--threads", &threads, 1, bench::kMaxThreads, "threads");
+  args.add_int("--reps", &reps, 1, bench::kMaxReps, "timed repetitions per shape, median printed");
+  args.parse(argc, argv);
   set_num_threads(threads);
   std::printf("Linear forward+backward vs bare kernels::gemm, %d thread(s), median of %d\n", threads, reps);
   std::printf("%-22s %10s %10s %8s\n", "shape", "pmx ms", "gemm ms", "ratio");

@@ -29,11 +29,10 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
 
+#include "bench_args.h"
 #include "core/allocator.h"
 #include "core/threads.h"
 #include "core/timer.h"
@@ -109,36 +108,28 @@ int main(int argc, char** argv) {
   int reps = 4;
   bool per_factor = false;
   long n_arg = 32768, b_arg = 16, d_arg = 32;
-  std::string isa = "auto";
-  for (int a = 1; a < argc; ++a) {
-    std::string s = argv[a];
-    if (s.rfind("--isa=", 0) == 0) isa = s.substr(6);
-    else if (s == "--order=rows") set_mix_order(MixOrder::Rows);
-    else if (s == "--order=auto") set_mix_order(MixOrder::Auto);
-    else if (s == "--backward=auto") set_mix_backward(MixBackward::Auto);
-    else if (s == "--backward=two-pass") set_mix_backward(MixBackward::TwoPass);
-    else if (s == "--backward=one-gather") set_mix_backward(MixBackward::OneGather);
-    else if (s == "--per-factor") per_factor = true;
-    else if (s.rfind("--reps=", 0) == 0) reps = std::max(1, std::atoi(s.c_str() + 7));
-    else if (s.rfind("--n=", 0) == 0) n_arg = std::atol(s.c_str() + 4);
-    else if (s.rfind("--batch=", 0) == 0) b_arg = std::atol(s.c_str() + 8);
-    else if (s.rfind("--dim=", 0) == 0) d_arg = std::atol(s.c_str() + 6);
-    else {
-      std::fprintf(stderr, "usage: %s [--isa=auto|avx512|avx2|portable] [--order=auto|rows] [--backward=auto|two-pass|one-gather] [--per-factor] [--reps=4] [--n=32768] [--batch=16] [--dim=32]\n",
-                   argv[0]);
-      return 2;
-    }
-  }
+  std::string isa = "auto", order = "auto", backward = "auto";
+  pmx::bench::ArgParser args("bench_mixing",
+                             "Forward and backward of a block's mixing factors against the machine's bound.");
+  args.add_choice("--isa", &isa, {"auto", "avx512", "avx2", "portable"}, "kernel path");
+  args.add_choice("--order", &order, {"auto", "rows"}, "rows: no chain walk of large CDIL dilations");
+  args.add_choice("--backward", &backward, {"auto", "two-pass", "one-gather"}, "how the backward gets its gradients");
+  args.add_switch("--per-factor", &per_factor, "also print each factor's time, 1 thread, thread CPU time");
+  args.add_int("--reps", &reps, 1, pmx::bench::kMaxReps, "timed reps per pass, best printed");
+  args.add_int("--n", &n_arg, 2, pmx::bench::kMaxSeqLen, "sequence length N");
+  args.add_int("--batch", &b_arg, 1, pmx::bench::kMaxBatch, "batch size B");
+  args.add_int("--dim", &d_arg, 1, pmx::bench::kMaxWidth, "width d");
+  args.parse(argc, argv);
   set_mix_isa(isa == "avx512"     ? MixIsa::Avx512
               : isa == "avx2"     ? MixIsa::Avx2
               : isa == "portable" ? MixIsa::Portable
                                   : MixIsa::Auto);
+  set_mix_order(order == "rows" ? MixOrder::Rows : MixOrder::Auto);
+  set_mix_backward(backward == "two-pass"     ? MixBackward::TwoPass
+                   : backward == "one-gather" ? MixBackward::OneGather
+                                              : MixBackward::Auto);
   const char* isa_name[] = {"auto", "portable", "AVX2+FMA", "AVX-512F"};
 
-  if (n_arg < 2 || b_arg < 1 || d_arg < 1) {
-    std::fprintf(stderr, "bench_mixing: need --n >= 2, --batch >= 1 and --dim >= 1 (got n = %ld, batch = %ld, dim = %ld)\n", n_arg, b_arg, d_arg);
-    return 2;
-  }
   const long B = b_arg, N = n_arg, d = d_arg, M = num_factors(N);
   // Slots per row of each protocol, from its offsets (CHORD M + 1, CDIL 9), and the larger.
   auto slots = [&](Protocol p) { return long(protocol_offsets(p, N, 0, M).size()); };

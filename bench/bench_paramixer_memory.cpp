@@ -2,7 +2,7 @@
 // with the f-MLP activations kept for backward and with them recomputed?
 //
 // Three ways of handling the hidden layers of the M f-MLPs (and g), each in its own process
-// (this program re-runs itself with --mode), so each peak RSS is that way's alone:
+// (this program re-runs itself with --mode <way>), so each peak RSS is that way's alone:
 //   keep        one (B N, d) x (d, M h) GEMM + GELU whose (B N, M h) hidden layer and GELU
 //               input are kept for backward (ParamixerBlock::chunked_f = false)
 //   chunk       the default: the row-chunked op recomputes each 64-row chunk's hidden layer in
@@ -17,9 +17,9 @@
 #include <sys/resource.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
+
+#include "bench/bench_args.h"
 
 using namespace pmx;
 
@@ -69,21 +69,18 @@ int run_mode(const std::string& mode, int64_t n, int64_t batch) {
 int main(int argc, char** argv) {
   int64_t n = 32768, batch = 16;
   int threads = 2;
-  const char* mode = nullptr;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      std::printf("usage: bench_paramixer_memory [--n 32768] [--batch 16] [--threads 2]\n");
-      return 0;
-    }
-    if (i + 1 >= argc) break;
-    if (!std::strcmp(argv[i], "--n")) n = std::atoll(argv[++i]);
-    else if (!std::strcmp(argv[i], "--batch")) batch = std::atoll(argv[++i]);
-    else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--mode")) mode = argv[++i];
-  }
+  std::string mode = "all";
+  bench::ArgParser args("bench_paramixer_memory",
+                        "Peak memory and time of a Paramixer training step, f-MLP hidden layers kept or recomputed.");
+  args.add_int("--n", &n, 2, bench::kMaxSeqLen, "sequence length");
+  args.add_int("--batch", &batch, 1, bench::kMaxBatch, "batch size");
+  args.add_int("--threads", &threads, 1, bench::kMaxThreads, "threads");
+  args.add_choice("--mode", &mode, {"all", "keep", "chunk", "checkpoint"},
+                  "all: each way in a child process; one way: run it alone, print one line");
+  args.parse(argc, argv);
   try {
     set_num_threads(threads);
-    if (mode) return run_mode(mode, n, batch);
+    if (mode != "all") return run_mode(mode, n, batch);
     std::printf("Paramixer adding model (d = h = 32, L = 1, CHORD, FLATTEN), N = %ld, B = %ld, %d threads\n",
                 long(n), long(batch), threads);
     std::printf("training step = forward + backward + Adam; f-MLP hidden layers:\n");

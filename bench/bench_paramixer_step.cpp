@@ -15,16 +15,14 @@
 //   since the default fused path keeps no hidden layer), --mode both|train|forward, --warmup 1
 #include <pmx/pmx.h>
 
-#include <algorithm>
-#include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <ctime>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "bench/adding_model.h"
+#include "bench/bench_args.h"
 #include "bench/machine_peaks.h"
 #include "bench/timing_stats.h"
 
@@ -133,33 +131,22 @@ int run(const Args& a) {
 
 int main(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string s = argv[i];
-    auto next = [&] { return bench::flag_value(argc, argv, i, "bench_paramixer_step"); };
-    if (s == "--n") a.n = std::atoll(next().c_str());
-    else if (s == "--batch") a.batch = std::atoll(next().c_str());
-    else if (s == "--layers") a.layers = std::atoll(next().c_str());
-    else if (s == "--protocol") a.protocol = next();
-    else if (s == "--threads") a.threads = std::atoi(next().c_str());
-    else if (s == "--reps") a.reps = std::max(1, std::atoi(next().c_str()));
-    else if (s == "--warmup") a.warmup = std::max(0, std::atoi(next().c_str()));
-    else if (s == "--fused") a.fused = std::atoi(next().c_str());
-    else if (s == "--recompute") a.recompute = std::atoi(next().c_str());
-    else if (s == "--mode") a.mode = next();
-    else if (s == "--save-check") a.save_check = next();
-    else if (s == "--peaks") a.peaks = true;
-    else {
-      std::fprintf(stderr,
-                   "usage: bench_paramixer_step [--n 1024] [--batch 16] [--layers 1] [--protocol chord|cdil] "
-                   "[--threads 1] [--reps 5] [--warmup 1] [--mode both|train|forward] [--fused 0|1] "
-                   "[--recompute 0|1] [--save-check DIR] [--peaks]\n");
-      return 2;
-    }
-  }
-  if (a.protocol != "chord" && a.protocol != "cdil") {
-    std::fprintf(stderr, "bench_paramixer_step: --protocol must be chord or cdil, got %s\n", a.protocol.c_str());
-    return 2;
-  }
+  bench::ArgParser args("bench_paramixer_step",
+                        "One configuration of the adding-problem Paramixer, timed; prints one JSON object.");
+  args.add_int("--n", &a.n, 2, bench::kMaxSeqLen, "sequence length");
+  args.add_int("--batch", &a.batch, 1, bench::kMaxBatch, "batch size");
+  args.add_int("--layers", &a.layers, 1, bench::kMaxLayers, "Paramixer blocks");
+  args.add_choice("--protocol", &a.protocol, {"chord", "cdil"}, "mixing protocol");
+  args.add_int("--threads", &a.threads, 1, bench::kMaxThreads, "threads");
+  args.add_int("--reps", &a.reps, 1, bench::kMaxReps, "timed steps, median and minimum printed");
+  args.add_int("--warmup", &a.warmup, 0, bench::kMaxReps, "untimed steps first");
+  args.add_choice("--mode", &a.mode, {"both", "train", "forward"}, "what to time");
+  args.add_int("--fused", &a.fused, -1, 1, "f-MLP path: 1 fused, 0 one MLP per factor, -1 the model's choice");
+  args.add_int("--recompute", &a.recompute, 0, 1, "1: checkpoint the f-MLPs, with --fused 0 only");
+  args.add_string("--save-check", &a.save_check, "DIR",
+                  "save weights and io for torch_paramixer.py --check, then exit");
+  args.add_switch("--peaks", &a.peaks, "print the bandwidth and FMA peak as JSON, then exit");
+  args.parse(argc, argv);
   try {
     return run(a);
   } catch (const std::exception& e) {

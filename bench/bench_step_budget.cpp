@@ -24,12 +24,12 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "bench/adding_model.h"
+#include "bench/bench_args.h"
 #include "bench/machine_peaks.h"
 #include "kernels/fmlp.h"
 #include "kernels/gelu.h"
@@ -212,26 +212,17 @@ int run(const Args& a) {
 
 int main(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string s = argv[i];
-    auto next = [&] { return bench::flag_value(argc, argv, i, "bench_step_budget"); };
-    if (s == "--n") a.n = std::atoll(next().c_str());
-    else if (s == "--batch") a.batch = std::atoll(next().c_str());
-    else if (s == "--protocol") a.protocol = next();
-    else if (s == "--threads") a.threads = std::atoi(next().c_str());
-    else if (s == "--reps") a.reps = std::max(1, std::atoi(next().c_str()));
-    else if (s == "--torch-ms") a.torch_ms = std::atof(next().c_str());
-    else if (s == "--speedup") a.speedup = std::atof(next().c_str());
-    else {
-      std::fprintf(stderr, "usage: bench_step_budget [--n 1024] [--batch 16] [--protocol chord|cdil] [--threads 1] "
-                           "[--reps 12] [--torch-ms MS] [--speedup 5]\n");
-      return 2;
-    }
-  }
-  if ((a.protocol != "chord" && a.protocol != "cdil") || a.n < 2 || a.batch < 1 || a.speedup <= 0) {
-    std::fprintf(stderr, "bench_step_budget: need --protocol chord|cdil, --n >= 2, --batch >= 1, --speedup > 0\n");
-    return 2;
-  }
+  bench::ArgParser args("bench_step_budget",
+                        "Where a one-layer Paramixer training step spends its time, piece by piece, against a target.");
+  args.add_int("--n", &a.n, 2, bench::kMaxSeqLen, "sequence length");
+  args.add_int("--batch", &a.batch, 1, bench::kMaxBatch, "batch size");
+  args.add_choice("--protocol", &a.protocol, {"chord", "cdil"}, "mixing protocol");
+  args.add_int("--threads", &a.threads, 1, bench::kMaxThreads, "threads");
+  args.add_int("--reps", &a.reps, 1, bench::kMaxReps, "timed calls of each piece, over three rounds");
+  // run_benchmarks.sh passes 0 when it has no PyTorch time.
+  args.add_double("--torch-ms", &a.torch_ms, bench::ArgParser::Sign::NonNegative, "PyTorch's step in ms, 0: no target");
+  args.add_double("--speedup", &a.speedup, bench::ArgParser::Sign::Positive, "target = torch-ms / speedup");
+  args.parse(argc, argv);
   try {
     return run(a);
   } catch (const std::exception& e) {
