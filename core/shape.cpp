@@ -5,8 +5,14 @@
 namespace pmx {
 
 int64_t numel(const Shape& shape) {
+  for (int64_t s : shape)
+    if (s == 0) return 0;  // (2^40, 2^40, 0) holds nothing; its partial products must not throw
   int64_t n = 1;
-  for (int64_t s : shape) n *= s;
+  for (int64_t s : shape)
+    // A wrapped product would let a huge shape pass as a small one (a 0-byte tensor, or a view
+    // that reaches past its storage).
+    PMX_CHECK(!__builtin_mul_overflow(n, s, &n), "[numel] shape ", shape_str(shape),
+              " has more elements than int64 can count");
   return n;
 }
 

@@ -1,5 +1,6 @@
 #include "core/tensor.h"
 
+#include <cstdint>
 #include <cstring>
 #include <iomanip>
 #include <ostream>
@@ -75,8 +76,12 @@ std::ostream& operator<<(std::ostream& out, const Tensor& t) {
 // ---- factories ----
 Tensor empty(const Shape& shape, DType dtype) {
   for (int64_t s : shape) PMX_CHECK(s >= 0, "[empty] negative size in shape ", shape_str(shape));
+  const size_t n = size_t(numel(shape));
+  // A wrapped byte count would allocate a tiny buffer for a huge tensor.
+  PMX_CHECK(n <= SIZE_MAX / dtype_size(dtype), "[empty] shape ", shape_str(shape), " of ", dtype_name(dtype),
+            " needs more bytes than size_t can count");
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(size_t(numel(shape)) * dtype_size(dtype));
+  impl->storage = std::make_shared<Storage>(n * dtype_size(dtype));
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;

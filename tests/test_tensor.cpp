@@ -110,3 +110,16 @@ TEST_CASE("random: seeded, reproducible, independent of thread count") {
   std::sort(perm.begin(), perm.end());
   for (int64_t i = 0; i < 50; ++i) CHECK(perm[i] == i);
 }
+
+TEST_CASE("tensor: shapes whose element or byte count overflows throw") {
+  const int64_t big = int64_t(1) << 40;
+  // 2^80 elements: the product used to wrap to 0 and give a 0-byte tensor of that shape.
+  CHECK_THROWS_WITH_AS(empty({big, big}), doctest::Contains("(1099511627776, 1099511627776)"), Error);
+  // 2^62 float32 elements = 2^64 bytes: the byte count used to wrap to 0, and full() then wrote
+  // 2^62 floats into a 64-byte buffer.
+  CHECK_THROWS_AS(full({int64_t(1) << 62}, 1.0), Error);
+  // A view whose shape wraps to the same element count used to be accepted over 8 elements.
+  CHECK_THROWS_AS(zeros({8}).reshape({(int64_t(1) << 61) + 1, 8}), Error);
+  // A zero-size dim makes the product 0 however large the others are.
+  CHECK(numel({big, big, 0}) == 0);
+}
