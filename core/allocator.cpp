@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <new>
@@ -14,14 +15,6 @@ CachingAllocator& CachingAllocator::instance() {
   return *allocator;
 }
 
-size_t CachingAllocator::round_size(size_t nbytes) {
-  if (nbytes <= 512) return (nbytes + 63) / 64 * 64 + (nbytes == 0 ? 64 : 0);
-  // Four classes per power of two: 2^k * {1, 1.25, 1.5, 1.75}.
-  size_t top = size_t(1) << (63 - __builtin_clzll(nbytes));
-  size_t step = top / 4;
-  return (nbytes + step - 1) / step * step;
-}
-
 OutOfMemory::OutOfMemory(size_t nbytes) {
   char text[160];
   std::snprintf(text, sizeof text,
@@ -29,6 +22,16 @@ OutOfMemory::OutOfMemory(size_t nbytes) {
                 "use a smaller batch, sequence length or model",
                 nbytes, double(nbytes) / double(size_t(1) << 30));
   message_ = text;
+}
+
+size_t CachingAllocator::round_size(size_t nbytes) {
+  if (nbytes <= 512) return (nbytes + 63) / 64 * 64 + (nbytes == 0 ? 64 : 0);
+  // Four classes per power of two: 2^k * {1, 1.25, 1.5, 1.75}.
+  size_t top = size_t(1) << (63 - __builtin_clzll(nbytes));
+  size_t step = top / 4;
+  // Rounding up past SIZE_MAX would wrap to a tiny size class: no such buffer can exist anyway.
+  if (nbytes > SIZE_MAX - (step - 1)) throw OutOfMemory(nbytes);
+  return (nbytes + step - 1) / step * step;
 }
 
 static void* system_alloc(size_t nbytes) {
@@ -41,8 +44,6 @@ static void* system_alloc(size_t nbytes) {
 }
 
 void* CachingAllocator::allocate(size_t nbytes, size_t* granted) {
-  // Past 2^62 rounding up to a size class (and to the alignment) would wrap around to a small size.
-  if (nbytes > (size_t(1) << 62)) throw OutOfMemory(nbytes);
   size_t size = round_size(nbytes);
   *granted = size;
   {

@@ -71,11 +71,20 @@ TEST_CASE("allocator: a buffer the system cannot give is an error saying how man
   CHECK_THROWS_WITH_AS(a.allocate(size_t(1) << 50, &granted),
                        doctest::Contains("out of memory: the system refused a buffer of 1125899906842624 bytes"),
                        std::bad_alloc);
-  // Near SIZE_MAX the size-class rounding would wrap around to a tiny buffer.
-  CHECK_THROWS_AS(a.allocate(~size_t(0) - 100, &granted), OutOfMemory);
   CHECK(a.stats().bytes_in_use == in_use);
 }
 #endif
+
+TEST_CASE("allocator: a request too large to round up is refused, not shrunk") {
+  // Rounding SIZE_MAX - 10 up to its size class used to wrap to 0: allocate() then handed out
+  // a minimal buffer for it and reported 0 bytes granted.
+  auto& a = CachingAllocator::instance();
+  const size_t in_use = a.stats().bytes_in_use;
+  size_t granted = 1;
+  CHECK_THROWS_AS(a.allocate(SIZE_MAX - 10, &granted), OutOfMemory);
+  CHECK(a.stats().bytes_in_use == in_use);
+  CHECK(CachingAllocator::round_size(size_t(1) << 62) == size_t(1) << 62);
+}
 
 TEST_CASE("random: seeded, reproducible, independent of thread count") {
   int before = get_num_threads();
