@@ -12,7 +12,11 @@ TensorImpl& Tensor::impl() const {
   return *impl_;
 }
 
-int64_t Tensor::size(int64_t d) const { return shape()[normalize_dim(d, dim(), "size")]; }
+int64_t Tensor::size(int64_t d) const {
+  // normalize_dim lets 0 / -1 through for a 0-d tensor, which has no size to read.
+  PMX_CHECK(dim() > 0, "[size] a 0-d tensor has no dim ", d);
+  return shape()[normalize_dim(d, dim(), "size")];
+}
 
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;

@@ -30,6 +30,10 @@ TEST_CASE("tensor: bad input throws a named error") {
   CHECK_THROWS_AS(zeros({2}).data<double>(), Error);
   CHECK_THROWS_AS(zeros({2, 2}).item(), Error);
   CHECK_THROWS_AS(zeros({2}).size(3), Error);
+  // A 0-d tensor has no dim 0 to read (normalize_dim accepts 0 there; size() used to read
+  // shape()[0] of an empty shape and crash).
+  CHECK_THROWS_WITH_AS(scalar(1.0).size(0), doctest::Contains("0-d"), Error);
+  CHECK_THROWS_AS(scalar(1.0).size(-1), Error);
   CHECK_THROWS_AS(Tensor().shape(), Error);
   CHECK_THROWS_AS(empty({-1}), Error);
   CHECK_THROWS_AS(set_num_threads(0), Error);
