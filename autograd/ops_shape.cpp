@@ -90,6 +90,7 @@ Tensor unsqueeze(const Tensor& t, int64_t dim) {
 
 Tensor squeeze(const Tensor& t, int64_t dim) {
   int64_t d = normalize_dim(dim, t.dim(), "squeeze");
+  if (t.dim() == 0) return reshape(t, {});  // dim 0 / -1 of a 0-d tensor: nothing to drop
   PMX_CHECK(t.shape()[d] == 1, "[squeeze] dim ", dim, " of shape ", shape_str(t.shape()), " is not 1");
   Shape shape = t.shape();
   shape.erase(shape.begin() + d);
@@ -118,6 +119,7 @@ Tensor permute(const Tensor& t, const Shape& dims) {
 
 Tensor transpose(const Tensor& t, int64_t dim0, int64_t dim1) {
   int64_t a = normalize_dim(dim0, t.dim(), "transpose"), b = normalize_dim(dim1, t.dim(), "transpose");
+  if (t.dim() == 0) return permute(t, {});  // dims 0 / -1 of a 0-d tensor: nothing to swap
   Shape dims(t.dim());
   std::iota(dims.begin(), dims.end(), 0);
   std::swap(dims[a], dims[b]);
@@ -126,6 +128,7 @@ Tensor transpose(const Tensor& t, int64_t dim0, int64_t dim1) {
 
 Tensor slice(const Tensor& t, int64_t dim, int64_t start, int64_t end, int64_t step) {
   int64_t d = normalize_dim(dim, t.dim(), "slice");
+  PMX_CHECK(t.dim() > 0, "[slice] cannot slice a 0-d tensor");
   int64_t n = t.shape()[d];
   PMX_CHECK(step >= 1, "[slice] step must be >= 1, got ", step);
   if (start < 0) start += n;
@@ -151,6 +154,7 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
   PMX_CHECK(!tensors.empty(), "[concat] needs at least one tensor");
   const Tensor& first = tensors[0];
   int64_t d = normalize_dim(dim, first.dim(), "concat");
+  PMX_CHECK(first.dim() > 0, "[concat] cannot concatenate 0-d tensors (use stack)");
   Shape shape = first.shape();
   shape[d] = 0;
   for (const Tensor& t : tensors) {

@@ -59,3 +59,20 @@ TEST_CASE("shape: the gradient of a dtype round trip is the identity") {
   auto r = gradcheck(f, {rand64({2, 3})}, 1e-2, 1e-5, 1e-4);
   CHECK_MESSAGE(r.ok, r.message);
 }
+
+TEST_CASE("shape: dim 0 of a 0-d tensor is handled, not read past the empty shape") {
+  // normalize_dim lets dim 0 / -1 through for a 0-d tensor; these ops then indexed the empty
+  // shape (or an empty dims list) and crashed. squeeze and transpose are no-ops there, as in
+  // PyTorch; slice and concat have no dim to work along and say so.
+  Tensor s = scalar(3.0, DType::Float64).set_requires_grad(true);
+  Tensor q = squeeze(s, 0);
+  CHECK(q.shape() == Shape{});
+  CHECK(q.item() == 3.0);
+  Tensor t = transpose(s, 0, -1);
+  CHECK(t.shape() == Shape{});
+  CHECK_THROWS_WITH_AS(slice(s, 0, 0, 1), doctest::Contains("0-d"), Error);
+  CHECK_THROWS_WITH_AS(concat({s, s}, 0), doctest::Contains("0-d"), Error);
+  CHECK(stack({s, s}, 0).shape() == Shape{2});  // stack adds the dim first, so it works
+  auto r = gradcheck([](auto& in) { return transpose(squeeze(in[0], -1), 0, 0); }, {s});
+  CHECK_MESSAGE(r.ok, r.message);
+}
