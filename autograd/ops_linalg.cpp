@@ -62,7 +62,8 @@ Tensor matmul_nograd(Tensor a, Tensor b) {
   if (b.dim() == 2 && a.dim() > 2 && a.is_contiguous()) {
     Shape out_shape = a.shape();
     out_shape.back() = N;
-    Tensor flat = make_view(a, {numel(a.shape()) / a.shape().back(), a.shape().back()},
+    // Rows counted from the leading dims: numel / K would divide by zero when K = 0.
+    Tensor flat = make_view(a, {numel(Shape(a.shape().begin(), a.shape().end() - 1)), a.shape().back()},
                             {a.shape().back(), 1}, a.offset());
     Tensor out = empty(out_shape, a.dtype());
     PMX_DISPATCH_FLOATING(a.dtype(), "matmul", [&] { batched_gemm<scalar_t>(out, flat, b, {}); });
@@ -154,7 +155,8 @@ Tensor linear(const Tensor& x_in, const Tensor& weight, const Tensor& bias) {
   Tensor x = x_in.is_contiguous() ? x_in : contiguous(x_in);
   Tensor w = weight.is_contiguous() ? weight : contiguous(weight);
   Tensor b = bias.defined() && !bias.is_contiguous() ? contiguous(bias) : bias;
-  int64_t rows = x.numel() / weight.shape()[1];
+  // Rows counted from the leading dims: numel / in would divide by zero when in = 0.
+  int64_t rows = numel(Shape(x.shape().begin(), x.shape().end() - 1));
   Shape out_shape = x.shape();
   out_shape.back() = weight.shape()[0];
   Tensor y = empty(out_shape, x.dtype());

@@ -7,6 +7,7 @@
 
 #include "autograd/gradcheck.h"
 #include "autograd/ops_linalg.h"
+#include "autograd/ops_reduce.h"
 #include "autograd/ops_shape.h"
 #include "core/random.h"
 #include "core/threads.h"
@@ -156,4 +157,21 @@ TEST_CASE("linalg: linear equals x W^T + b and passes gradcheck") {
   CHECK_MESSAGE(r.ok, r.message);
   CHECK_THROWS_WITH_AS(linear(randn({2, 3}), randn({4, 5})), doctest::Contains("[linear]"), Error);
   CHECK_THROWS_AS(linear(randn({2, 5}), randn({4, 5}), randn({3})), Error);
+}
+
+TEST_CASE("linalg: an empty inner dim (K = 0) gives zeros from matmul and the bias from linear") {
+  // Both ops divided numel by the inner size to count rows, so K = 0 died with SIGFPE.
+  for (int i = 0; i < 4; ++i) Tensor dirty = full({6, 4}, 7.0);  // stale values in the cache
+  CHECK(matmul(zeros({2, 3, 0}), zeros({0, 4})).to_vector<float>() == std::vector<float>(24, 0.f));
+  CHECK(linear(zeros({2, 0}), zeros({3, 0})).to_vector<float>() == std::vector<float>(6, 0.f));
+  Tensor w = zeros({3, 0}).set_requires_grad(true);
+  Tensor b = from_vector(std::vector<float>{1, 2, 3}, {3}).set_requires_grad(true);
+  Tensor x = zeros({2, 2, 0}).set_requires_grad(true);
+  Tensor y = linear(x, w, b);
+  CHECK(y.shape() == Shape{2, 2, 3});
+  CHECK(y.to_vector<float>() == std::vector<float>{1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3});
+  sum(y).backward();
+  CHECK(b.grad().to_vector<float>() == std::vector<float>{4, 4, 4});
+  CHECK(w.grad().shape() == Shape{3, 0});
+  CHECK(x.grad().shape() == Shape{2, 2, 0});
 }
