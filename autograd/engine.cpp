@@ -86,6 +86,17 @@ static void accumulate_into(Tensor& dst, const Tensor& src) {
   else add_into(dst.data<double>(), s.data<double>(), dst.numel());
 }
 
+// leaf.grad += g. A gradient set with set_grad may be a strided view (even of another tensor),
+// and accumulate_into writes dense rows: such a gradient is replaced by a dense sum instead.
+static void accumulate_leaf(TensorImpl& leaf, const Tensor& g) {
+  Tensor acc(leaf.grad);
+  if (!acc.is_contiguous()) {
+    acc = dense_copy(acc);
+    leaf.grad = acc.impl_ptr();
+  }
+  accumulate_into(acc, g);
+}
+
 static void check_gradient(const Node& node, size_t input, const Tensor& g, const Shape& expected, DType dtype) {
   PMX_CHECK(g.shape() == expected && g.dtype() == dtype, "[backward] op '", node.name,
             "' produced a gradient of shape ", shape_str(g.shape()), " ", dtype_name(g.dtype()),
@@ -113,7 +124,7 @@ void Tensor::backward(const Tensor& grad_output, bool retain_graph) const {
   if (is_leaf()) {  // backward on a leaf: its gradient is the seed itself
     Tensor own = dense_copy(seed.to(dtype()));
     if (!impl().grad) impl().grad = own.impl_ptr();
-    else { Tensor g(impl().grad); accumulate_into(g, own); }
+    else accumulate_leaf(impl(), own);
     return;
   }
 
@@ -165,8 +176,7 @@ void Tensor::backward(const Tensor& grad_output, bool retain_graph) const {
           Tensor keep = exclusively_owned(gi) ? gi : dense_copy(gi);
           e.leaf->grad = keep.impl_ptr();
         } else {
-          Tensor acc(e.leaf->grad);
-          accumulate_into(acc, gi);
+          accumulate_leaf(*e.leaf, gi);
         }
       }
     }

@@ -67,6 +67,8 @@ class Tensor {
   Tensor& set_requires_grad(bool on);
   // The accumulated gradient (undefined until a backward pass reaches this leaf).
   Tensor grad() const;
+  // Adopts g (shape and dtype must match). Later backward passes add to it in place, or, when
+  // g is not contiguous, replace it with a dense sum.
   void set_grad(const Tensor& g);
   // Reverse sweep from this tensor. Without an argument the tensor must have one element and
   // the seed gradient is 1. The graph is freed unless retain_graph is true.

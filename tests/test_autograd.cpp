@@ -1,7 +1,9 @@
 #include <doctest/doctest.h>
 
 #include "autograd/node.h"
+#include "autograd/ops_elementwise.h"
 #include "autograd/ops_linalg.h"
+#include "autograd/ops_reduce.h"
 #include "autograd/ops_shape.h"
 #include "core/random.h"
 
@@ -57,4 +59,22 @@ TEST_CASE("autograd: retain_graph, no-grad guard and error messages") {
   Tensor d = linear(x, w).detach();
   CHECK(d.is_leaf());
   CHECK_FALSE(d.requires_grad());
+}
+
+TEST_CASE("autograd: a strided gradient set with set_grad is accumulated element by element") {
+  // The engine added new gradients to .grad as dense rows; a strided view set with set_grad got
+  // the values in the wrong places, and the write ran into the elements outside the view.
+  Tensor w = zeros({2, 3}).set_requires_grad(true);
+  Tensor base = zeros({2, 4});
+  w.set_grad(slice(base, 1, 1, 4));  // (2, 3) view with row stride 4
+  Tensor c = from_vector(std::vector<float>{1, 2, 3, 4, 5, 6}, {2, 3});
+  sum(mul(w, c)).backward();
+  CHECK(w.grad().to_vector<float>() == std::vector<float>{1, 2, 3, 4, 5, 6});
+  CHECK(base.to_vector<float>()[0] == 0.f);  // column 0 lies outside the view
+  CHECK(base.to_vector<float>()[4] == 0.f);
+  // backward() called on the leaf itself takes the same path.
+  Tensor v = zeros({2, 3}).set_requires_grad(true);
+  v.set_grad(transpose(from_vector(std::vector<float>{10, 20, 30, 40, 50, 60}, {3, 2}), 0, 1));
+  v.backward(c);
+  CHECK(v.grad().to_vector<float>() == std::vector<float>{11, 32, 53, 24, 45, 66});
 }
