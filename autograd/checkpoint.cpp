@@ -35,7 +35,13 @@ Tensor checkpoint(const CheckpointFn& fn, const std::vector<Tensor>& inputs) {
     default_generator().set_state(now);
     if (again.requires_grad()) again.backward(g);
     std::vector<Tensor> grads;
-    for (size_t i = 0; i < leaves.size(); ++i) grads.push_back(needs[i] ? leaves[i].grad() : Tensor());
+    for (size_t i = 0; i < leaves.size(); ++i) {
+      Tensor gi = needs[i] ? leaves[i].grad() : Tensor();
+      // fn did not differentiate through this input: its gradient is zero. An undefined one would
+      // make the engine run the producing op's backward on an undefined gradient.
+      if (needs[i] && !gi.defined()) gi = zeros_like(leaves[i]);
+      grads.push_back(gi);
+    }
     return grads;
   }, /*always=*/true);
 }

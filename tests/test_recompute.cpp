@@ -59,6 +59,19 @@ TEST_CASE("recompute: checkpoint gives the gradients of the plain function, capt
   CHECK(g1.to_vector<double>() == w.grad().to_vector<double>());
 }
 
+TEST_CASE("recompute: an input the checkpointed function does not use gets a zero gradient") {
+  // The recomputed graph gave such an input no gradient, and checkpoint passed that on as an
+  // undefined tensor: when the input came from another op, the engine then ran that op's
+  // backward on an undefined gradient and threw "use of an undefined (default-constructed) tensor".
+  Tensor x = randn({3}, DType::Float64).set_requires_grad(true);
+  Tensor p = randn({3}, DType::Float64).set_requires_grad(true);
+  Tensor y = exp(x);
+  auto fn = [p](const std::vector<Tensor>& in) { return p * p; };
+  REQUIRE_NOTHROW(sum(checkpoint(fn, {y})).backward());
+  CHECK(p.grad().to_vector<double>() == (p * 2.0).to_vector<double>());
+  CHECK(x.grad().to_vector<double>() == std::vector<double>(3, 0.0));
+}
+
 TEST_CASE("recompute: dropout inside a checkpoint replays the same mask") {
   Tensor x = randn({64, 8}).set_requires_grad(true);
   auto fn = [](const std::vector<Tensor>& in) { return dropout(in[0], 0.5, true) * 3.0; };
