@@ -30,9 +30,22 @@ static void fill_floating(Tensor& t, const char* op, F&& value_at) {
   }
 }
 
+template <class T>
+static void uniform_fill(Tensor& t, double low, double high, uint64_t seed, uint64_t start) {
+  fill<T>(t, [=](int64_t i) {
+    T v = T(low + (high - low) * random_uniform(seed, start + i));
+    // u < 1, but rounding to T can land on high (1 - 2^-25 is 1.0f): step back below it.
+    return v >= high && high > low ? std::nextafter(v, T(low)) : v;
+  });
+}
+
 void uniform_(Tensor& t, double low, double high, Generator& g) {
   uint64_t seed = g.seed(), start = g.advance(t.numel());
-  fill_floating(t, "uniform_", [=](int64_t i) { return low + (high - low) * random_uniform(seed, start + i); });
+  switch (t.dtype()) {
+    case DType::Float32: uniform_fill<float>(t, low, high, seed, start); break;
+    case DType::Float64: uniform_fill<double>(t, low, high, seed, start); break;
+    default: throw Error(detail::concat("[uniform_] expected a floating tensor, got ", dtype_name(t.dtype())));
+  }
 }
 
 void normal_(Tensor& t, double mean, double std, Generator& g) {

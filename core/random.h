@@ -60,6 +60,7 @@ inline double random_uniform(uint64_t seed, uint64_t index) {
 }
 
 // In-place fills (no autograd). Each consumes numel (uniform) or 2 * numel (normal) counters.
+// uniform_ draws from [low, high) in the tensor's own precision.
 void uniform_(Tensor& t, double low, double high, Generator& g = default_generator());
 void normal_(Tensor& t, double mean, double std, Generator& g = default_generator());
 // 1 with probability p, else 0.

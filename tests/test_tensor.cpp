@@ -136,3 +136,17 @@ TEST_CASE("tensor: shapes whose element or byte count overflows throw") {
   // A zero-size dim makes the product 0 however large the others are.
   CHECK(numel({big, big, 0}) == 0);
 }
+
+TEST_CASE("random: rand and uniform_ stay below high after rounding to float32") {
+  // Draw 7905988 of seed 7 is 1 - 2.4e-8: below 1 in double, but it rounded to 1.0f, so rand()
+  // returned 1 although it promises U[0, 1).
+  Generator g(7);
+  g.set_state({7, 7905988});
+  CHECK(rand({1}, DType::Float32, g).item() < 1.0);
+  g.set_state({7, 7905988});
+  Tensor t = empty({1});
+  uniform_(t, 0.0, 2.0, g);
+  CHECK(t.item() < 2.0);
+  g.set_state({7, 7905988});
+  CHECK(rand({1}, DType::Float64, g).item() == doctest::Approx(1.0));  // double keeps the value
+}
