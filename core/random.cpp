@@ -11,10 +11,17 @@ Generator& default_generator() {
 
 void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
 
+// Checks that `t` can be filled, then reserves `per_element` counters per element and returns the
+// first. Checking first means a refused fill leaves the generator untouched.
+static uint64_t reserve(const Tensor& t, Generator& g, uint64_t per_element, const char* op) {
+  PMX_CHECK(is_floating(t.dtype()), "[", op, "] expected a floating tensor, got ", dtype_name(t.dtype()));
+  PMX_CHECK(t.is_contiguous(), "[", op, "] in-place fill needs a contiguous tensor, got strides ",
+            shape_str(t.strides()));
+  return g.advance(per_element * uint64_t(t.numel()));
+}
+
 template <class T, class F>
 static void fill(Tensor& t, F&& value_at) {
-  PMX_CHECK(t.is_contiguous(), "[random] in-place fill needs a contiguous tensor, got strides ",
-            shape_str(t.strides()));
   T* p = t.data<T>();
   int64_t n = t.numel();
 #pragma omp parallel for schedule(static) if (n > 65536)
@@ -40,7 +47,7 @@ static void uniform_fill(Tensor& t, double low, double high, uint64_t seed, uint
 }
 
 void uniform_(Tensor& t, double low, double high, Generator& g) {
-  uint64_t seed = g.seed(), start = g.advance(t.numel());
+  uint64_t seed = g.seed(), start = reserve(t, g, 1, "uniform_");
   switch (t.dtype()) {
     case DType::Float32: uniform_fill<float>(t, low, high, seed, start); break;
     case DType::Float64: uniform_fill<double>(t, low, high, seed, start); break;
@@ -49,7 +56,7 @@ void uniform_(Tensor& t, double low, double high, Generator& g) {
 }
 
 void normal_(Tensor& t, double mean, double std, Generator& g) {
-  uint64_t seed = g.seed(), start = g.advance(2 * uint64_t(t.numel()));
+  uint64_t seed = g.seed(), start = reserve(t, g, 2, "normal_");
   // Box-Muller on two independent uniforms per element; 1 - u keeps the log argument in (0, 1].
   fill_floating(t, "normal_", [=](int64_t i) {
     double u1 = 1.0 - random_uniform(seed, start + 2 * i);
@@ -60,7 +67,7 @@ void normal_(Tensor& t, double mean, double std, Generator& g) {
 
 void bernoulli_(Tensor& t, double p, Generator& g) {
   PMX_CHECK(p >= 0 && p <= 1, "[bernoulli_] probability must be in [0, 1], got ", p);
-  uint64_t seed = g.seed(), start = g.advance(t.numel());
+  uint64_t seed = g.seed(), start = reserve(t, g, 1, "bernoulli_");
   fill_floating(t, "bernoulli_", [=](int64_t i) { return random_uniform(seed, start + i) < p ? 1.0 : 0.0; });
 }
 
@@ -79,7 +86,7 @@ Tensor randn(const Shape& shape, DType dtype, Generator& g) {
 Tensor randint(int64_t low, int64_t high, const Shape& shape, Generator& g) {
   PMX_CHECK(high > low, "[randint] empty range [", low, ", ", high, ")");
   Tensor t = empty(shape, DType::Int64);
-  uint64_t seed = g.seed(), start = g.advance(t.numel());
+  uint64_t seed = g.seed(), start = g.advance(uint64_t(t.numel()));
   uint64_t range = uint64_t(high - low);
   fill<int64_t>(t, [=](int64_t i) { return low + int64_t(random_bits(seed, start + i) % range); });
   return t;

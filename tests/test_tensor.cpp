@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "autograd/ops_shape.h"
 #include "core/allocator.h"
 #include "core/random.h"
 #include "core/tensor.h"
@@ -149,4 +150,17 @@ TEST_CASE("random: rand and uniform_ stay below high after rounding to float32")
   CHECK(t.item() < 2.0);
   g.set_state({7, 7905988});
   CHECK(rand({1}, DType::Float64, g).item() == doctest::Approx(1.0));  // double keeps the value
+}
+
+TEST_CASE("random: a fill that is refused leaves the generator where it was") {
+  // The counters were reserved before the tensor was checked, so a refused fill still moved
+  // the generator and every later draw changed.
+  Generator g(3);
+  GeneratorState before = g.state();
+  Tensor strided = transpose(zeros({2, 3}), 0, 1);
+  Tensor ids = zeros({4}, DType::Int64);
+  CHECK_THROWS_AS(uniform_(strided, 0, 1, g), Error);
+  CHECK_THROWS_AS(normal_(strided, 0, 1, g), Error);
+  CHECK_THROWS_AS(bernoulli_(ids, 0.5, g), Error);
+  CHECK(g.state().counter == before.counter);
 }
