@@ -139,6 +139,23 @@ Tensor from_vector(const std::vector<double>& v, const Shape& s) { return from_v
 Tensor from_vector(const std::vector<int64_t>& v, const Shape& s) { return from_values(v, s); }
 
 Tensor make_view(const Tensor& t, const Shape& shape, const Shape& strides, int64_t offset) {
+  PMX_CHECK(shape.size() == strides.size(), "[make_view] shape ", shape_str(shape), " and strides ",
+            shape_str(strides), " differ in length");
+  for (int64_t s : shape) PMX_CHECK(s >= 0, "[make_view] negative size in shape ", shape_str(shape));
+  if (numel(shape) > 0) {
+    // The lowest and highest element the view reaches must lie inside t's storage.
+    int64_t lo = offset, hi = offset;
+    bool ok = true;
+    for (size_t d = 0; d < shape.size() && ok; ++d) {
+      int64_t span = 0;
+      int64_t& end = strides[d] < 0 ? lo : hi;  // a negative stride extends the view downwards
+      ok = !__builtin_mul_overflow(shape[d] - 1, strides[d], &span) && !__builtin_add_overflow(end, span, &end);
+    }
+    const int64_t capacity = int64_t(t.storage()->nbytes() / dtype_size(t.dtype()));
+    PMX_CHECK(ok && lo >= 0 && hi < capacity, "[make_view] view ", shape_str(shape), " with strides ",
+              shape_str(strides), " at offset ", offset, " reaches outside its storage of ", capacity,
+              " elements");
+  }
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = t.storage();
   impl->offset = offset;

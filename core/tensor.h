@@ -111,8 +111,9 @@ Tensor from_vector(const std::vector<double>& values, const Shape& shape);
 Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape);
 // A one-element, zero-dimensional tensor.
 Tensor scalar(double value, DType dtype = DType::Float32);
-// A view of `t` with the given shape, strides and offset, sharing its storage (no checks
-// beyond bounds; no autograd). Building block of the view ops.
+// A view of `t` with the given shape, strides and offset, sharing its storage (no autograd).
+// Throws unless every element of the view lies inside the storage; nothing else is checked.
+// Building block of the view ops.
 Tensor make_view(const Tensor& t, const Shape& shape, const Shape& strides, int64_t offset);
 
 // ---- template definitions ----

@@ -49,6 +49,18 @@ TEST_CASE("tensor: views share storage, to_vector follows strides") {
   CHECK(tt.to_vector<float>()[2] == 10);
 }
 
+TEST_CASE("tensor: make_view checks that the view stays inside the storage") {
+  // tensor.h promises bounds checks, but make_view took any shape, strides and offset: these
+  // views read past the end of their 2- and 6-element buffers.
+  CHECK_THROWS_WITH_AS(make_view(zeros({2}), {10}, {1}, 0), doctest::Contains("[make_view]"), Error);
+  CHECK_THROWS_AS(make_view(zeros({2, 3}), {3, 2}, {1, 3}, 1), Error);  // last element at 6
+  CHECK_THROWS_AS(make_view(zeros({2}), {1}, {1}, -1), Error);
+  CHECK_THROWS_AS(make_view(zeros({4}), {2}, {1, 1}, 0), Error);        // strides do not match
+  CHECK_THROWS_AS(make_view(zeros({4}), {int64_t(1) << 62}, {int64_t(1) << 62}, 0), Error);
+  CHECK(make_view(zeros({2, 3}), {3, 2}, {1, 3}, 0).numel() == 6);      // the transpose fits
+  CHECK(make_view(zeros({2}), {0, 5}, {5, 1}, 7).numel() == 0);         // reads nothing
+}
+
 TEST_CASE("allocator: freed buffers are reused, not re-faulted") {
   auto& a = CachingAllocator::instance();
   { Tensor warm = empty({1 << 20}); }
