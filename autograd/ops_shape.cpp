@@ -136,15 +136,16 @@ Tensor slice(const Tensor& t, int64_t dim, int64_t start, int64_t end, int64_t s
   start = std::clamp<int64_t>(start, 0, n);
   end = std::clamp<int64_t>(end, start, n);
   Shape shape = t.shape(), strides = t.strides();
-  shape[d] = (end - start + step - 1) / step;
-  strides[d] *= step;
+  // Written so that a huge step cannot overflow: with one element or none the stride is unused.
+  shape[d] = end > start ? (end - start - 1) / step + 1 : 0;
+  if (shape[d] > 1) strides[d] *= step;
   Tensor out = make_view(t, shape, strides, t.offset() + start * t.strides()[d]);
   Shape in_shape = t.shape();
   return record("slice", out, {t}, [=](const Tensor& g) {
     Tensor full = zeros(in_shape, g.dtype());
     Shape full_strides = full.strides();
     Shape view_strides = full_strides;
-    view_strides[d] *= step;
+    if (g.shape()[d] > 1) view_strides[d] *= step;
     copy_into(make_view(full, g.shape(), view_strides, start * full_strides[d]), g);
     return std::vector<Tensor>{full};
   });

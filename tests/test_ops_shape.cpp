@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <limits>
+
 #include "autograd/gradcheck.h"
 #include "autograd/ops_shape.h"
 #include "core/random.h"
@@ -74,5 +76,17 @@ TEST_CASE("shape: dim 0 of a 0-d tensor is handled, not read past the empty shap
   CHECK_THROWS_WITH_AS(concat({s, s}, 0), doctest::Contains("0-d"), Error);
   CHECK(stack({s, s}, 0).shape() == Shape{2});  // stack adds the dim first, so it works
   auto r = gradcheck([](auto& in) { return transpose(squeeze(in[0], -1), 0, 0); }, {s});
+  CHECK_MESSAGE(r.ok, r.message);
+}
+
+TEST_CASE("shape: slice with a step longer than the range takes its first element") {
+  // The length was (end - start + step - 1) / step, which overflows for a huge step: the
+  // slice came back empty (or with a negative size) instead of holding element `start`.
+  const int64_t huge = std::numeric_limits<int64_t>::max();
+  Tensor x = from_vector(std::vector<double>{0, 1, 2, 3, 4}, {5});
+  CHECK(slice(x, 0, 0, 5, huge).to_vector<double>() == std::vector<double>{0});
+  CHECK(slice(x, 0, 1, 5, huge - 1).to_vector<double>() == std::vector<double>{1});
+  CHECK(slice(x, 0, 3, 3, huge).numel() == 0);
+  auto r = gradcheck([huge](auto& in) { return slice(in[0], 1, 1, 4, huge); }, {rand64({2, 4})});
   CHECK_MESSAGE(r.ok, r.message);
 }
