@@ -68,7 +68,7 @@ class NoGradGuard : public GradModeGuard {
 Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs, BackwardFn backward,
               bool always = false);
 
-// The Node of `t` (for backward functions that want to know which inputs need gradients).
+// True when some defined input requires a gradient (what record() checks before it records).
 inline bool any_requires_grad(const std::vector<Tensor>& inputs) {
   for (const Tensor& t : inputs)
     if (t.defined() && t.requires_grad()) return true;

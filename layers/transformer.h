@@ -17,7 +17,8 @@
 //   + position table "pos_embedding" (N', d) if config.position_table, N' = N (+ 1 with CLS)
 //   X = Dropout(embed_dropout)(...); L encoder layers "layers.{l}"; final LayerNorm "norm"
 //   head "final": FLATTEN Linear(N' d, classes) on X reshaped position-major (feature n d + c),
-//   CLS Linear(d, classes) on X[:, 0, :], MEAN Linear(d, classes) on the mean over positions.
+//   CLS Linear(d, classes) on X[:, 0, :], MEAN Linear(d, classes) on the mean over positions,
+//   MAX Linear(d, classes) on the max over positions, per feature.
 // Init: Linear U(+-1/sqrt(fan_in)), embeddings, position table and CLS vector N(0, 1); with
 // embedding_init = r > 0 the token embedding is redrawn from U(-r, r), as in ParamixerConfig.
 // Memory: every layer keeps (B, H, N', N') scores and probabilities (see layers/attention.h).

@@ -23,7 +23,7 @@
 #include "autograd/ops_mixing.h"
 #include "kernels/mixing.h"
 
-// layers/, optim/ and checkpoints: added below as they land.
+// layers/, optim/, checkpoints and the Paramixer model.
 #include "layers/module.h"
 #include "layers/linear.h"
 #include "layers/mlp.h"
