@@ -21,7 +21,9 @@
 //   MAX Linear(d, classes) on the max over positions, per feature.
 // Init: Linear U(+-1/sqrt(fan_in)), embeddings, position table and CLS vector N(0, 1); with
 // embedding_init = r > 0 the token embedding is redrawn from U(-r, r), as in ParamixerConfig.
-// Memory: every layer keeps (B, H, N', N') scores and probabilities (see layers/attention.h).
+// Memory: with dropout > 0 in training every layer keeps (B, H, N', N') scores and
+// probabilities; otherwise its attention is the fused op, which keeps a (B, H, N') log-sum-exp
+// and no (N', N') matrix (see layers/attention.h).
 //
 //   pmx::nn::TransformerConfig cfg;
 //   cfg.seq_len = 128; cfg.dim = 32; cfg.heads = 4; cfg.ff_hidden = 64; cfg.layers = 2;
