@@ -73,3 +73,27 @@ TEST_CASE("idx: a gzip IDX file reads back; a cut-off, padded or truncated one i
   pmx_test::write_text(tmp / "short.gz", gzip_bytes(raw.substr(0, raw.size() - 1), tmp / "scratch3.gz"));
   CHECK(error_of(tmp / "short.gz").find("file ends early") != std::string::npos);
 }
+
+TEST_CASE("idx: a header that claims more data than the file holds is refused before memory is set aside for it") {
+  // A damaged header (4 billion 4096 x 4096 images, 2^56 bytes) over a few bytes of data: the
+  // reader must say the file ends early, not try to allocate the claimed size first
+  // (std::bad_alloc, or many GB zero-filled for a smaller but still bogus count).
+  pmx_test::TempDir tmp("idx_huge");
+  std::string header;
+  for (uint32_t v : {2051u, 0xFFFFFFFFu, 4096u, 4096u})
+    for (int shift : {24, 16, 8, 0}) header += char((v >> shift) & 0xFF);
+  pmx_test::write_text(tmp / "huge.gz", gzip_bytes(header + std::string(100, '\1'), tmp / "scratch.gz"));
+  CHECK(error_of(tmp / "huge.gz").find("huge.gz: file ends early while reading pixels") != std::string::npos);
+
+  std::string labels;
+  for (uint32_t v : {2049u, 0xFFFFFFFFu})
+    for (int shift : {24, 16, 8, 0}) labels += char((v >> shift) & 0xFF);
+  pmx_test::write_text(tmp / "labels.gz", gzip_bytes(labels + std::string(10, '\1'), tmp / "scratch2.gz"));
+  std::string msg;
+  try {
+    apps::read_idx_labels(tmp / "labels.gz", 10);
+  } catch (const Error& e) {
+    msg = e.what();
+  }
+  CHECK(msg.find("labels.gz: file ends early while reading labels") != std::string::npos);
+}

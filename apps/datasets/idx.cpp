@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 
@@ -17,7 +18,8 @@ struct GzFile {
   }
   ~GzFile() { if (file) gzclose(file); }
 
-  void read(void* dst, size_t n, const char* what) {
+  // `before` and `total` only word the error: bytes of `what` read earlier and expected in all.
+  void read(void* dst, size_t n, const char* what, size_t before = 0, size_t total = 0) {
     size_t got = 0;
     while (got < n) {
       int chunk = int(std::min<size_t>(n - got, size_t(1) << 30));
@@ -26,8 +28,20 @@ struct GzFile {
         int err;
         throw Error(detail::concat(path, ": corrupt gzip data while reading ", what, " (", gzerror(file, &err), ")"));
       }
-      PMX_CHECK(r > 0, path, ": file ends early while reading ", what, " (", got, " of ", n, " bytes)");
+      PMX_CHECK(r > 0, path, ": file ends early while reading ", what, " (", before + got, " of ", total ? total : n,
+                " bytes)");
       got += size_t(r);
+    }
+  }
+  // Reads n bytes into `out`, growing it 16 MiB at a time: the size comes from the header, and a
+  // damaged one (4 billion images) must end in "file ends early", not in allocating and
+  // zero-filling the claimed size first (std::bad_alloc, or gigabytes for a few bytes of data).
+  void read_into(std::vector<uint8_t>& out, size_t n, const char* what) {
+    out.clear();
+    while (out.size() < n) {
+      const size_t at = out.size(), step = std::min<size_t>(n - at, size_t(1) << 24);
+      out.resize(at + step);
+      read(out.data() + at, step, what, at, n);
     }
   }
   uint32_t read_u32(const char* field) {
@@ -73,8 +87,7 @@ IdxImages read_idx_images(const std::string& path) {
   out.cols = f.read_u32("cols");
   PMX_CHECK(out.rows > 0 && out.cols > 0 && out.rows <= 4096 && out.cols <= 4096, path,
             ": implausible image size ", out.rows, " x ", out.cols);
-  out.pixels.resize(size_t(out.count * out.rows * out.cols));
-  f.read(out.pixels.data(), out.pixels.size(), "pixels");
+  f.read_into(out.pixels, size_t(out.count * out.rows * out.cols), "pixels");
   f.expect_end();
   return out;
 }
@@ -83,8 +96,8 @@ std::vector<uint8_t> read_idx_labels(const std::string& path, int num_classes) {
   GzFile f(path);
   uint32_t magic = f.read_u32("magic");
   PMX_CHECK(magic == 2049, path, ": magic is ", magic, ", expected 2049 for an IDX label file");
-  std::vector<uint8_t> labels(f.read_u32("label count"));
-  f.read(labels.data(), labels.size(), "labels");
+  std::vector<uint8_t> labels;
+  f.read_into(labels, f.read_u32("label count"), "labels");
   f.expect_end();
   for (size_t i = 0; i < labels.size(); ++i)
     PMX_CHECK(labels[i] < num_classes, path, ": record ", i, " has label ", int(labels[i]), ", expected 0..",
