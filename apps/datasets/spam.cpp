@@ -1,5 +1,6 @@
 #include "apps/datasets/spam.h"
 
+#include <algorithm>
 #include <fstream>
 #include <ostream>
 #include <sstream>
@@ -91,8 +92,11 @@ TokenDataset make_spam_dataset(const std::vector<Email>& emails, const SpamOptio
     sources.push_back(int32_t(source));
     PMX_CHECK(e.label == 0 || e.label == 1, "[spam] ", e.path, ": label ", e.label, "; expected 0 (ham) or 1 (spam)");
     labels.push_back(e.label);
-    // The label is part of the key so that a body filed under both classes cannot make one group.
-    keys.push_back(content_hash(e.body.data(), e.body.size()) ^ (uint64_t(e.label) * 0x9E3779B97F4A7C15ull));
+    // The key is the bytes the model sees (the first seq_len): bodies that differ only past them
+    // are the same sequence and must share a split. The label is part of the key so that a body
+    // filed under both classes cannot make one group.
+    const size_t kept = std::min(e.body.size(), size_t(options.seq_len));
+    keys.push_back(content_hash(e.body.data(), kept) ^ (uint64_t(e.label) * 0x9E3779B97F4A7C15ull));
   }
   std::vector<Split> where = assign_splits(labels, keys, options.val_fraction, options.test_fraction, options.seed);
   data.seq_len = options.seq_len;
