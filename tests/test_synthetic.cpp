@@ -145,6 +145,15 @@ TEST_CASE("synthetic: classification metric counts argmax hits, first maximum on
   CHECK_THROWS_AS(apps::count_argmax_equal(logits, from_vector(std::vector<int64_t>{1, 1}, {2})), pmx::Error);
 }
 
+TEST_CASE("synthetic: classification metric counts a row with a NaN logit as wrong, not as class 0") {
+  // A diverged model (all logits NaN) must score 0, not the share of class 0: before, every
+  // comparison with NaN failed, argmax stayed 0, and the order app reported "test accuracy 27.50 %"
+  // for a model whose every output was NaN (--lr 1e30 --steps 1).
+  Tensor logits = from_vector(std::vector<float>{NAN, NAN, NAN, /**/ 0, NAN, 1, /**/ NAN, 2, 1, /**/ 3, 1, 2}, {4, 3});
+  Tensor labels = from_vector(std::vector<int64_t>{0, 0, 1, 0}, {4});
+  CHECK(apps::count_argmax_equal(logits, labels) == 1);  // only the finite last row
+}
+
 TEST_CASE("synthetic: bad lengths and ranges throw and name the task") {
   CHECK_THROWS_AS(apps::AddingTask(1, 0), pmx::Error);
   CHECK_THROWS_AS(apps::OrderTask(0, 0), pmx::Error);

@@ -101,9 +101,14 @@ int64_t count_argmax_equal(const Tensor& logits, const Tensor& labels) {
   int64_t rows = logits.size(0), classes = logits.size(1), ok = 0;
   for (int64_t r = 0; r < rows; ++r) {
     int64_t best = 0;
-    for (int64_t c = 1; c < classes; ++c)
+    bool nan = std::isnan(l[r * classes]);
+    for (int64_t c = 1; c < classes; ++c) {
+      nan = nan || std::isnan(l[r * classes + c]);
       if (l[r * classes + c] > l[r * classes + best]) best = c;
-    ok += best == y[r];
+    }
+    // A NaN fails every comparison, so argmax would stay at class 0 and a diverged model would
+    // score the share of class 0: such a row is wrong, as in count_within.
+    ok += !nan && best == y[r];
   }
   return ok;
 }

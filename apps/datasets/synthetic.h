@@ -44,7 +44,8 @@ void order_generate(int64_t* tokens, int64_t* labels, uint64_t seed, Split split
 
 // Counts |pred - target| < tolerance; pred and target have the same number of elements.
 int64_t count_within(const Tensor& pred, const Tensor& target, double tolerance);
-// Counts rows whose argmax (first maximum) equals the label; logits (B, C), labels (B) int64.
+// Counts rows whose argmax (first maximum) equals the label; a row with a NaN logit is wrong.
+// logits (B, C), labels (B) int64.
 int64_t count_argmax_equal(const Tensor& logits, const Tensor& labels);
 
 constexpr double kAddingTolerance = 0.04;
