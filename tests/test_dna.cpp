@@ -288,6 +288,23 @@ TEST_CASE("dna: package files are checked by size, and a missing one names the c
   CHECK(ensure_deb_files(tmp.dir.string(), "no-such-package", files, log) == tmp.dir.string());
 }
 
+TEST_CASE("dna: an empty PMX_DATA_DIR means unset, not the file-system root") {
+  // `PMX_DATA_DIR= ./build/apps/dna` used to put the data in /dna (and fetch into /).
+  const char* old = std::getenv("PMX_DATA_DIR");
+  const std::string saved = old ? old : "";
+  ::setenv("PMX_DATA_DIR", "", 1);
+  const std::string dir = default_data_dir("dna");
+  ::setenv("PMX_DATA_DIR", "/data/x", 1);
+  const std::string set = default_data_dir("dna");
+  if (old)
+    ::setenv("PMX_DATA_DIR", saved.c_str(), 1);
+  else
+    ::unsetenv("PMX_DATA_DIR");
+  const char* home = std::getenv("HOME");
+  CHECK(dir == std::string(home ? home : ".") + "/.cache/pmx/dna");
+  CHECK(set == "/data/x/dna");
+}
+
 TEST_CASE("dna: a failed fetch reports the command's exit status and a by-hand command that makes the folder") {
   TempDir tmp("fetch_fail");
   // apt-get that always fails, first on PATH: the fetch script exits 1 after its retry.

@@ -34,7 +34,9 @@ std::string run_status(const std::string& cmd) {
 }  // namespace
 
 std::string default_data_dir(const std::string& name) {
-  if (const char* root = std::getenv("PMX_DATA_DIR")) return std::string(root) + "/" + name;
+  // Empty counts as unset (as for PMX_NO_FETCH): "" + "/" + name would be a folder in "/".
+  const char* root = std::getenv("PMX_DATA_DIR");
+  if (root && *root) return std::string(root) + "/" + name;
   const char* home = std::getenv("HOME");
   return std::string(home ? home : ".") + "/.cache/pmx/" + name;
 }
