@@ -3,7 +3,7 @@
 // a forward pass (no graph), in this process only, so the peak RSS is this configuration's.
 // Prints one JSON object on stdout (bench/run_benchmarks.sh collects them).
 //
-// FLOPs (docs/paramixer.md, per sample): per block f-MLPs 2 M N (d h + h K), g 4 N d h, mixing
+// FLOPs (per sample; the mixing's as in docs/MIXER.md "Cost"): per block f-MLPs 2 M N (d h + h K), g 4 N d h, mixing
 // 2 M N K d; input layer 2 N 2 d, head 2 N d. A training step counts 3x the forward (backward
 // of a GEMM or of the mixing step is two products of the forward's size); GELU, the loss and
 // Adam are not counted.

@@ -7,7 +7,7 @@ as a fair, fast port of the official code (github wiedersehne/Paramixer).
   * The mixing step out = V + sum_k W[:, :, k] * V[:, (i + o_k) mod N, :] is a custom
     autograd.Function: a shift is two in-place addcmul_ on views (out and dV), torch.roll only
     for the dW dot products; it saves only V and W (as pmx does), its backward is the
-    shifted-gather transpose (docs/paramixer.md), and it never builds the (B, N*K, d) gather
+    shifted-gather transpose (docs/MIXER.md), and it never builds the (B, N*K, d) gather
     that torch_sparse.spmm / index_select + index_add_ would.
   * Residual around every factor, M = ceil(log2 N), CHORD or CDIL offsets as in kernels/mixing.h.
 

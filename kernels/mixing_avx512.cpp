@@ -196,7 +196,7 @@ void gather_rows_dispatch(float* dst, const float* base, const float* src, const
   switch (d) {
     case 16: return gather_rows_t<8, WAtSrc, 16, 0>(dst, base, src, w, sh, K, N, d, i0, i1, stream, pf);
     case 32:
-      // The common K (CDIL 9, CHORD 10-16 for N = 513 .. 32768) as compile-time constants: the 8
+      // The common K (CDIL 9, CHORD 9-16 for N = 129 .. 32768) as compile-time constants: the 8
       // rows' weights then sit at immediate offsets from one pointer, instead of 8 pointers of
       // which the compiler kept 4 on the stack and reloaded every slot (forward 6-13 % faster in
       // cache, 3-5 % at N = 32768, B = 16; dV up to 8 %).

@@ -241,15 +241,16 @@ TEST_CASE("paramixer: block gradcheck in float64 (inputs and every parameter)") 
     }
 }
 
-TEST_CASE("paramixer: fused and reference f-MLP paths give the same outputs and gradients") {
+TEST_CASE("paramixer: the three f-MLP paths (row chunks, one GEMM, per factor) give the same outputs and gradients") {
   for (auto protocol : {Protocol::Chord, Protocol::Cdil}) {
     ParamixerBlock block(21, 8, 6, protocol);
     block.to(DType::Float64);
     Tensor v_in = randn({3, 21, 8}, DType::Float64).set_requires_grad(true);
     Tensor x = randn({3, 21, 8}, DType::Float64).set_requires_grad(true);
     Tensor seed = randn({3, 21, 8}, DType::Float64);
-    auto run = [&](bool fused) {
+    auto run = [&](bool fused, bool chunked) {
       block.fused_f = fused;
+      block.chunked_f = chunked;
       block.zero_grad();
       v_in.impl().grad = x.impl().grad = nullptr;
       Tensor out = block.forward(v_in, x);
@@ -258,11 +259,14 @@ TEST_CASE("paramixer: fused and reference f-MLP paths give the same outputs and 
       for (const Tensor& p : block.parameters()) r.push_back(p.grad());
       return r;
     };
-    auto fused = run(true), reference = run(false);
-    REQUIRE(fused.size() == reference.size());
-    for (size_t i = 0; i < fused.size(); ++i) {
-      REQUIRE(fused[i].defined());
-      CHECK_MESSAGE(max_abs_diff(fused[i], reference[i]) < 1e-11, "tensor ", i);
+    auto chunks = run(true, true), one_gemm = run(true, false), reference = run(false, true);
+    REQUIRE(chunks.size() == reference.size());
+    REQUIRE(one_gemm.size() == reference.size());
+    for (size_t i = 0; i < reference.size(); ++i) {
+      REQUIRE(chunks[i].defined());
+      REQUIRE(one_gemm[i].defined());
+      CHECK_MESSAGE(max_abs_diff(chunks[i], reference[i]) < 1e-11, "row chunks, tensor ", i);
+      CHECK_MESSAGE(max_abs_diff(one_gemm[i], reference[i]) < 1e-11, "one GEMM, tensor ", i);
     }
   }
 }

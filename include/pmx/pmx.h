@@ -43,6 +43,7 @@
 #include "layers/attention.h"
 #include "layers/transformer.h"
 #include "autograd/ops_grouped_linear.h"
+#include "autograd/ops_factor_mlps.h"
 #include "layers/paramixer_block.h"
 #include "layers/paramixer_model.h"
 #include "autograd/ops_attention.h"
