@@ -32,6 +32,17 @@ static void scale(T* g, int64_t n, double factor) {
   for (int64_t i = 0; i < n; ++i) g[i] *= f;
 }
 
+static double sum_of_squares(const Tensor& t) {
+  PMX_CHECK(t.is_contiguous(), "[norm] tensor ", shape_str(t.shape()), " is not contiguous");
+  return PMX_DISPATCH_FLOATING(t.dtype(), "norm", [&] { return sum_of_squares(t.data<scalar_t>(), t.numel()); });
+}
+
+double global_norm(const std::vector<Tensor>& tensors) {
+  double sum = 0;
+  for (const Tensor& t : tensors) sum += sum_of_squares(t);
+  return std::sqrt(sum);
+}
+
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
   PMX_CHECK(max_norm > 0, "[clip_grad_norm_] max_norm must be positive, got ", max_norm);
   std::vector<Tensor> grads;
@@ -43,11 +54,7 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
               ") is not contiguous");
     grads.push_back(g);
   }
-  double sum = 0;
-  for (const Tensor& g : grads)
-    sum += PMX_DISPATCH_FLOATING(g.dtype(), "clip_grad_norm_",
-                                 [&] { return sum_of_squares(g.data<scalar_t>(), g.numel()); });
-  double total = std::sqrt(sum);
+  const double total = global_norm(grads);
   // An inf total would give factor 0: finite gradients zeroed and the inf ones NaN. Leave a
   // non-finite total's gradients as they are, for the caller to see (see the header).
   if (std::isfinite(total) && total > max_norm) {

@@ -21,4 +21,9 @@ namespace pmx::optim {
 
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm);
 
+// The global L2 norm of the tensors' own values, summed as clip_grad_norm_ sums (same bits at any
+// thread count). Not finite when an element is not: the apps' trainer checks the parameters
+// with it after every update.
+double global_norm(const std::vector<Tensor>& tensors);
+
 }  // namespace pmx::optim

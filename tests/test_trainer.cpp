@@ -213,6 +213,25 @@ TEST_CASE("trainer: a diverged step stops the run with an error before it reache
   }
 }
 
+TEST_CASE("trainer: an update that overflows the weights stops the run before they are evaluated or saved") {
+  GeneratorGuard guard;
+  TempDir tmp("overflow");
+  for (int64_t steps : {1, 5}) {
+    CAPTURE(steps);
+    apps::TrainerConfig tc = quiet_config(steps);
+    tc.test_size = 20;
+    tc.checkpoint = tmp / "o.ckpt";
+    tc.checkpoint_every = 1;
+    apps::AddingTask task(16, 4);
+    auto model = tiny_model(2);
+    // Loss and gradient are finite; Adam's first step moves every weight by ~lr: inf in float.
+    optim::Adam opt(model->parameters(), 1e39);
+    CHECK_THROWS_WITH_AS(apps::train(*model, task, opt, tc),
+                         doctest::Contains("parameters are no longer finite after the update of step 1"), Error);
+    CHECK_FALSE(fs::exists(tmp / "o.ckpt"));
+  }
+}
+
 TEST_CASE("trainer: a used-up wall-clock budget ends the run like its last step, and it resumes") {
   GeneratorGuard guard;
   TempDir tmp("budget");

@@ -299,6 +299,11 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
     const double grad_norm = optim::clip_grad_norm_(optimizer.params(), config.clip > 0 ? config.clip : INFINITY);
     check_finite("gradient norm", grad_norm, step, config);
     optimizer.step();
+    // A finite gradient can still overflow the update (a huge --lr): the new weights are checked
+    // before anything evaluates or saves them.
+    PMX_CHECK(std::isfinite(optim::global_norm(optimizer.params())), "[train] the parameters are no longer finite "
+              "after the update of step ", step, ": the run diverged",
+              config.checkpoint.empty() ? "" : "; the last checkpoint written is left as it was", "; try a lower --lr");
     result.steps = step;
     loss_sum += result.last_loss, ++loss_count;
     saved_now = false;
