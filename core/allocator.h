@@ -46,8 +46,8 @@ class CachingAllocator {
  public:
   static CachingAllocator& instance();
 
-  // Returns a buffer of at least nbytes (or throws std::bad_alloc); *granted receives the size actually reserved, which
-  // must be passed back to release().
+  // Returns a buffer of at least nbytes (or throws OutOfMemory); *granted receives the size
+  // actually reserved, which must be passed back to release().
   void* allocate(size_t nbytes, size_t* granted);
   void release(void* ptr, size_t granted);
 
@@ -58,7 +58,7 @@ class CachingAllocator {
   AllocatorStats stats();
   void reset_peak();
 
-  // The size class nbytes is rounded up to; throws std::bad_alloc when that overflows size_t.
+  // The size class nbytes is rounded up to; throws OutOfMemory when that overflows size_t.
   static size_t round_size(size_t nbytes);
 
  private:
