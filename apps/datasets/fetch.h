@@ -23,7 +23,8 @@ namespace pmx::apps {
 
 // ---- files --------------------------------------------------------------------------------------
 
-// The cache folder of a dataset: ~/.cache/pmx/<name>, or $PMX_DATA_DIR/<name> when set and not empty.
+// The cache folder of a dataset: ~/.cache/pmx/<name>, or $PMX_DATA_DIR/<name> when that is set
+// and not empty.
 std::string default_data_dir(const std::string& name);
 
 struct ExpectedFile {

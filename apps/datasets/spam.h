@@ -8,8 +8,9 @@
 //   the first seq_len bytes are kept, shorter bodies are padded at the end. A model with a CLS head
 //   adds its own CLS position; no CLS id is in the data.
 // Split: 80/10/10 by seed, stratified by label, identical sequences (the first seq_len bytes of the
-// bodies: 126 groups, 171 extra copies among whole bodies in the real data) always in one split. The package is checked by file count and total bytes per
-// group before use; a file without the header/body blank line is an error naming it.
+// bodies; whole bodies alone make 126 groups, 171 extra copies, in the real data) always in one
+// split. The package is checked by file count and total bytes per group before use; a file
+// without the header/body blank line is an error naming it.
 //
 //   TokenDataset data = load_spam(default_data_dir("spam-assassin"), SpamOptions{}, std::cerr);
 //   data.train.tokens;   // (count, 4096) uint16 token ids
