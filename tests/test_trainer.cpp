@@ -1,10 +1,11 @@
 // The shared training loop: resume is exact (bit for bit), Ctrl-C saves and stops, bad or
-// mismatching checkpoints are refused, a diverged step stops the run, output paths are checked
-// first, the target stops training, and a short run learns. The synthetic app run as a program
-// is tested in test_synthetic_app.cpp.
+// mismatching checkpoints are refused, output paths are checked first, the target stops
+// training, and a short run learns. Diverged runs: test_trainer_diverge.cpp; the synthetic app
+// run as a program: test_synthetic_app.cpp.
 #include <doctest/doctest.h>
 
 #include "test_util.h"
+#include "trainer_util.h"
 
 #include <unistd.h>
 
@@ -30,40 +31,11 @@
 
 namespace fs = std::filesystem;
 using namespace pmx;
-
-namespace {
-
+using pmx_test::GeneratorGuard;
+using pmx_test::quiet_config;
 using pmx_test::TempDir;
+using pmx_test::tiny_model;
 
-struct GeneratorGuard {
-  GeneratorState saved = default_generator().state();
-  ~GeneratorGuard() { default_generator().set_state(saved); }
-};
-
-// A tiny adding-problem Paramixer with dropout, so the generator state matters on resume too.
-std::unique_ptr<nn::ParamixerModel> tiny_model(uint64_t seed, int64_t n = 16, int64_t dim = 8, double dropout = 0.1) {
-  manual_seed(seed);
-  nn::ParamixerConfig c;
-  c.seq_len = n;
-  c.input_features = 2;
-  c.dim = c.hidden = dim;
-  c.p1 = dropout;
-  return std::make_unique<nn::ParamixerModel>(c);
-}
-
-apps::TrainerConfig quiet_config(int64_t steps) {
-  apps::TrainerConfig tc;
-  tc.steps = steps;
-  tc.batch = 8;
-  tc.eval_every = 5;
-  tc.eval_size = 40;
-  tc.test_size = 0;
-  tc.progress = false;
-  tc.install_sigint = false;
-  return tc;
-}
-
-}  // namespace
 
 TEST_CASE("trainer: k steps + stop + resume + k steps gives the same losses, bit for bit, as 2k steps straight") {
   GeneratorGuard guard;
@@ -159,77 +131,6 @@ TEST_CASE("trainer: Ctrl-C finishes the step, saves a checkpoint, stops, and the
   CHECK(r2.start_step == 3);
   CHECK(r2.steps == 6);
   CHECK(optim::load_checkpoint(tmp / "c.ckpt", *again, opt2).step == 6);
-}
-
-namespace {
-// The adding task, except that the training batch of step `bad_step` has a target too large for
-// float: its squared error overflows to inf, as a diverging run's loss does.
-class DivergingTask : public apps::AddingTask {
- public:
-  DivergingTask(int64_t bad_step, int64_t batch) : apps::AddingTask(16, 4), bad_first_((bad_step - 1) * batch) {}
-  apps::Batch batch(apps::Split split, int64_t first, int64_t count) const override {
-    apps::Batch b = apps::AddingTask::batch(split, first, count);
-    if (split == apps::Split::Train && first == bad_first_) b.target = b.target + 1e30;
-    return b;
-  }
-
- private:
-  int64_t bad_first_;
-};
-
-bool all_finite(const nn::Module& m) {
-  for (const auto& [name, p] : m.named_parameters())
-    for (float v : p.to_vector<float>())
-      if (!std::isfinite(v)) return false;
-  return true;
-}
-}  // namespace
-
-TEST_CASE("trainer: a diverged step stops the run with an error before it reaches the parameters or the checkpoint") {
-  GeneratorGuard guard;
-  TempDir tmp("diverge");
-  for (double clip : {1.0, 0.0}) {
-    CAPTURE(clip);
-    apps::TrainerConfig tc = quiet_config(10);
-    tc.clip = clip;
-    tc.checkpoint = tmp / "c.ckpt";
-    tc.checkpoint_every = 1;
-    DivergingTask task(4, tc.batch);
-    auto model = tiny_model(2);
-    optim::Adam opt(model->parameters(), 1e-2);
-    std::string message;
-    try {
-      apps::train(*model, task, opt, tc);
-    } catch (const Error& e) {
-      message = e.what();
-    }
-    CHECK(message.find("training loss is inf at step 4") != std::string::npos);
-    CHECK(message.find("--lr") != std::string::npos);
-    CHECK(all_finite(*model));
-    auto again = tiny_model(5);
-    optim::Adam opt2(again->parameters(), 1e-2);
-    CHECK(optim::load_checkpoint(tmp / "c.ckpt", *again, opt2).step == 3);
-    CHECK(all_finite(*again));
-  }
-}
-
-TEST_CASE("trainer: an update that overflows the weights stops the run before they are evaluated or saved") {
-  GeneratorGuard guard;
-  TempDir tmp("overflow");
-  for (int64_t steps : {1, 5}) {
-    CAPTURE(steps);
-    apps::TrainerConfig tc = quiet_config(steps);
-    tc.test_size = 20;
-    tc.checkpoint = tmp / "o.ckpt";
-    tc.checkpoint_every = 1;
-    apps::AddingTask task(16, 4);
-    auto model = tiny_model(2);
-    // Loss and gradient are finite; Adam's first step moves every weight by ~lr: inf in float.
-    optim::Adam opt(model->parameters(), 1e39);
-    CHECK_THROWS_WITH_AS(apps::train(*model, task, opt, tc),
-                         doctest::Contains("parameters are no longer finite after the update of step 1"), Error);
-    CHECK_FALSE(fs::exists(tmp / "o.ckpt"));
-  }
 }
 
 TEST_CASE("trainer: a used-up wall-clock budget ends the run like its last step, and it resumes") {
