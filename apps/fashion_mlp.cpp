@@ -109,19 +109,20 @@ int run(int argc, char** argv) {
       size_t e = std::min(shuffled.size(), b + size_t(batch));
       Tensor loss = cross_entropy(model(image_batch(data.train_images, shuffled, b, e)),
                                   label_batch(data.train_labels, shuffled, b, e));
+      const double loss_value = loss.item();
       ++step;
       // A diverged run stops here, as the other apps' trainer does, instead of reporting the
       // accuracy of NaN weights (argmax of a NaN row is class 0).
-      PMX_CHECK(std::isfinite(loss.item()), "[fashion_mlp] the training loss is ", loss.item(), " at step ", step,
+      PMX_CHECK(std::isfinite(loss_value), "[fashion_mlp] the training loss is ", loss_value, " at step ", step,
                 ": the run diverged; try a lower --lr");
       opt.zero_grad();
       loss.backward();
       opt.step();
       PMX_CHECK(std::isfinite(optim::global_norm(opt.params())), "[fashion_mlp] the parameters are no longer finite "
                 "after the update of step ", step, ": the run diverged; try a lower --lr");
-      loss_sum += loss.item();
+      loss_sum += loss_value;
       double sps = double(step * batch) / train_timer.seconds();
-      progress.update(step, {{"epoch", double(epoch)}, {"loss", loss.item()}, {"val_acc", val_acc}}, sps);
+      progress.update(step, {{"epoch", double(epoch)}, {"loss", loss_value}, {"val_acc", val_acc}}, sps);
     }
     last_loss = loss_sum / double(steps_per_epoch);
     val_acc = accuracy(model, data.train_images, data.train_labels, val);

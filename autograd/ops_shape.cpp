@@ -39,22 +39,18 @@ static Tensor dense_copy(const Tensor& t, DType dtype) {
 // ---- views ----
 
 static Shape infer_shape(const Shape& requested, int64_t n, const char* op) {
-  Shape shape = requested;
-  int64_t known = 1, infer_at = -1;
-  bool too_many = false, has_zero = false;
+  Shape shape = requested, sizes;  // sizes: the given ones, without the -1
+  int64_t infer_at = -1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
       PMX_CHECK(infer_at < 0, "[", op, "] only one size may be -1 in ", shape_str(requested));
       infer_at = int64_t(i);
     } else {
       PMX_CHECK(shape[i] >= 0, "[", op, "] negative size in ", shape_str(requested));
-      has_zero = has_zero || shape[i] == 0;
-      // A product past int64 cannot hold n elements (and wrapping it would be undefined).
-      too_many = too_many || __builtin_mul_overflow(known, shape[i], &known);
+      sizes.push_back(shape[i]);
     }
   }
-  if (has_zero) known = 0, too_many = false;
-  PMX_CHECK(!too_many, "[", op, "] shape ", shape_str(requested), " does not hold ", n, " elements");
+  const int64_t known = numel(sizes);  // throws on a product past int64, which no n can match
   if (infer_at >= 0) {
     PMX_CHECK(known > 0 && n % known == 0, "[", op, "] cannot infer -1 in ", shape_str(requested),
               " for ", n, " elements");

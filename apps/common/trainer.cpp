@@ -11,6 +11,7 @@
 
 #include "apps/common/plot.h"
 #include "apps/common/report.h"
+#include "apps/datasets/token_dataset.h"
 #include "autograd/node.h"
 #include "core/error.h"
 #include "core/random.h"
@@ -83,11 +84,8 @@ double metadata_double(const std::map<std::string, std::string>& meta, const std
 // name order, as 16 hex digits. The checkpoint records it for the best weights, so a resumed run
 // can prove that the --best-weights file holds exactly those.
 std::string weights_digest(const std::map<std::string, Tensor>& tensors) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  auto mix = [&h](const void* data, size_t bytes) {
-    const unsigned char* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < bytes; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
-  };
+  uint64_t h = kContentHashStart;
+  auto mix = [&h](const void* data, size_t bytes) { h = content_hash(data, bytes, h); };
   for (const auto& [name, tensor] : tensors) {
     const Tensor t = tensor.detach().contiguous();
     const int64_t head[2] = {int64_t(t.dtype()), t.dim()};

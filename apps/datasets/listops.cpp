@@ -4,6 +4,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "apps/datasets/token_dataset.h"
 #include "core/error.h"
 #include "core/random.h"
 
@@ -68,11 +69,7 @@ struct TreeDraw {
   }
 };
 
-uint64_t token_hash(const std::vector<uint8_t>& tokens) {
-  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
-  for (uint8_t t : tokens) h = (h ^ t) * 0x100000001b3ull;
-  return h;
-}
+uint64_t token_hash(const std::vector<uint8_t>& tokens) { return content_hash(tokens.data(), tokens.size()); }
 
 }  // namespace
 

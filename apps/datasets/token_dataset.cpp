@@ -16,9 +16,8 @@ const TokenSplit& TokenDataset::split(Split s) const {
   return s == Split::Train ? train : s == Split::Validation ? validation : test;
 }
 
-uint64_t content_hash(const void* data, size_t bytes) {
+uint64_t content_hash(const void* data, size_t bytes, uint64_t h) {
   const unsigned char* p = static_cast<const unsigned char*>(data);
-  uint64_t h = 0xcbf29ce484222325ull;
   for (size_t i = 0; i < bytes; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
   return h;
 }

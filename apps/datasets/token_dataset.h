@@ -39,8 +39,10 @@ struct TokenDataset {
   int64_t classes() const { return int64_t(class_names.size()); }
 };
 
-// 64-bit FNV-1a: the content key that groups duplicates.
-uint64_t content_hash(const void* data, size_t bytes);
+// 64-bit FNV-1a: the content key that groups duplicates. Pass the hash of earlier bytes as `h` to
+// go on hashing after them (content_hash(b, nb, content_hash(a, na)) is the hash of a then b).
+constexpr uint64_t kContentHashStart = 0xcbf29ce484222325ull;
+uint64_t content_hash(const void* data, size_t bytes, uint64_t h = kContentHashStart);
 // Fisher-Yates driven by random_bits(seed, i): the same order on every platform.
 void seeded_shuffle(std::vector<int64_t>& items, uint64_t seed);
 
