@@ -29,24 +29,24 @@ struct Sizes {
 // block), was slower on 2 threads than on 1 (sched_yield and packing in the profile).
 int slice_threads(const Sizes& s) { return kernels::gemm_side_by_side_threads(s.B * s.H); }
 
-// qkv (B, N, 3d) -> out (B, N, d), lse (B, H, N). Slice bh = (b, h) reads head h's columns of
+// qkv (B, N, 3d) -> out (B, N, d), stats (B, H, N, 2) (see kernels/attention.h). Slice bh = (b, h) reads head h's columns of
 // Q, K and V in place; scratch holds s.scratch() elements per thread.
 template <class T>
-void forward_slices(const Sizes& s, int threads, T* out, T* lse, const T* qkv, T* scratch) {
+void forward_slices(const Sizes& s, int threads, T* out, T* stats, const T* qkv, T* scratch) {
   const T scale = T(1.0 / std::sqrt(double(s.dh)));
   const int64_t d = s.d;
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
   for (int64_t bh = 0; bh < s.B * s.H; ++bh) {
     const int64_t b = bh / s.H, h = bh % s.H;
     const T* q = qkv + b * s.N * 3 * d + h * s.dh;  // Q of head h; K and V follow d and 2d later
-    kernels::attention_forward(out + b * s.N * d + h * s.dh, d, lse + bh * s.N, q, q + d, q + 2 * d, 3 * d,
+    kernels::attention_forward(out + b * s.N * d + h * s.dh, d, stats + 2 * bh * s.N, q, q + d, q + 2 * d, 3 * d,
                                s.N, s.dh, scale, scratch + omp_get_thread_num() * s.scratch(), s.block);
   }
 }
 
 // d_qkv (B, N, 3d), zeroed: dQ, dK, dV of every slice, each written by one thread.
 template <class T>
-void backward_slices(const Sizes& s, int threads, T* d_qkv, const T* d_out, const T* out, const T* lse,
+void backward_slices(const Sizes& s, int threads, T* d_qkv, const T* d_out, const T* out, const T* stats,
                      const T* qkv, T* scratch) {
   const T scale = T(1.0 / std::sqrt(double(s.dh)));
   const int64_t d = s.d;
@@ -56,7 +56,7 @@ void backward_slices(const Sizes& s, int threads, T* d_qkv, const T* d_out, cons
     const int64_t in_off = b * s.N * 3 * d + h * s.dh, out_off = b * s.N * d + h * s.dh;
     const T* q = qkv + in_off;
     T* d_q = d_qkv + in_off;
-    kernels::attention_backward(d_q, d_q + d, d_q + 2 * d, d_out + out_off, out + out_off, d, lse + bh * s.N, q,
+    kernels::attention_backward(d_q, d_q + d, d_q + 2 * d, d_out + out_off, out + out_off, d, stats + 2 * bh * s.N, q,
                                 q + d, q + 2 * d, 3 * d, s.N, s.dh, scale,
                                 scratch + omp_get_thread_num() * s.scratch(), s.block);
   }
@@ -77,20 +77,20 @@ Tensor self_attention(const Tensor& qkv_in, int64_t heads) {
   Tensor qkv = contiguous(qkv_in);
   const Sizes s{qkv.size(0), qkv.size(1), d, heads, d / heads, block_rows(qkv.size(1))};
   Tensor out = empty({s.B, s.N, d}, qkv.dtype());
-  Tensor lse = empty({s.B, s.H, s.N}, qkv.dtype());
+  Tensor stats = empty({s.B, s.H, s.N, 2}, qkv.dtype());
   const int threads = slice_threads(s);
   Tensor scratch = empty({threads * s.scratch()}, qkv.dtype());
   PMX_DISPATCH_FLOATING(qkv.dtype(), "self_attention", [&] {
-    forward_slices(s, threads, out.data<scalar_t>(), lse.data<scalar_t>(), qkv.data<scalar_t>(),
+    forward_slices(s, threads, out.data<scalar_t>(), stats.data<scalar_t>(), qkv.data<scalar_t>(),
                    scratch.data<scalar_t>());
   });
-  return record("self_attention", out, {qkv}, [qkv, lse, s, out_saved = out.detach()](const Tensor& g) {
+  return record("self_attention", out, {qkv}, [qkv, stats, s, out_saved = out.detach()](const Tensor& g) {
     Tensor d_qkv = zeros(qkv.shape(), qkv.dtype());  // d_k and d_v accumulate over row blocks
     const int threads = slice_threads(s);
     Tensor scratch = empty({threads * s.scratch()}, qkv.dtype());
     PMX_DISPATCH_FLOATING(qkv.dtype(), "self_attention", [&] {
       backward_slices(s, threads, d_qkv.data<scalar_t>(), g.data<scalar_t>(), out_saved.data<scalar_t>(),
-                      lse.data<scalar_t>(), qkv.data<scalar_t>(), scratch.data<scalar_t>());
+                      stats.data<scalar_t>(), qkv.data<scalar_t>(), scratch.data<scalar_t>());
     });
     return std::vector<Tensor>{d_qkv};
   });

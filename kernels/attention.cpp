@@ -41,6 +41,13 @@ T exp_shifted(T* x, int64_t n, T shift) {
   return total;
 }
 
+// x[j] *= factor for all j: the normalisation, one multiply per score in forward and backward
+// alike, so the backward's probabilities are the forward's bits.
+template <class T>
+void scale_row(T* x, int64_t n, T factor) {
+  for (int64_t j = 0; j < n; ++j) x[j] *= factor;
+}
+
 #ifdef PMX_EXP_AVX2
 inline float horizontal_sum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -91,7 +98,7 @@ void set_attention_avx512(bool allowed) { g_attention_avx512_allowed = allowed; 
 bool attention_avx512_active() { return g_attention_avx512_allowed && cpu_has_avx512f(); }
 
 template <class T>
-void attention_forward(T* out, int64_t ld_out, T* lse, const T* q, const T* k, const T* v, int64_t ld,
+void attention_forward(T* out, int64_t ld_out, T* stats, const T* q, const T* k, const T* v, int64_t ld,
                        int64_t N, int64_t dh, T scale, T* scratch, int64_t block) {
   T* scores = scratch;  // (block, N)
   for (int64_t r0 = 0; r0 < N; r0 += block) {
@@ -100,20 +107,20 @@ void attention_forward(T* out, int64_t ld_out, T* lse, const T* q, const T* k, c
     for (int64_t i = 0; i < rb; ++i) {
       T* row = scores + i * N;
       const T top = row_max(row, N);
-      const T total = exp_shifted(row, N, top);
-      const T inv = T(1) / total;
-      for (int64_t j = 0; j < N; ++j) row[j] *= inv;
-      lse[r0 + i] = top + std::log(total);
+      const T inv = T(1) / exp_shifted(row, N, top);
+      scale_row(row, N, inv);
+      stats[2 * (r0 + i)] = top;
+      stats[2 * (r0 + i) + 1] = inv;
     }
     gemm(false, false, rb, dh, N, T(1), scores, N, v, ld, T(0), out + r0 * ld_out, ld_out);
   }
 }
 
 template <class T>
-void attention_backward(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, int64_t ld_out, const T* lse,
+void attention_backward(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, int64_t ld_out, const T* stats,
                         const T* q, const T* k, const T* v, int64_t ld, int64_t N, int64_t dh, T scale,
                         T* scratch, int64_t block) {
-  T* probs = scratch;                   // (block, N), recomputed from lse
+  T* probs = scratch;                   // (block, N), rebuilt from the stats as the forward made them
   T* d_scores = scratch + block * N;    // (block, N): dP, then dS in place
   T* row_dot = scratch + 2 * block * N; // (block): D_i = <dO_i, O_i>
   for (int64_t r0 = 0; r0 < N; r0 += block) {
@@ -125,7 +132,8 @@ void attention_backward(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, in
       T dot = 0;
       for (int64_t c = 0; c < dh; ++c) dot += d_out_blk[i * ld_out + c] * out[(r0 + i) * ld_out + c];
       row_dot[i] = dot;
-      exp_shifted(probs + i * N, N, lse[r0 + i]);
+      exp_shifted(probs + i * N, N, stats[2 * (r0 + i)]);
+      scale_row(probs + i * N, N, stats[2 * (r0 + i) + 1]);
     }
     gemm(true, false, N, dh, rb, T(1), probs, N, d_out_blk, ld_out, T(1), d_v, ld);
     for (int64_t i = 0; i < rb; ++i) {
@@ -139,7 +147,7 @@ void attention_backward(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, in
 }
 
 template <class T>
-void attention_forward_naive(T* out, int64_t ld_out, T* lse, const T* q, const T* k, const T* v, int64_t ld,
+void attention_forward_naive(T* out, int64_t ld_out, T* stats, const T* q, const T* k, const T* v, int64_t ld,
                              int64_t N, int64_t dh, T scale) {
   std::vector<double> s(N);
   for (int64_t i = 0; i < N; ++i) {
@@ -151,7 +159,8 @@ void attention_forward_naive(T* out, int64_t ld_out, T* lse, const T* q, const T
       top = std::max(top, s[j]);
     }
     for (int64_t j = 0; j < N; ++j) total += std::exp(s[j] - top);
-    lse[i] = T(top + std::log(total));
+    stats[2 * i] = T(top);
+    stats[2 * i + 1] = T(1 / total);
     for (int64_t c = 0; c < dh; ++c) {
       double acc = 0;
       for (int64_t j = 0; j < N; ++j) acc += std::exp(s[j] - top) / total * v[j * ld + c];
@@ -162,7 +171,7 @@ void attention_forward_naive(T* out, int64_t ld_out, T* lse, const T* q, const T
 
 template <class T>
 void attention_backward_naive(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, int64_t ld_out,
-                              const T* lse, const T* q, const T* k, const T* v, int64_t ld, int64_t N,
+                              const T* stats, const T* q, const T* k, const T* v, int64_t ld, int64_t N,
                               int64_t dh, T scale) {
   for (int64_t i = 0; i < N; ++i) {
     double row_dot = 0;
@@ -174,7 +183,7 @@ void attention_backward_naive(T* d_q, T* d_k, T* d_v, const T* d_out, const T* o
         s += double(q[i * ld + c]) * k[j * ld + c];
         dp += double(d_out[i * ld_out + c]) * v[j * ld + c];
       }
-      const double p = std::exp(s * scale - lse[i]);
+      const double p = std::exp(s * scale - stats[2 * i]) * stats[2 * i + 1];
       const double ds = p * (dp - row_dot);
       for (int64_t c = 0; c < dh; ++c) {
         d_v[j * ld + c] += T(p * d_out[i * ld_out + c]);

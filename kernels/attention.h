@@ -1,8 +1,15 @@
 // Fused, row-blocked dot-product attention for one (batch, head) slice, forward and backward.
 //
-//   S = scale * Q K^T  (N, N),  P = softmax_rows(S),  O = P V,  lse_i = log sum_j exp(S_ij)
-// Backward, with D_i = <dO_i, O_i> and P recomputed from lse (P_ij = exp(S_ij - lse_i)):
+//   S = scale * Q K^T  (N, N),  P = softmax_rows(S),  O = P V
+//   stats_i = (m_i, r_i) = (max_j S_ij, 1 / sum_j exp(S_ij - m_i)),  so P_ij = exp(S_ij - m_i) r_i
+// Backward, with D_i = <dO_i, O_i> and P rebuilt from the stats:
 //   dV = P^T dO,  dS = P * (dO V^T - D),  dQ = scale dS K,  dK = scale dS^T Q
+// The backward recomputes S with the forward's GEMM call and P with its exp and multiply, so it
+// gets the forward's P to the bit. (It used to keep lse_i = m_i + log sum_j exp(S_ij - m_i), as
+// FlashAttention does; in float that sum rounds to half an ulp of lse, and exp(S - lse) then
+// misses P by as much relative: with scores near 1e4, dV came out 1.2e-4 off a double reference,
+// now 5e-7. dQ is ~2 % off there either way: the float scores' own rounding, which no
+// bookkeeping of the softmax removes.)
 //
 // Rows are processed in blocks of `block` rows: only a (block, N) slab of scores (and of dP in
 // backward) ever exists, never the (N, N) matrix, so memory is O(block * N) instead of O(N^2).
@@ -20,28 +27,28 @@
 // Q, K, V, dQ, dK, dV rows are `ld` elements apart (so they can be the Q/K/V columns of one head
 // inside a packed (N, 3d) projection, used in place); O and dO rows are `ld_out` apart.
 // Shapes: q, k, v, d_q, d_k, d_v: (N, dh) with row stride ld; out, d_out: (N, dh) with row stride
-// ld_out; lse: (N); scratch: (2 * block * N + block) in forward and backward.
+// ld_out; stats: (N, 2); scratch: (2 * block * N + block) in forward and backward.
 // d_k and d_v are ACCUMULATED into (zero them first); d_q is overwritten.
 // No validation, allocation or exceptions. The *_naive twins (the formulas as plain loops with
 // double accumulation and a small row buffer of their own) are used only by tests.
 //
 //   // one head of a (N, 3d) packed projection qkv, head h, dh = d / H:
-//   attention_forward(ctx + h * dh, d, lse, qkv + h * dh, qkv + d + h * dh, qkv + 2 * d + h * dh,
+//   attention_forward(ctx + h * dh, d, stats, qkv + h * dh, qkv + d + h * dh, qkv + 2 * d + h * dh,
 //                     3 * d, N, dh, 1 / sqrt(dh), scratch, 64);
 #pragma once
 #include <cstdint>
 
 namespace pmx::kernels {
 
-// out: (N, dh) stride ld_out.  lse: (N).  q, k, v: (N, dh) stride ld.  scratch: (2 block N + block).
+// out: (N, dh) stride ld_out.  stats: (N, 2).  q, k, v: (N, dh) stride ld.  scratch: (2 block N + block).
 template <class T>
-void attention_forward(T* out, int64_t ld_out, T* lse, const T* q, const T* k, const T* v, int64_t ld,
+void attention_forward(T* out, int64_t ld_out, T* stats, const T* q, const T* k, const T* v, int64_t ld,
                        int64_t N, int64_t dh, T scale, T* scratch, int64_t block);
 
 // d_q (overwritten), d_k, d_v (accumulated): (N, dh) stride ld.  d_out, out: (N, dh) stride ld_out.
-// lse: (N) from the forward.  q, k, v: (N, dh) stride ld.  scratch: (2 block N + block).
+// stats: (N, 2) from the forward.  q, k, v: (N, dh) stride ld.  scratch: (2 block N + block).
 template <class T>
-void attention_backward(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, int64_t ld_out, const T* lse,
+void attention_backward(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, int64_t ld_out, const T* stats,
                         const T* q, const T* k, const T* v, int64_t ld, int64_t N, int64_t dh, T scale,
                         T* scratch, int64_t block);
 
@@ -52,11 +59,11 @@ void set_attention_avx512(bool allowed);
 bool attention_avx512_active();
 
 template <class T>
-void attention_forward_naive(T* out, int64_t ld_out, T* lse, const T* q, const T* k, const T* v, int64_t ld,
+void attention_forward_naive(T* out, int64_t ld_out, T* stats, const T* q, const T* k, const T* v, int64_t ld,
                              int64_t N, int64_t dh, T scale);
 template <class T>
 void attention_backward_naive(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, int64_t ld_out,
-                              const T* lse, const T* q, const T* k, const T* v, int64_t ld, int64_t N,
+                              const T* stats, const T* q, const T* k, const T* v, int64_t ld, int64_t N,
                               int64_t dh, T scale);
 
 }  // namespace pmx::kernels

@@ -215,24 +215,57 @@ TEST_CASE("attention: fused kernel matches its naive twin at odd sizes, several 
   const double scale = 1.0 / std::sqrt(double(dh));
   for (int64_t h = 0; h < H; ++h) {
     const double* q = qkv.data() + h * dh;
-    std::vector<double> out(N * d), out_ref(N * d), lse(N), lse_ref(N), scratch(2 * block * N + block);
-    kernels::attention_forward(out.data() + h * dh, d, lse.data(), q, q + d, q + 2 * d, ld, N, dh, scale,
+    std::vector<double> out(N * d), out_ref(N * d), stats(2 * N), stats_ref(2 * N), scratch(2 * block * N + block);
+    kernels::attention_forward(out.data() + h * dh, d, stats.data(), q, q + d, q + 2 * d, ld, N, dh, scale,
                                scratch.data(), block);
-    kernels::attention_forward_naive(out_ref.data() + h * dh, d, lse_ref.data(), q, q + d, q + 2 * d, ld, N, dh,
+    kernels::attention_forward_naive(out_ref.data() + h * dh, d, stats_ref.data(), q, q + d, q + 2 * d, ld, N, dh,
                                      scale);
-    for (int64_t i = 0; i < N; ++i) CHECK(lse[i] == doctest::Approx(lse_ref[i]).epsilon(1e-12));
+    for (int64_t i = 0; i < 2 * N; ++i) CHECK(stats[i] == doctest::Approx(stats_ref[i]).epsilon(1e-12));
     for (int64_t i = 0; i < N * d; ++i) CHECK(out[i] == doctest::Approx(out_ref[i]).epsilon(1e-12));
 
     std::vector<double> grad(N * ld, 0.5), grad_ref(N * ld, 0.5);  // d_k, d_v must accumulate onto 0.5
     kernels::attention_backward(grad.data() + h * dh, grad.data() + d + h * dh, grad.data() + 2 * d + h * dh,
-                                d_out.data() + h * dh, out.data() + h * dh, d, lse.data(), q, q + d, q + 2 * d,
+                                d_out.data() + h * dh, out.data() + h * dh, d, stats.data(), q, q + d, q + 2 * d,
                                 ld, N, dh, scale, scratch.data(), block);
     kernels::attention_backward_naive(grad_ref.data() + h * dh, grad_ref.data() + d + h * dh,
                                       grad_ref.data() + 2 * d + h * dh, d_out.data() + h * dh,
-                                      out_ref.data() + h * dh, d, lse_ref.data(), q, q + d, q + 2 * d, ld, N, dh,
+                                      out_ref.data() + h * dh, d, stats_ref.data(), q, q + d, q + 2 * d, ld, N, dh,
                                       scale);
     for (int64_t i = 0; i < N * ld; ++i) CHECK(grad[i] == doctest::Approx(grad_ref[i]).epsilon(1e-10));
   }
+}
+
+TEST_CASE("attention: the backward rebuilds the forward's probabilities to the bit (float, large scores)") {
+  // With V = I and dO = I (N <= dh), out = P V is P and dV = P^T dO is P^T, both exactly (the
+  // other terms are products with 0). So dV^T == out bit for bit iff the backward's P is the
+  // forward's. With lse = max + log(sum) kept in float instead, scores near 100 put P off by up to
+  // half an ulp of lse (~4e-6 relative) and this failed.
+  const int64_t N = 13, dh = 16, ld = 3 * dh, block = 4;
+  manual_seed(31);
+  std::vector<float> qkv = randn({N, ld}).to_vector<float>();
+  for (int64_t i = 0; i < N; ++i)  // Q and K share a large first column: scores ~100, a few apart
+    for (int64_t c = 0; c < dh; ++c) {
+      qkv[i * ld + c] = c == 0 ? 10.f : 0.5f * qkv[i * ld + c];
+      qkv[i * ld + dh + c] = c == 0 ? 10.f + 0.05f * qkv[i * ld + dh + c] : 0.5f * qkv[i * ld + dh + c];
+      qkv[i * ld + 2 * dh + c] = i == c ? 1.f : 0.f;  // V = I
+    }
+  std::vector<float> d_out(N * dh, 0.f), out(N * dh), stats(2 * N), grad(N * ld, 0.f);
+  for (int64_t i = 0; i < N; ++i) d_out[i * dh + i] = 1.f;  // dO = I
+  std::vector<float> scratch(2 * block * N + block);
+  const float* q = qkv.data();
+  kernels::attention_forward(out.data(), dh, stats.data(), q, q + dh, q + 2 * dh, ld, N, dh, 1.f, scratch.data(),
+                             block);
+  kernels::attention_backward(grad.data(), grad.data() + dh, grad.data() + 2 * dh, d_out.data(), out.data(), dh,
+                              stats.data(), q, q + dh, q + 2 * dh, ld, N, dh, 1.f, scratch.data(), block);
+  int64_t differ = 0, spread = 0;
+  for (int64_t i = 0; i < N; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      const float p = out[i * dh + j], p_again = grad[j * ld + 2 * dh + i];
+      differ += std::memcmp(&p, &p_again, sizeof p) != 0;
+      spread += p > 1e-3f && p < 0.999f;
+    }
+  CHECK(differ == 0);
+  CHECK(spread >= N);  // not all one-hot rows: the check has something to compare
 }
 
 TEST_CASE("attention: the AVX-512 exp pass gives the AVX2 bits (row lengths with every tail)") {
@@ -249,13 +282,13 @@ TEST_CASE("attention: the AVX-512 exp pass gives the AVX2 bits (row lengths with
     std::vector<float> qkv = randn({N, ld}).to_vector<float>(), d_out = randn({N, dh}).to_vector<float>();
     const float* q = qkv.data();
     auto run = [&] {
-      std::vector<float> out(size_t(N * dh)), lse(static_cast<size_t>(N)), grad(size_t(N * ld), 0.f);
+      std::vector<float> out(size_t(N * dh)), stats(size_t(2 * N)), grad(size_t(N * ld), 0.f);
       std::vector<float> scratch(size_t(2 * block * N + block));
-      kernels::attention_forward(out.data(), dh, lse.data(), q, q + dh, q + 2 * dh, ld, N, dh, 0.35f,
+      kernels::attention_forward(out.data(), dh, stats.data(), q, q + dh, q + 2 * dh, ld, N, dh, 0.35f,
                                  scratch.data(), block);
       kernels::attention_backward(grad.data(), grad.data() + dh, grad.data() + 2 * dh, d_out.data(), out.data(),
-                                  dh, lse.data(), q, q + dh, q + 2 * dh, ld, N, dh, 0.35f, scratch.data(), block);
-      out.insert(out.end(), lse.begin(), lse.end());
+                                  dh, stats.data(), q, q + dh, q + 2 * dh, ld, N, dh, 0.35f, scratch.data(), block);
+      out.insert(out.end(), stats.begin(), stats.end());
       out.insert(out.end(), grad.begin(), grad.end());
       return out;
     };
