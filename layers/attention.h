@@ -13,10 +13,11 @@
 //
 // Two paths with the same result. Fused (default, when no dropout is active): the packed
 // projection goes to pmx::self_attention (autograd/ops_attention.h), which works in row blocks and
-// keeps only a (B, H, N) log-sum-exp for backward: O(B N d) memory, no (N, N) matrix. Composed
-// (fused = false, or dropout > 0 in training): linear, views, batched matmul, softmax, dropout;
-// the scores and the probabilities are (B, H, N, N) each and both are kept for backward (plus
-// the dropped-out copy): at B = 16, H = 4, N = 4096 that is 4 GiB per tensor in float32.
+// keeps only each row's softmax max and 1/sum, (B, H, N, 2), for backward: O(B N d) memory, no
+// (N, N) matrix. Composed (fused = false, or dropout > 0 in training): linear, views, batched
+// matmul, softmax, dropout; the scores and the probabilities are (B, H, N, N) each and both are
+// kept for backward (plus the dropped-out copy): at B = 16, H = 4, N = 4096 that is 4 GiB per
+// tensor in float32.
 // Either way the time is O(B N^2 d): the quadratic cost Paramixer avoids.
 //
 //   pmx::nn::MultiheadSelfAttention attn(/*dim=*/32, /*heads=*/4);

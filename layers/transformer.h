@@ -22,7 +22,7 @@
 // Init: Linear U(+-1/sqrt(fan_in)), embeddings, position table and CLS vector N(0, 1); with
 // embedding_init = r > 0 the token embedding is redrawn from U(-r, r), as in ParamixerConfig.
 // Memory: with dropout > 0 in training every layer keeps (B, H, N', N') scores and
-// probabilities; otherwise its attention is the fused op, which keeps a (B, H, N') log-sum-exp
+// probabilities; otherwise its attention is the fused op, which keeps (B, H, N', 2) softmax row statistics
 // and no (N', N') matrix (see layers/attention.h).
 //
 //   pmx::nn::TransformerConfig cfg;
