@@ -82,9 +82,10 @@ inline __m256 gelu8_from_erf(__m256 x, __m256 e) {
 inline __m256 gelu_grad8_from_erf(__m256 g, __m256 x, __m256 e) {
   const __m256 half = _mm256_set1_ps(0.5f);
   const __m256 cdf = _mm256_fmadd_ps(half, e, half);
-  // Past |x| = 10 the density term is below 1e-21; clamping keeps exp in range.
+  // Past |x| = 10 the density term is below 1e-21; clamping keeps exp in range. x is the
+  // second operand of min and max, which return it when it is NaN: gelu'(NaN) is NaN, not 1.
   const __m256 lim = _mm256_set1_ps(10.f);
-  const __m256 xc = _mm256_max_ps(_mm256_min_ps(x, lim), _mm256_sub_ps(_mm256_setzero_ps(), lim));
+  const __m256 xc = _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), lim), _mm256_min_ps(lim, x));
   const __m256 pdf = _mm256_mul_ps(exp_avx2(_mm256_mul_ps(_mm256_mul_ps(xc, xc), _mm256_set1_ps(-0.5f))),
                                    _mm256_set1_ps(float(kInvSqrt2Pi)));
   return _mm256_mul_ps(g, _mm256_fmadd_ps(xc, pdf, cdf));

@@ -96,6 +96,31 @@ TEST_CASE("gelu: past the erf fit's clamp the float GELU is x or 0 exactly, on b
   kernels::set_gelu_avx512(true);
 }
 
+TEST_CASE("gelu: a NaN input gives a NaN output and a NaN gradient, on both ISAs and the fused op") {
+  // A diverged activation must not come back as a finite gradient: the float path clamps x
+  // before the density's exp, and a clamp that returns the bound for NaN made gelu'(NaN) = 1.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> x(37, 0.5f);
+  for (size_t i : {0, 7, 8, 15, 16, 33, 36}) x[i] = nan;  // first and last lanes, the masked tail
+  const long n = long(x.size());
+  std::vector<float> y(x.size()), d(x.size()), y2(x.size()), d2(x.size()), ones(x.size(), 1.f);
+  for (bool avx512 : {false, true}) {
+    CAPTURE(avx512);
+    kernels::set_gelu_avx512(avx512);
+    kernels::gelu_forward(y.data(), x.data(), n);
+    kernels::gelu_backward(d.data(), ones.data(), x.data(), n);
+    kernels::gelu_forward_backward(y2.data(), d2.data(), x.data(), ones.data(), n);
+    for (size_t i = 0; i < x.size(); ++i) {
+      CAPTURE(i);
+      CHECK(std::isnan(x[i]) == std::isnan(y[i]));
+      CHECK(std::isnan(x[i]) == std::isnan(d[i]));
+      CHECK(std::isnan(x[i]) == std::isnan(y2[i]));
+      CHECK(std::isnan(x[i]) == std::isnan(d2[i]));
+    }
+  }
+  kernels::set_gelu_avx512(true);
+}
+
 TEST_CASE("gelu: gelu_forward_backward gives the bits of the two separate GELU ops") {
   ThreadCountGuard guard;
   auto run = [&](auto zero) {
