@@ -11,7 +11,9 @@ Tensor checkpoint(const CheckpointFn& fn, const std::vector<Tensor>& inputs) {
   Tensor out;
   {
     NoGradGuard no_grad;
-    out = fn(inputs);
+    // fn may hand back an input or a captured tensor as it is; record() below must not attach
+    // the node to that tensor itself (it would stop being a leaf), so it gets a fresh view.
+    out = fn(inputs).detach();
   }
   std::vector<Tensor> saved;
   for (const Tensor& t : inputs) saved.push_back(t.defined() ? t.detach() : t);

@@ -8,6 +8,7 @@
 #include "autograd/ops_linalg.h"
 #include "autograd/ops_nn.h"
 #include "autograd/ops_reduce.h"
+#include "autograd/ops_shape.h"
 #include "core/random.h"
 #include "layers/paramixer_model.h"
 
@@ -70,6 +71,30 @@ TEST_CASE("recompute: an input the checkpointed function does not use gets a zer
   REQUIRE_NOTHROW(sum(checkpoint(fn, {y})).backward());
   CHECK(p.grad().to_vector<double>() == (p * 2.0).to_vector<double>());
   CHECK(x.grad().to_vector<double>() == std::vector<double>(3, 0.0));
+}
+
+TEST_CASE("recompute: a function that returns its input or a captured tensor as it is leaves that tensor alone") {
+  // record() attached the checkpoint node to fn's output tensor itself: when that was an input
+  // (identity, contiguous() of a dense tensor) or a captured parameter, the leaf got a grad_fn
+  // (and a reference cycle), and the next backward through it threw "graph ... already freed".
+  Tensor x = randn({3, 2}).set_requires_grad(true);
+  Tensor p = randn({3, 2}).set_requires_grad(true);
+  for (int step = 0; step < 2; ++step) {
+    Tensor y = checkpoint([](const std::vector<Tensor>& in) { return contiguous(in[0]); }, {x});
+    Tensor z = checkpoint([p](const std::vector<Tensor>&) { return p; }, {x});
+    CHECK(x.is_leaf());
+    CHECK(p.is_leaf());
+    CHECK_FALSE(y.same(x));
+    REQUIRE_NOTHROW(sum(y * y + z).backward());
+    CHECK(same_bits(x.grad(), x * 2.0));
+    CHECK(p.grad().to_vector<float>() == std::vector<float>(6, 1.0f));
+    x.set_grad(Tensor());
+    p.set_grad(Tensor());
+    REQUIRE_NOTHROW(sum(x * p).backward());  // both still usable as plain leaves
+    CHECK(same_bits(x.grad(), p));
+    x.set_grad(Tensor());
+    p.set_grad(Tensor());
+  }
 }
 
 TEST_CASE("recompute: dropout inside a checkpoint replays the same mask") {
