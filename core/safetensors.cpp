@@ -290,15 +290,22 @@ class HeaderParser {
   size_t pos_ = 0;
 };
 
-// numel * element size, or throws when the shape is absurd enough to overflow.
+// numel * element size, or throws when the shape is absurd enough to overflow. A zero size
+// does not excuse the others: the strides are products of the sizes after each one, so
+// (0, 2^62, 2^62) overflows them as surely as (2^62, 2^62, 0) overflows the count.
 uint64_t entry_bytes(const std::string& path, const Entry& e) {
   uint64_t bytes = dtype_size(e.dtype);
+  bool holds_nothing = false;
   for (int64_t d : e.shape) {
-    PMX_CHECK(d == 0 || bytes <= uint64_t(std::numeric_limits<int64_t>::max()) / uint64_t(d), "[load_safetensors] '",
-              path, "': tensor '", e.name, "' shape ", shape_str(e.shape), " is too large");
+    if (d == 0) {
+      holds_nothing = true;
+      continue;
+    }
+    PMX_CHECK(bytes <= uint64_t(std::numeric_limits<int64_t>::max()) / uint64_t(d), "[load_safetensors] '", path,
+              "': tensor '", e.name, "' shape ", shape_str(e.shape), " is too large");
     bytes *= uint64_t(d);
   }
-  return bytes;
+  return holds_nothing ? 0 : bytes;
 }
 
 }  // namespace

@@ -162,6 +162,14 @@ TEST_CASE("io: malformed safetensors files throw naming the file and the problem
   expect_error(write_raw(tmp, "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8), "holes");
   expect_error(write_raw(tmp, "{\"w\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904,4],\"data_offsets\":[0,8]}}", 8),
                "too large");
+  // 2^62 x 2^62 with a zero size: no data, but with the zero first the strides are 2^124 (signed
+  // overflow under UBSan); that order loaded while the zero-last one was refused.
+  expect_error(write_raw(tmp, "{\"w\":{\"dtype\":\"F32\",\"shape\":[0,4611686018427387904,4611686018427387904],"
+                              "\"data_offsets\":[0,0]}}", 0),
+               "too large");
+  expect_error(write_raw(tmp, "{\"w\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904,4611686018427387904,0],"
+                              "\"data_offsets\":[0,0]}}", 0),
+               "too large");
   struct BadJson { const char* header; const char* problem; };
   const BadJson cases[] = {
       {"", "end of the header"},
