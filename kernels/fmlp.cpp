@@ -3,6 +3,7 @@
 // only) runs a plain loop with the same contract.
 #include "kernels/fmlp.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -137,7 +138,11 @@ void small_gemm_loop(T* c, long ldc, const T* a, long a_row, long a_col, const T
   }
 }
 
-// The same contract through OpenBLAS; A must have a unit stride on one side.
+// The same contract through OpenBLAS; A must have a unit stride on one side. BLAS also wants
+// the leading dimension at least the stored rows' length: with h = 1 or K = 1 the weight
+// gradients' A (1, rows) has both strides 1, and lda = 1 made OpenBLAS refuse the call ("parameter
+// 10 had an illegal value") and leave C as it was. A stride over a dimension of size 1 is never
+// used, so it is raised to that length.
 template <class T>
 void small_gemm_blas(T* c, long ldc, const T* a, long a_row, long a_col, const T* b, long ldb, const T* bias,
                      long rows, long n, long k, bool accumulate) {
@@ -147,8 +152,9 @@ void small_gemm_blas(T* c, long ldc, const T* a, long a_row, long a_col, const T
       for (long j = 0; j < n; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : T(0)) + bias[j];
     beta = T(1);
   }
-  const bool trans_a = a_col != 1;
-  gemm(trans_a, false, rows, n, k, T(1), a, trans_a ? a_col : a_row, b, ldb, beta, c, ldc);
+  const bool trans_a = !(a_col == 1 && (a_row >= k || rows == 1));
+  const long lda = trans_a ? std::max({a_col, rows, 1L}) : std::max({a_row, k, 1L});
+  gemm(trans_a, false, rows, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
 }
 
 template <class T>

@@ -142,6 +142,37 @@ TEST_CASE("fmlp: kernels match the naive twin at odd sizes, micro-kernel and BLA
   }
 }
 
+TEST_CASE("fmlp: one hidden unit or one output (h = 1, K = 1) on both paths") {
+  // There the weight gradients' A operand is one row with both strides 1; the BLAS path passed
+  // lda = 1, which OpenBLAS refuses, and dW1 (h = 1) or dW2 (K = 1) came back unwritten.
+  manual_seed(3);
+  for (kernels::FmlpSizes s : {kernels::FmlpSizes{70, 7, 1, 5, 2}, kernels::FmlpSizes{70, 7, 6, 1, 2},
+                               kernels::FmlpSizes{70, 1, 1, 1, 1}}) {
+    CAPTURE(s.d);
+    CAPTURE(s.h);
+    CAPTURE(s.K);
+    auto x = random_floats(size_t(s.R * s.d)), w1 = random_floats(size_t(s.M * s.h * s.d));
+    auto b1 = random_floats(size_t(s.M * s.h)), w2 = random_floats(size_t(s.M * s.K * s.h));
+    auto dy = random_floats(size_t(s.M * s.R * s.K));
+    std::vector<float> dx_ref(x.size()), dw1_ref(w1.size()), db1_ref(b1.size()), dw2_ref(w2.size()),
+        db2_ref(size_t(s.M * s.K));
+    kernels::fmlp_backward_naive(dx_ref.data(), dw1_ref.data(), db1_ref.data(), dw2_ref.data(), db2_ref.data(),
+                                 dy.data(), x.data(), w1.data(), b1.data(), w2.data(), s);
+    for (auto path : {kernels::FmlpGemm::Micro, kernels::FmlpGemm::Blas}) {
+      CAPTURE(int(path));
+      std::vector<float> dx(x.size()), dw1(w1.size(), 9.0f), db1(b1.size()), dw2(w2.size(), 9.0f), db2(db2_ref.size());
+      std::vector<float> ws(size_t(kernels::fmlp_backward_workspace(s)));
+      kernels::fmlp_backward(dx.data(), dw1.data(), db1.data(), dw2.data(), db2.data(), dy.data(), x.data(),
+                             w1.data(), b1.data(), w2.data(), ws.data(), s, path);
+      CHECK(max_rel_diff(dx, dx_ref) < 1e-5);
+      CHECK(max_rel_diff(dw1, dw1_ref) < 1e-5);
+      CHECK(max_rel_diff(db1, db1_ref) < 1e-5);
+      CHECK(max_rel_diff(dw2, dw2_ref) < 1e-5);
+      CHECK(max_rel_diff(db2, db2_ref) < 1e-5);
+    }
+  }
+}
+
 TEST_CASE("fmlp: per-factor gradients, a missing one counting as zero, match the packed entry") {
   manual_seed(4);
   kernels::FmlpSizes s{150, 7, 19, 13, 3};
