@@ -44,6 +44,10 @@ void ParamixerBlock::check_input(const Tensor& t, const char* what) const {
             t.size(1), " but the block was built for n = ", n);
   PMX_CHECK(t.size(2) == dim, "[ParamixerBlock] ", what, " ", shape_str(t.shape()), " has d = ", t.size(2),
             " but the block was built for dim = ", dim);
+  // Checked here so the message names the argument: the f- and g-MLPs would call either one "x".
+  const DType params = g->first().weight.dtype();
+  PMX_CHECK(t.dtype() == params, "[ParamixerBlock] ", what, " is ", dtype_name(t.dtype()),
+            " but the block's parameters are ", dtype_name(params));
 }
 
 std::vector<Tensor> ParamixerBlock::factor_weights(const Tensor& x) {

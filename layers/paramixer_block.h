@@ -53,7 +53,8 @@ class ParamixerBlock : public Module {
   ParamixerBlock(int64_t n, int64_t dim, int64_t hidden, Protocol protocol = Protocol::Chord,
                  bool floor_factors = false, double p2 = 0);
   std::string type_name() const override { return "ParamixerBlock"; }
-  // v_in, x: (B, n, dim) of one floating dtype -> (B, n, dim). Throws pmx::Error on other shapes.
+  // v_in, x: (B, n, dim) of the parameters' dtype -> (B, n, dim). Throws pmx::Error on other shapes
+  // or dtypes.
   Tensor forward(const Tensor& v_in, const Tensor& x);
   // The mixing weights of every factor, W_m = f_m(x): M tensors (B, n, K). Uses the path chosen
   // by fused_f. Exposed for tests and inspection.

@@ -295,6 +295,16 @@ TEST_CASE("paramixer: block rejects wrong N, wrong d and bad construction") {
   CHECK_THROWS_WITH_AS(block.forward(randn({16, 8}), good), doctest::Contains("[ParamixerBlock] v_in"), Error);
   CHECK_THROWS_WITH_AS(block.forward(randn({3, 16, 8}), good), doctest::Contains("batch"), Error);
   CHECK_THROWS_AS(block.forward(good, randn({2, 16, 8}, DType::Float64)), Error);
+  // The dtype error names the argument (the g-MLP's op used to call v_in "x"), for both paths.
+  for (bool fused : {true, false}) {
+    block.fused_f = fused;
+    CHECK_THROWS_WITH_AS(block.forward(randn({2, 16, 8}, DType::Float64), good),
+                         doctest::Contains("[ParamixerBlock] v_in is float64 but the block's parameters are float32"),
+                         Error);
+    CHECK_THROWS_WITH_AS(block.forward(good, randn({2, 16, 8}, DType::Float64)),
+                         doctest::Contains("[ParamixerBlock] x is float64"), Error);
+  }
+  block.fused_f = true;
   CHECK_THROWS_AS(ParamixerBlock(1, 8, 8), Error);
   CHECK_THROWS_AS(ParamixerBlock(16, 0, 8), Error);
   CHECK_THROWS_AS(ParamixerBlock(16, 8, 8, Protocol::Chord, false, 1.0), Error);
