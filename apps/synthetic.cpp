@@ -168,6 +168,10 @@ int run(int argc, char** argv) {
   apps::check_output_path("--plot", tc.plot);
   apps::check_output_path("--mixing", mixing);
   apps::check_output_path("--summary", args.get_string("--summary"));
+  apps::check_distinct_outputs({{"--checkpoint", tc.checkpoint}, {"--log", tc.log}, {"--plot", tc.plot},
+                                {"--mixing", mixing}, {"--summary", args.get_string("--summary")}});
+  apps::check_distinct_outputs({{"--resume", tc.resume}, {"--log", tc.log}, {"--plot", tc.plot}, {"--mixing", mixing},
+                                {"--summary", args.get_string("--summary")}});
 
   std::string metric = apps::metric_name(task->metric_kind());
   char budget[64] = "";

@@ -226,11 +226,18 @@ static std::string run_stem(const ArgParser& args, const std::string& app, const
 
 void check_run_output_paths(const ArgParser& args, const std::string& app, const std::string& tag) {
   const std::string stem = run_stem(args, app, tag);
-  check_output_path("--checkpoint", resolve_path(args.get_string("--checkpoint"), stem, ".ckpt"));
-  check_output_path("--best-weights", resolve_path(args.get_string("--best-weights"), stem, ".best.safetensors"));
-  check_output_path("--log", resolve_path(args.get_string("--log"), stem, ".csv"));
-  check_output_path("--plot", resolve_path(args.get_string("--plot"), stem, ".png"));
-  check_output_path("--summary", args.get_string("--summary"));
+  const std::vector<std::pair<std::string, std::string>> outputs = {
+      {"--checkpoint", resolve_path(args.get_string("--checkpoint"), stem, ".ckpt")},
+      {"--best-weights", resolve_path(args.get_string("--best-weights"), stem, ".best.safetensors")},
+      {"--log", resolve_path(args.get_string("--log"), stem, ".csv")},
+      {"--plot", resolve_path(args.get_string("--plot"), stem, ".png")},
+      {"--summary", args.get_string("--summary")}};
+  for (const auto& [flag, path] : outputs) check_output_path(flag, path);
+  check_distinct_outputs(outputs);
+  // Every output but the checkpoint must miss the checkpoint being resumed.
+  std::vector<std::pair<std::string, std::string>> over_resume = {{"--resume", args.get_string("--resume")}};
+  over_resume.insert(over_resume.end(), outputs.begin() + 1, outputs.end());
+  check_distinct_outputs(over_resume);
 }
 
 int run_classification(const ArgParser& args, const std::string& app, const std::string& tag, const Task& task,

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <sstream>
 #include <vector>
 
@@ -122,6 +123,21 @@ void check_output_path(const std::string& what, const std::string& path) {
   if (fd < 0) fail(detail::concat("cannot create a file in the folder ", dir, " (", std::strerror(errno), ")"));
   ::close(fd);
   ::unlink(name.data());
+}
+
+void check_distinct_outputs(const std::vector<std::pair<std::string, std::string>>& outputs) {
+  namespace fs = std::filesystem;
+  std::vector<std::pair<fs::path, std::string>> seen;  // (the file, what names it)
+  for (const auto& [what, path] : outputs) {
+    if (path.empty()) continue;
+    std::error_code ec;
+    fs::path file = fs::weakly_canonical(path, ec);  // resolves ".", ".." and symlinks that exist
+    if (ec) file = fs::absolute(path, ec).lexically_normal();
+    for (const auto& [other, other_what] : seen)
+      PMX_CHECK(other != file, other_what, " and ", what, " name the same file ", path,
+                ": one would overwrite the other; give them different paths");
+    seen.emplace_back(file, what);
+  }
 }
 
 }  // namespace pmx::apps

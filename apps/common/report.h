@@ -65,6 +65,14 @@ class Summary {
 // (output off) passes. Writes can still fail later (a full disk); then the write itself throws.
 void check_output_path(const std::string& what, const std::string& path);
 
+// Refuses two outputs of one run that name the same file, where one would silently replace the
+// other (a --plot equal to --checkpoint left a PNG where the checkpoint had been). `outputs` are
+// (what, path) pairs, what as in check_output_path; empty paths (off) are skipped. Paths are
+// compared as files: "a", "./a" and a symlink to it are one. Throws pmx::Error naming both and
+// the path. Pass the --resume checkpoint with the outputs other than --checkpoint: an output
+// written over it would destroy the checkpoint the run continues from.
+void check_distinct_outputs(const std::vector<std::pair<std::string, std::string>>& outputs);
+
 // "1m23s" style durations for the progress line.
 std::string format_duration(double seconds);
 

@@ -248,6 +248,12 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
   check_output_path("[train] best weights", config.best_weights);
   check_output_path("[train] log", config.log);
   check_output_path("[train] plot", config.plot);
+  check_distinct_outputs({{"[train] checkpoint", config.checkpoint}, {"[train] best weights", config.best_weights},
+                          {"[train] log", config.log}, {"[train] plot", config.plot}});
+  // Resuming from the checkpoint the run goes on saving is the usual case; any other output there
+  // would overwrite the checkpoint being resumed.
+  check_distinct_outputs({{"[train] resume", config.resume}, {"[train] best weights", config.best_weights},
+                          {"[train] log", config.log}, {"[train] plot", config.plot}});
   g_stop = 0;
   TrainResult result;
   const MetricKind kind = task.metric_kind();

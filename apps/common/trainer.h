@@ -127,7 +127,9 @@ struct TrainResult {
 
 // The loop described above. Throws pmx::Error for a bad config, an output path that cannot be
 // written (checkpoint, best_weights, log, plot: checked before the first step, see
-// check_output_path in report.h) or a missing, corrupt or mismatching checkpoint.
+// check_output_path in report.h), two of them naming one file or one of them naming the resume
+// file (other than checkpoint; check_distinct_outputs), or a missing, corrupt or mismatching
+// checkpoint.
 TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimizer, const TrainerConfig& config);
 
 // The metric of a split: sequences [0, size) in batches of eval_batch, eval mode, no graph.
