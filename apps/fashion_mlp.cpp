@@ -75,6 +75,8 @@ int run(int argc, char** argv) {
   // Capped as the other apps cap theirs (apps/common/model_flags.h): a clear error, not an overflow.
   const int64_t epochs = args.get_int("--epochs", 1, 1000000), batch = args.get_int("--batch", 1, apps::kMaxBatch),
                 hidden = args.get_int("--hidden", 2, apps::kMaxWidth);
+  // As the other apps (apply_loop_flags): 0 trained to chance, a negative rate failed only after loading.
+  PMX_CHECK(args.get_double("--lr") > 0, "--lr must be > 0, got ", args.get_double("--lr"));
   const int threads = int(args.get_int("--threads", 1, apps::kMaxThreads));
   set_num_threads(threads);
   const uint64_t seed = uint64_t(args.get_int("--seed"));
