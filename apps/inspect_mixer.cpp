@@ -71,9 +71,11 @@ int run(int argc, char** argv) {
   c.seq_len = args.get_int("--seq-len", 2, nn::kMaxInteractionLen);  // effective_interaction's limit
   c.vocab = args.get_int("--vocab");
   c.input_features = args.get_int("--input-features");
-  c.dim = args.get_int("--dim");
-  c.hidden = args.get_int("--hidden");
-  c.layers = args.get_int("--layers");
+  // Capped as the training apps cap them (args.h): 10^11 layers were built one by one until memory
+  // ran out, and a huge --dim overflowed a shape.
+  c.dim = args.get_int("--dim", 1, apps::kMaxWidth);
+  c.hidden = args.get_int("--hidden", 1, apps::kMaxWidth);
+  c.layers = args.get_int("--layers", 1, apps::kMaxLayers);
   c.classes = args.get_int("--classes");
   std::string protocol = args.get_string("--protocol"), head = args.get_string("--head");
   PMX_CHECK(protocol == "chord" || protocol == "cdil", "[inspect_mixer] --protocol must be chord or cdil, got '",

@@ -151,6 +151,14 @@ TEST_CASE("real_apps: the apps refuse values that do not fit an int instead of c
       {"inspect_mixer", "--weights " + (tmp / "none.safetensors") + " --seq-len 4611686018427387904 --vocab 4",
        "--seq-len must be from 2 to 2048, got 4611686018427387904"},
       {"spam", "--n 4294967296 --data-dir /dev/null/none", "--n must be from 2 to 65536, got 4294967296"},
+      // Model sizes capped as the training apps cap them: 10^11 layers were built one by one (a hang
+      // until memory ran out), a huge --dim overflowed a shape.
+      {"inspect_mixer", "--weights " + (tmp / "none.safetensors") + " --seq-len 8 --vocab 4 --layers 100000000000",
+       "--layers must be from 1 to 1024, got 100000000000"},
+      {"inspect_mixer", "--weights " + (tmp / "none.safetensors") + " --seq-len 8 --vocab 4 --dim 4611686018427387904",
+       "--dim must be from 1 to 65536"},
+      {"inspect_mixer", "--weights " + (tmp / "none.safetensors") + " --seq-len 8 --vocab 4 --hidden 0",
+       "--hidden must be from 1 to 65536, got 0"},
   };
   for (const Case& c : cases) {
     pmx_test::AppRun run = pmx_test::run_app(c.app, c.flags);
