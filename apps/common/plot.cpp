@@ -40,7 +40,11 @@ class Canvas {
     p[0] = c.r, p[1] = c.g, p[2] = c.b;
   }
   void line(double x0, double y0, double x1, double y1, Rgb c, int thick) {
-    int steps = int(std::max(std::fabs(x1 - x0), std::fabs(y1 - y0))) + 1;
+    // A point of a range too wide to map (data spanning +-1e308) lands at NaN or far off: skip
+    // it rather than cast it to int, and never walk more than the canvas's width and height.
+    if (!(std::isfinite(x0) && std::isfinite(y0) && std::isfinite(x1) && std::isfinite(y1))) return;
+    const double length = std::max(std::fabs(x1 - x0), std::fabs(y1 - y0));
+    int steps = int(std::min(length, double(w_ + h_))) + 1;
     for (int i = 0; i <= steps; ++i) {
       double t = double(i) / steps;
       int x = int(std::lround(x0 + t * (x1 - x0))), y = int(std::lround(y0 + t * (y1 - y0)));
@@ -79,13 +83,20 @@ std::string tick_label(double v) {
   return buf;
 }
 
-// Ticks at 1, 2 or 5 times a power of ten, about `count` of them across [lo, hi].
+// Ticks at 1, 2 or 5 times a power of ten, about `count` of them across [lo, hi]. Tick k is
+// computed as k * step, not by adding step up: where step is below the doubles' spacing at lo
+// (values near 1e4 that differ in the last bits) the sum stood still and the loop never ended.
 std::vector<double> nice_ticks(double lo, double hi, int count) {
   double raw = (hi - lo) / count, magnitude = std::pow(10.0, std::floor(std::log10(raw)));
   double step = magnitude * (raw / magnitude < 1.5 ? 1 : raw / magnitude < 3.5 ? 2 : raw / magnitude < 7.5 ? 5 : 10);
+  const double first = std::ceil(lo / step), last = std::floor(hi / step + 1e-9);
   std::vector<double> ticks;
-  for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9; t += step)
+  if (!(last >= first)) return ticks;  // also NaN and infinite ranges
+  const int n = int(std::min(last - first, 4.0 * count));
+  for (int k = 0; k <= n; ++k) {
+    const double t = (first + k) * step;
     ticks.push_back(std::fabs(t) < step * 1e-9 ? 0 : t);
+  }
   return ticks;
 }
 
@@ -113,10 +124,15 @@ void draw_panel(Canvas& canvas, const Panel& panel, int top, int width, int heig
   auto px = [&](double x) { return left + (x - x_lo) / (x_hi - x_lo) * (right - left); };
   auto py = [&](double y) { return y_bottom - (y - y_lo) / (y_hi - y_lo) * (y_bottom - y_top); };
 
-  // On a log axis the ticks are whole decades when the data spans at least two of them.
-  std::vector<double> y_ticks = panel.log_y && y_hi - y_lo >= 2 ? std::vector<double>() : nice_ticks(y_lo, y_hi, 5);
-  if (y_ticks.empty())
-    for (double d = std::ceil(y_lo); d <= y_hi; d += 1) y_ticks.push_back(d);
+  // On a log axis the ticks are whole decades when the data spans at least two of them (at most
+  // 617: log10 of the doubles). A linear range too wide for doubles gets no ticks; counting
+  // decades up from -inf never ended.
+  std::vector<double> y_ticks;
+  if (panel.log_y && y_hi - y_lo >= 2) {
+    for (double d = std::ceil(y_lo); d <= y_hi && y_ticks.size() < 700; d += 1) y_ticks.push_back(d);
+  } else {
+    y_ticks = nice_ticks(y_lo, y_hi, 5);
+  }
   for (double yv : y_ticks) {
     canvas.line(left, py(yv), right, py(yv), grid, 1);
     std::string label = tick_label(panel.log_y ? std::pow(10.0, yv) : yv);
