@@ -16,6 +16,7 @@
 #include <iostream>
 
 #include "apps/common/args.h"
+#include "apps/common/report.h"
 
 using namespace pmx;
 
@@ -64,6 +65,9 @@ int run(int argc, char** argv) {
     return 0;
   }
   PMX_CHECK(!args.get_string("--weights").empty(), "[inspect_mixer] --weights is required");
+  // Before the weights are loaded and E computed, as the other apps check theirs.
+  PMX_CHECK(!args.get_string("--out").empty(), "[inspect_mixer] --out must name a PNG file");
+  apps::check_output_path("--out", args.get_string("--out"));
   // N >= 2 and images at most 16384 px a side (core/image_io.h): a cell above 8192 px never fits.
   const int cell = int(args.get_int("--cell", 0, 8192));
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "apps/common/args.h"
+#include "apps/common/report.h"
 #include "apps/datasets/pathfinder.h"
 #include "core/error.h"
 #include "core/file_io.h"
@@ -62,6 +63,10 @@ int main(int argc, char** argv) {
       std::printf("%s", args.help().c_str());
       return 0;
     }
+    // Before the images are made (tens of seconds for a big sheet), not when the sheet is written.
+    const std::string out = args.get_string("--out");
+    PMX_CHECK(!out.empty(), "[make_pathfinder_samples] --out must name a PNG file");
+    apps::check_output_path("--out", out);
     // Each checked in 64 bits before it is narrowed to an int, the product too.
     const int64_t rows64 = args.get_int("--rows", 1, kMaxImages), cols64 = args.get_int("--cols", 1, kMaxImages);
     PMX_CHECK(rows64 * cols64 <= kMaxImages, "[make_pathfinder_samples] --rows x --cols must be at most ", kMaxImages,
@@ -117,8 +122,8 @@ int main(int argc, char** argv) {
     std::string png;
     int ok = stbi_write_png_to_func(append_bytes, &png, sheet.width, sheet.height, 3, sheet.rgb.data(), sheet.width * 3);
     PMX_CHECK(ok, "[make_pathfinder_samples] PNG encoding failed (", sheet.width, " x ", sheet.height, ")");
-    write_file_atomic(args.get_string("--out"), png);
-    std::printf("wrote %s (%d x %d px)\n", args.get_string("--out").c_str(), sheet.width, sheet.height);
+    write_file_atomic(out, png);
+    std::printf("wrote %s (%d x %d px)\n", out.c_str(), sheet.width, sheet.height);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "make_pathfinder_samples: %s\n", e.what());
