@@ -289,6 +289,27 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
   Progress progress(config.steps, config.progress, result.start_step);
   Timer timer;
   bool saved_now = false;
+  // The validation of the weights after `step`: a history and log row, the target, the best weights.
+  auto validate = [&](int64_t step) {
+    result.val_metric = evaluate(model, task, Split::Validation, config.eval_size, config.eval_batch);
+    HistoryRow row{step, loss_sum / double(loss_count), result.val_metric, prior_seconds + timer.seconds()};
+    result.history.push_back(row);
+    log.row({double(row.step), row.train_loss, row.val_metric, row.seconds});
+    loss_sum = 0, loss_count = 0;
+    result.reached_target = reached(kind, result.val_metric, config.target);
+    if (!config.best_weights.empty() &&
+        (result.best_step < 0 || better(kind, result.val_metric, result.best_val_metric))) {
+      // The file names its step and run; the checkpoint records its digest (check_best_weights).
+      std::map<std::string, std::string> meta = config.metadata;
+      char metric[40];
+      std::snprintf(metric, sizeof metric, "%.17g", result.val_metric);
+      meta["best_step"] = std::to_string(step);
+      meta["best_val_metric"] = metric;
+      optim::save_weights(config.best_weights, model, meta);
+      best_digest = weights_digest(model.state_dict());
+      result.best_step = step, result.best_val_metric = result.val_metric;
+    }
+  };
   model.train();
   for (int64_t step = result.start_step + 1; step <= config.steps; ++step) {
     if (config.schedule) config.schedule->apply(optimizer, step - 1);
@@ -315,26 +336,7 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
 
     const bool out_of_time = config.max_seconds > 0 && timer.seconds() >= config.max_seconds;
     bool last = step == config.steps || out_of_time;
-    if ((config.eval_every > 0 && step % config.eval_every == 0) || last) {
-      result.val_metric = evaluate(model, task, Split::Validation, config.eval_size, config.eval_batch);
-      HistoryRow row{step, loss_sum / double(loss_count), result.val_metric, prior_seconds + timer.seconds()};
-      result.history.push_back(row);
-      log.row({double(row.step), row.train_loss, row.val_metric, row.seconds});
-      loss_sum = 0, loss_count = 0;
-      result.reached_target = reached(kind, result.val_metric, config.target);
-      if (!config.best_weights.empty() &&
-          (result.best_step < 0 || better(kind, result.val_metric, result.best_val_metric))) {
-        // The file names its step and run; the checkpoint records its digest (check_best_weights).
-        std::map<std::string, std::string> meta = config.metadata;
-        char metric[40];
-        std::snprintf(metric, sizeof metric, "%.17g", result.val_metric);
-        meta["best_step"] = std::to_string(step);
-        meta["best_val_metric"] = metric;
-        optim::save_weights(config.best_weights, model, meta);
-        best_digest = weights_digest(model.state_dict());
-        result.best_step = step, result.best_val_metric = result.val_metric;
-      }
-    }
+    if ((config.eval_every > 0 && step % config.eval_every == 0) || last) validate(step);
     double sps = double(step - result.start_step) * double(config.batch) / std::max(timer.seconds(), 1e-9);
     if (config.progress) progress.update(step, {{"loss", result.last_loss}, {mname, result.val_metric}}, sps);
     if (!config.checkpoint.empty() && config.checkpoint_every > 0 && step % config.checkpoint_every == 0) {
@@ -353,13 +355,20 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
     }
   }
   if (config.progress) progress.finish();
+  // A run resumed at its last step (stopped by Ctrl-C, resumed with --steps at its step) ran no
+  // step here, so its weights were never validated: the test would be reported beside -1 or an
+  // earlier step's metric. Validate them now, as a last step does, and save that in the checkpoint.
+  const bool validated_at_end = result.steps == result.start_step && !result.interrupted &&
+                                (result.history.empty() || result.history.back().step != result.steps);
+  if (validated_at_end) validate(result.steps);
   result.seconds = timer.seconds();
   result.total_seconds = prior_seconds + result.seconds;
-  if (!config.checkpoint.empty() && result.steps > result.start_step && !saved_now) {
+  const bool changed = result.steps > result.start_step || validated_at_end;
+  if (!config.checkpoint.empty() && changed && !saved_now) {
     save(config.checkpoint, model, optimizer, result.steps, config, result, best_digest, result.total_seconds,
          loss_sum, loss_count);
   }
-  if (!config.checkpoint.empty() && result.steps > result.start_step) result.checkpoint_written = config.checkpoint;
+  if (!config.checkpoint.empty() && changed) result.checkpoint_written = config.checkpoint;
   if (result.interrupted) {
     if (config.checkpoint.empty()) std::printf("interrupted at step %ld (no --checkpoint path, nothing saved)\n",
                                                long(result.steps));

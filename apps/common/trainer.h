@@ -11,9 +11,10 @@
 // the model, the optimizer, the step and the default generator (dropout), so a resumed run
 // computes the same losses, bit for bit, as one that never stopped (same seed and threads).
 //
-// Every eval_every steps (and at the end) the metric is computed on the first eval_size
-// validation sequences; with a target the loop stops once the validation metric reaches it
-// (error_pct <= target, accuracy_pct >= target). Then the test metric on test_size sequences.
+// Every eval_every steps (and at the end, also when a run resumed at its last step has not
+// validated that step yet) the metric is computed on the first eval_size validation sequences;
+// with a target the loop stops once the validation metric reaches it (error_pct <= target,
+// accuracy_pct >= target). Then the test metric on test_size sequences.
 // Every checkpoint_every steps, at the end and on Ctrl-C (SIGINT sets a flag; the loop finishes
 // the step, saves, and returns with interrupted = true) the checkpoint is written atomically.
 // The CSV log has one row per evaluation: step, train_loss (mean since the previous row),
