@@ -173,6 +173,15 @@ TEST_CASE("optim: learning-rate schedules") {
   CHECK(schedule.lr_at(3) == doctest::Approx(1.0));
   CHECK(schedule.lr_at(4) == doctest::Approx(1.0));
   CHECK(schedule.lr_at(9) == doctest::Approx(0.1 + 0.9 * 0.5));  // halfway through the cosine
+  // Every step by its formula: the warmup ramp between its ends, and the cosine off its
+  // midpoint (where a linear decay would give the same value).
+  CHECK(schedule.lr_at(1) == doctest::Approx(0.5));
+  CHECK(schedule.lr_at(2) == doctest::Approx(0.75));
+  for (int64_t s = 4; s <= 14; ++s) {
+    CAPTURE(s);
+    const double progress = double(s - 4) / 10.0;
+    CHECK(schedule.lr_at(s) == doctest::Approx(0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * progress))).epsilon(1e-12));
+  }
   CHECK(schedule.lr_at(14) == doctest::Approx(0.1));
   CHECK(schedule.lr_at(1000) == doctest::Approx(0.1));
   for (int64_t s = 4; s < 14; ++s) CHECK(schedule.lr_at(s + 1) <= schedule.lr_at(s));
