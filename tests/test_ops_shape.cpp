@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "autograd/gradcheck.h"
+#include "autograd/ops_elementwise.h"
 #include "autograd/ops_shape.h"
 #include "core/random.h"
 
@@ -19,6 +20,12 @@ TEST_CASE("shape: views and copies give the right values") {
   CHECK(slice(x, -1, -1, 3).to_vector<float>() == std::vector<float>{2, 5});
   CHECK(concat({x, x}, 1).to_vector<float>() == std::vector<float>{0, 1, 2, 0, 1, 2, 3, 4, 5, 3, 4, 5});
   CHECK(stack({x, x}, 0).shape() == Shape{2, 2, 3});
+  // Different pieces, so the order in which they land is seen (concat({x, x}) cannot show it).
+  Tensor y = from_vector(std::vector<float>{6, 7, 8, 9}, {2, 2}), z = from_vector(std::vector<float>{-1, -2, -3}, {1, 3});
+  CHECK(concat({x, y}, 1).to_vector<float>() == std::vector<float>{0, 1, 2, 6, 7, 3, 4, 5, 8, 9});
+  CHECK(concat({z, x, z}, 0).to_vector<float>() == std::vector<float>{-1, -2, -3, 0, 1, 2, 3, 4, 5, -1, -2, -3});
+  CHECK(stack({x, x * 2.0}, 0).to_vector<float>() == std::vector<float>{0, 1, 2, 3, 4, 5, 0, 2, 4, 6, 8, 10});
+  CHECK(stack({x, x * 2.0}, -1).to_vector<float>() == std::vector<float>{0, 0, 1, 2, 2, 4, 3, 6, 4, 8, 5, 10});
   CHECK(flatten(randn({2, 3, 4}), 1).shape() == Shape{2, 12});
   CHECK(unsqueeze(x, -1).shape() == Shape{2, 3, 1});
   CHECK(squeeze(unsqueeze(x, 0), 0).shape() == Shape{2, 3});
