@@ -102,15 +102,21 @@ TEST_CASE("recompute: dropout inside a checkpoint replays the same mask") {
   auto fn = [](const std::vector<Tensor>& in) { return dropout(in[0], 0.5, true) * 3.0; };
   manual_seed(5);
   Tensor y1 = fn({x});
+  Tensor between1 = rand({3});
   sum(y1).backward();
-  Tensor g1 = x.grad();
+  Tensor g1 = x.grad(), after1 = rand({4});
   x.set_grad(Tensor());
   manual_seed(5);
   Tensor y2 = checkpoint(fn, {x});
-  rand({3});  // draws between forward and backward must not change the replay
+  Tensor between2 = rand({3});  // draws between forward and backward must not change the replay
   sum(y2).backward();
+  Tensor after2 = rand({4});
   CHECK(same_bits(y1, y2));
   CHECK(same_bits(g1, x.grad()));
+  // The replay leaves the generator where backward found it: the draws after backward are the
+  // ones a run without the checkpoint makes (not a repeat of the draws made before backward).
+  CHECK(same_bits(between1, between2));
+  CHECK(same_bits(after1, after2));
 }
 
 TEST_CASE("recompute: a Paramixer model with recomputed f-MLPs matches the stored-activation one") {
