@@ -2,6 +2,7 @@
 // kind and head, parameter names and counts, errors, thread independence, and a tiny training run.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <string>
@@ -100,6 +101,65 @@ TEST_CASE("attention: model gradcheck in float64 for every head and input kind")
     for (const Tensor& p : model.parameters()) inputs.push_back(p);
     auto r = gradcheck([&](const std::vector<Tensor>& in) { return model(in[0]); }, inputs);
     CHECK_MESSAGE(r.ok, r.message);
+  }
+}
+
+TEST_CASE("attention: model is embed, CLS first, + positions, the layers, the norm, then the head") {
+  // The model's output rebuilt from its own submodules, with the embedding lookup, the CLS
+  // position, the position table and the pooling written out here: which position the CLS head
+  // reads and how MEAN and MAX pool are seen only by their values (a gradcheck passes either way).
+  struct Case { nn::TransformerHead head; bool tokens; bool positions; const char* what; };
+  for (const Case& k : {Case{nn::TransformerHead::Flatten, true, true, "tokens + positions + FLATTEN"},
+                        Case{nn::TransformerHead::Cls, true, true, "tokens + positions + CLS"},
+                        Case{nn::TransformerHead::Mean, false, true, "real input + positions + MEAN"},
+                        Case{nn::TransformerHead::Max, false, false, "real input + MAX"},
+                        Case{nn::TransformerHead::Cls, false, false, "real input + CLS"}}) {
+    CAPTURE(k.what);
+    manual_seed(9);
+    nn::TransformerConfig c = small_config(k.head, k.tokens);
+    c.position_table = k.positions;
+    nn::TransformerModel model(c);
+    perturb(model);
+    model.to(DType::Float64);
+    const int64_t B = 2, N = c.seq_len, d = c.dim, P = model.positions();
+    Tensor input = k.tokens ? randint(0, c.vocab, {B, N}) : randn({B, N, 2}, DType::Float64);
+    std::vector<double> x(size_t(B * P * d));  // (B, P, d): the encoder's input
+    Tensor projected = k.tokens ? Tensor() : (*model.init_linear)(input);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t n = 0; n < N; ++n) {
+        const int64_t at = (b * P + n + (P - N)) * d;  // the CLS position, if any, is position 0
+        if (k.tokens) {
+          const int64_t id = input.to_vector<int64_t>()[size_t(b * N + n)];
+          for (int64_t j = 0; j < d; ++j) x[size_t(at + j)] = model.embedding->weight.to_vector<double>()[size_t(id * d + j)];
+        } else {
+          for (int64_t j = 0; j < d; ++j) x[size_t(at + j)] = projected.to_vector<double>()[size_t((b * N + n) * d + j)];
+        }
+      }
+    if (k.head == nn::TransformerHead::Cls)
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t j = 0; j < d; ++j) x[size_t(b * P * d + j)] = model.cls_token.to_vector<double>()[size_t(j)];
+    if (k.positions)
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t i = 0; i < P * d; ++i) x[size_t(b * P * d + i)] += model.pos_embedding.to_vector<double>()[size_t(i)];
+    Tensor h = from_vector(x, {B, P, d});
+    for (const auto& layer : model.layers) h = (*layer)(h);
+    std::vector<double> hv = (*model.norm)(h).to_vector<double>(), pooled;
+    const int64_t width = k.head == nn::TransformerHead::Flatten ? P * d : d;
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t j = 0; j < width; ++j) {
+        const double* row = &hv[size_t(b * P * d)];
+        double v = row[j];  // FLATTEN: everything in order; CLS: position 0
+        if (k.head == nn::TransformerHead::Mean || k.head == nn::TransformerHead::Max) {
+          v = k.head == nn::TransformerHead::Mean ? 0.0 : row[j];
+          for (int64_t n = 0; n < P; ++n)
+            v = k.head == nn::TransformerHead::Mean ? v + row[n * d + j] / double(P) : std::max(v, row[n * d + j]);
+        }
+        pooled.push_back(v);
+      }
+    std::vector<double> want = (*model.final)(from_vector(pooled, {B, width})).to_vector<double>();
+    std::vector<double> got = model(input).to_vector<double>();
+    REQUIRE(got.size() == want.size());
+    for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-12));
   }
 }
 
