@@ -171,6 +171,12 @@ TEST_CASE("layers: to(Float64) converts in place, keeping handles and values") {
   CHECK_FALSE(weight.grad().defined());
   CHECK(weight.requires_grad());
   CHECK(net.positions.dtype() == DType::Int64);  // integer buffers stay as they are
+  // Floating buffers convert like parameters (Net has only an integer one).
+  nn::Module holder;
+  Tensor table = holder.register_buffer("table", from_vector(std::vector<float>{0.5f, -1.25f}, {2}));
+  holder.to(DType::Float64);
+  CHECK(table.dtype() == DType::Float64);
+  CHECK(table.to_vector<double>() == std::vector<double>{0.5, -1.25});
   CHECK(net.state_dict().at("scale").dtype() == DType::Float64);
   net.to(DType::Float32);
   CHECK(weight.to_vector<float>() == std::vector<float>(before.begin(), before.end()));
