@@ -22,8 +22,10 @@ void Embedding::reset_uniform(double range) {
 
 void Embedding::zero_padding_row() {
   if (padding_idx < 0) return;
-  float* row = weight.data<float>() + padding_idx * dim;
-  for (int64_t j = 0; j < dim; ++j) row[j] = 0.f;
+  PMX_DISPATCH_FLOATING(weight.dtype(), "Embedding", [&] {  // float32, or float64 after to()
+    scalar_t* row = weight.data<scalar_t>() + padding_idx * dim;
+    for (int64_t j = 0; j < dim; ++j) row[j] = scalar_t(0);
+  });
 }
 
 Tensor Embedding::forward(const Tensor& ids) {

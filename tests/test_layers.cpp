@@ -193,6 +193,23 @@ TEST_CASE("layers: Embedding::reset_uniform draws U(-r, r) and keeps the padding
   CHECK_THROWS_WITH_AS(table.reset_uniform(0), doctest::Contains("range > 0"), Error);
 }
 
+TEST_CASE("layers: Embedding::reset_uniform on a float64 table keeps the padding row at zero") {
+  // The padding row was zeroed through a float pointer, so after to(Float64) reset_uniform threw.
+  manual_seed(5);
+  nn::Embedding table(6, 3, /*padding_idx=*/1);
+  table.to(DType::Float64);
+  table.reset_uniform(0.5);
+  REQUIRE(table.weight.dtype() == DType::Float64);
+  std::vector<double> w = table.weight.to_vector<double>();
+  int64_t nonzero = 0;
+  for (int64_t r = 0; r < 6; ++r)
+    for (int64_t j = 0; j < 3; ++j) {
+      if (r == 1) CHECK(w[size_t(r * 3 + j)] == 0.0);
+      else nonzero += w[size_t(r * 3 + j)] != 0.0;
+    }
+  CHECK(nonzero == 15);
+}
+
 TEST_CASE("layers: Dropout scales survivors in training and is the identity in eval") {
   manual_seed(9);
   nn::Dropout drop(0.5);
