@@ -21,7 +21,9 @@ Shape contiguous_strides(const Shape& shape) {
   int64_t s = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     strides[i] = s;
-    s *= shape[i];
+    // numel lets (0, 2^62, 2^62) through (it holds nothing), but dim 0's stride would be 2^124.
+    PMX_CHECK(i == 0 || !__builtin_mul_overflow(s, shape[i], &s), "[shape] ", shape_str(shape),
+              " needs a stride larger than int64 can hold");
   }
   return strides;
 }

@@ -148,6 +148,9 @@ TEST_CASE("tensor: shapes whose element or byte count overflows throw") {
   CHECK_THROWS_AS(zeros({8}).reshape({(int64_t(1) << 61) + 1, 8}), Error);
   // A zero-size dim makes the product 0 however large the others are.
   CHECK(numel({big, big, 0}) == 0);
+  CHECK(empty({big, big, 0}).numel() == 0);
+  // ... but in front of them it still needs a stride of 2^124 (signed overflow, UBSan).
+  CHECK_THROWS_WITH_AS(empty({0, int64_t(1) << 62, int64_t(1) << 62}), doctest::Contains("stride"), Error);
 }
 
 TEST_CASE("random: rand and uniform_ stay below high after rounding to float32") {
