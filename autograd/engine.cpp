@@ -62,6 +62,7 @@ Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs
 // ---- leaf-level helpers (no autograd) ----
 static Tensor dense_copy(const Tensor& t) {
   Tensor out = empty(t.shape(), t.dtype());
+  if (t.numel() == 0) return out;  // memcpy with a null pointer is undefined even for 0 bytes
   if (t.is_contiguous()) {
     std::memcpy(out.storage()->data(), static_cast<char*>(t.storage()->data()) + t.offset() * dtype_size(t.dtype()),
                 size_t(t.numel()) * dtype_size(t.dtype()));
