@@ -16,7 +16,8 @@ Tensor effective_interaction(ParamixerBlock& block, const Tensor& x) {
             x.defined() ? shape_str(x.shape()) : std::string("undefined"));
   const int64_t n = block.n;
   PMX_CHECK(n <= kMaxInteractionLen, "[effective_interaction] N = ", n, " is above ", kMaxInteractionLen,
-            ": the dense (N, N) result would take ", n * n * 8 / (1 << 20), " MiB");
+            ": the dense (N, N) result would take ", n * n * int64_t(dtype_size(x.dtype())) / (1 << 20),
+            " MiB, and is built twice");
   NoGradGuard no_grad;
   std::vector<Tensor> w = block.factor_weights(x);  // M x (1, N, K)
   for (Tensor& t : w) t = t.detach().contiguous();

@@ -173,6 +173,8 @@ TEST_CASE("inspect: effective_interaction refuses bad inputs, naming the op and 
   expect_error(block, Tensor(), "undefined");
   ParamixerBlock big(2049, 1, 1);
   expect_error(big, zeros({1, 2049, 1}), "2049");
+  ParamixerBlock bigger(3000, 1, 1);  // 3000^2 float32 is 34 MiB (the message said 68, float64's)
+  expect_error(bigger, zeros({1, 3000, 1}), "34 MiB");
   ParamixerBlock largest(2048, 1, 1);  // the cap itself is accepted
   CHECK(nn::effective_interaction(largest, zeros({1, 2048, 1})).shape() == Shape{2048, 2048});
 }
