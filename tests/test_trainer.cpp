@@ -189,6 +189,24 @@ TEST_CASE("trainer: missing, corrupt and mismatching checkpoints are refused bef
   } catch (const pmx::Error& e) {
     CHECK(std::string(e.what()).find("different config") != std::string::npos);
   }
+  // Entries the trainer wrote, edited by hand: refused naming the entry, before anything loads.
+  // ("1e300" as loss_count was converted to int64 out of range; "12abc" was read as 12.)
+  tc.metadata["config"] = "{\"n\":16}";
+  std::map<std::string, std::string> meta;
+  const std::map<std::string, Tensor> tensors = load_safetensors(tmp / "good.ckpt", &meta);
+  for (auto [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"loss_count", "1e300"}, {"loss_count", "-3"}, {"loss_count", "2.5"}, {"seconds", "12abc"},
+           {"loss_sum", "nan"}, {"best_step", "1e300"}, {"best_val_metric", ""}}) {
+    CAPTURE(key);
+    CAPTURE(value);
+    std::map<std::string, std::string> edited = meta;
+    edited[key] = value;
+    save_safetensors(tmp / "edited.ckpt", tensors, edited);
+    tc.resume = tmp / "edited.ckpt";
+    tc.best_weights = key == "best_step" ? std::string(tmp / "best.safetensors") : "";
+    const std::string named = "'" + key + "' entry";
+    CHECK_THROWS_WITH_AS(apps::train(*fresh, task, fresh_opt, tc), doctest::Contains(named.c_str()), pmx::Error);
+  }
   CHECK(fresh->parameters()[0].to_vector<float>() == before);
   CHECK(fresh_opt.step_count() == 0);
 }

@@ -75,9 +75,21 @@ std::map<std::string, std::string> checked_metadata(const std::string& path,
   return meta;
 }
 
-double metadata_double(const std::map<std::string, std::string>& meta, const std::string& key) {
+// A number the trainer wrote into the checkpoint (0 when absent), read back strictly: the whole
+// text must be a finite number, an integer within [min, 2^53] when `integer` is set. A hand-edited
+// "1e300" step would otherwise be converted to int64 out of range (undefined behaviour).
+double metadata_number(const std::map<std::string, std::string>& meta, const std::string& key,
+                       const std::string& path, bool integer = false, double min = 0) {
   auto it = meta.find(key);
-  return it == meta.end() ? 0.0 : std::strtod(it->second.c_str(), nullptr);
+  if (it == meta.end()) return 0.0;
+  const char* text = it->second.c_str();
+  char* end = nullptr;
+  const double value = std::strtod(text, &end);
+  const bool ok = end != text && *end == '\0' && std::isfinite(value) &&
+                  (!integer || (value == std::floor(value) && value >= min && value <= 9007199254740992.0));
+  PMX_CHECK(ok, "[train] checkpoint ", path, ": its '", key, "' entry is '", it->second, "', not ",
+            integer ? "an integer from " + std::to_string(long(min)) + " to 2^53" : std::string("a finite number"));
+  return value;
 }
 
 // What identifies a set of weights: FNV-1a 64 over every tensor's name, dtype, shape and bytes, in
@@ -111,7 +123,8 @@ std::string weights_digest(const std::map<std::string, Tensor>& tensors) {
 // carried on (-1: none).
 int64_t check_best_weights(const TrainerConfig& config, const std::map<std::string, std::string>& meta,
                            int64_t checkpoint_step, std::string* digest) {
-  const int64_t best_step = meta.count("best_step") ? int64_t(metadata_double(meta, "best_step")) : -1;
+  const int64_t best_step =
+      meta.count("best_step") ? int64_t(metadata_number(meta, "best_step", config.resume, true, -1)) : -1;
   if (config.best_weights.empty() || best_step < 0) return -1;
   const std::string& path = config.best_weights;
   struct stat st;
@@ -264,16 +277,18 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
   if (!config.resume.empty()) {
     int64_t checkpoint_step = 0;
     std::map<std::string, std::string> meta = checked_metadata(config.resume, config.metadata, &checkpoint_step);
+    // Every entry is read before anything is loaded: a bad one leaves the model and optimizer as they were.
+    result.history = history_from_string(meta.count("history") ? meta.at("history") : "");
+    prior_seconds = metadata_number(meta, "seconds", config.resume);
+    loss_sum = metadata_number(meta, "loss_sum", config.resume);
+    loss_count = int64_t(metadata_number(meta, "loss_count", config.resume, true));
+    const double best_val_metric = metadata_number(meta, "best_val_metric", config.resume);
     const int64_t carried_best = check_best_weights(config, meta, checkpoint_step, &best_digest);
     optim::CheckpointExtra extra = optim::load_checkpoint(config.resume, model, optimizer);
     result.start_step = extra.step;
-    result.history = history_from_string(meta.count("history") ? meta.at("history") : "");
-    prior_seconds = metadata_double(meta, "seconds");
-    loss_sum = metadata_double(meta, "loss_sum");
-    loss_count = int64_t(metadata_double(meta, "loss_count"));
     if (carried_best >= 0) {
       result.best_step = carried_best;
-      result.best_val_metric = metadata_double(meta, "best_val_metric");
+      result.best_val_metric = best_val_metric;
     }
     PMX_CHECK(extra.step <= config.steps, "[train] checkpoint ", config.resume, " is at step ", extra.step,
               ", past --steps ", config.steps);
