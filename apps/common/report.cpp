@@ -12,6 +12,7 @@
 
 #include "apps/common/json.h"
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace pmx::apps {
 
@@ -87,15 +88,10 @@ std::string Summary::to_json() const {
 }
 
 void Summary::write(const std::string& path) const {
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "w");
-  PMX_CHECK(f != nullptr, "cannot write summary ", path, ": ", std::strerror(errno));
-  std::string text = to_json();
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw Error(detail::concat("cannot write summary ", path, ": ", std::strerror(errno)));
+  try {
+    write_file_atomic(path, to_json());  // a failed write leaves an older summary as it was
+  } catch (const Error& e) {
+    throw Error(detail::concat("cannot write summary ", path, ": ", e.what()));
   }
 }
 
