@@ -6,8 +6,9 @@
 // B = 16, N = 32768, d = 32 for CHORD (K = 16) and CDIL (K = 9, dilations 1 .. 2^14), and
 // prints each time next to the lower bound max(bytes / bandwidth, flops / peak) and the
 // achieved fraction of it. The machine is shared with other work, so bandwidth and peak are
-// sampled again before every timed rep and the best values seen in the run make the bound;
-// times are the best rep per pass. (GB/s: the traffic rate the kernels achieved.)
+// sampled again before every timed rep and the best values seen in the run make the bound (at
+// 2 threads, at least the 1-thread values); times are the best rep per pass. (GB/s: the
+// traffic rate the kernels achieved.)
 // At 1 thread the rows also show the thread's CPU time (best rep) and the fraction of the bound
 // it reaches: time the thread spent descheduled by other work on the machine does not count, so
 // that column is the one to compare variants with when the load average is high. Its bound comes
@@ -221,9 +222,14 @@ int main(int argc, char** argv) {
       }
     }
   }
+  // Two threads get at least what one does (one of them may idle), so the 2-thread bound uses
+  // the 1-thread figures where those are higher: on a loaded host the 2-thread passes wait for a
+  // descheduled thread, and a run at load 6 measured 8.4 GB/s on two threads against 9.6 on one.
+  lim[1].gbs = std::max(lim[1].gbs, lim[0].gbs);
+  lim[1].gflops = std::max(lim[1].gflops, lim[0].gflops);
   for (int t = 0; t < 2; ++t)
-    std::printf("threads %d, best seen in the run: bandwidth %.1f GB/s, peak %.1f GFLOP/s\n",
-                threads[t], lim[t].gbs, lim[t].gflops);
+    std::printf("threads %d, best seen in the run%s: bandwidth %.1f GB/s, peak %.1f GFLOP/s\n",
+                threads[t], t == 1 ? " (at least 1 thread's)" : "", lim[t].gbs, lim[t].gflops);
   std::printf("threads 1, best over the thread's CPU time (the cpu columns' bound): bandwidth "
               "%.1f GB/s, peak %.1f GFLOP/s\n",
               lim[0].cpu_gbs, lim[0].cpu_gflops);
