@@ -17,6 +17,9 @@
 // machine, and let CPU times show 185 % of their "bound".
 // Bytes are the minimum traffic: forward reads V, W and writes out; backward reads dOut, V, W
 // and writes dV, dW (each tensor once; V alone is 64 MiB, so everything streams from DRAM).
+// No write-allocate is counted, neither here nor in the bandwidth figures (copy 2 arrays,
+// triad 3): the kernels write these outputs with non-temporal stores, all but CDIL's dW, whose
+// 9-float rows are not whole lines, so its read-for-ownership is traffic the bound leaves out.
 //
 //   ./build/bench/bench_mixing [--isa=auto|avx512|avx2|portable] [--order=auto|rows]
 //                              [--backward=auto|two-pass|one-gather] [--per-factor] [--reps=4]
