@@ -16,7 +16,9 @@
 // a wall-clock reading on a loaded machine counts the descheduled time too, understates the
 // machine, and let CPU times show 185 % of their "bound".
 // Bytes are the minimum traffic: forward reads V, W and writes out; backward reads dOut, V, W
-// and writes dV, dW (each tensor once; V alone is 64 MiB, so everything streams from DRAM).
+// and writes dV, dW (each tensor once; V alone is 64 MiB, twice the Zen 5's L3, so there
+// everything streams from DRAM; the Intel Xeon's L3, 260 MiB shared with other tenants, can
+// hold part of it, for the STREAM arrays (3 x 64 MiB) as for the kernels' tensors).
 // No write-allocate is counted, neither here nor in the bandwidth figures (copy 2 arrays,
 // triad 3): the kernels write these outputs with non-temporal stores, all but CDIL's dW, whose
 // 9-float rows are not whole lines, so its read-for-ownership is traffic the bound leaves out.
