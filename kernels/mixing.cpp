@@ -288,17 +288,46 @@ bool backward_one_gather<float>(float* d_v, float* d_w, const float* d_out, cons
   const OneGatherKernels og = one_gather_kernels();
   const long per = K * (N + 16);                                  // scratch floats per element
   const long chunk = std::max(1L, std::min(B, (1L << 20) / per));  // 4 MiB
+  const bool parallel = B * N * d * (K + 1) >= kParallelMin;
+  const long threads = parallel ? omp_get_max_threads() : 1;
+  // Whole elements per thread while there are enough to go round: a thread then runs an
+  // element's rows and its move back to back, and nothing waits on another thread until the
+  // end. Split by rows, every chunk costs two barriers (16 chunks per factor at N = 32768),
+  // and on a loaded host each barrier can wait out a time slice of a descheduled thread: two
+  // threads took 3.8 s against 0.56 s for one at load 3.4 (CHORD backward, bench_mixing). The
+  // remainder (B mod threads elements, or all when B < threads) is split by rows as before.
+  // Either way every row runs the same code on the same tiles, so the bits do not change.
+  const long whole = threads > 1 ? B / threads * threads : 0;
   size_t granted = 0;
   float* dwt = nullptr;
   try {
-    dwt = static_cast<float*>(
-        CachingAllocator::instance().allocate(size_t(chunk * per) * sizeof(float), &granted));
+    dwt = static_cast<float*>(CachingAllocator::instance().allocate(
+        size_t(std::max(chunk, whole > 0 ? threads : 1L) * per) * sizeof(float), &granted));
   } catch (const std::bad_alloc&) {
     return false;  // the two-pass backward needs no scratch
   }
   const long tiles = plan.per_batch;  // row order: tiles of plan.tile rows, a multiple of 16
-  const bool parallel = B * N * d * (K + 1) >= kParallelMin;
-  for (long b0 = 0; b0 < B; b0 += chunk) {
+  if (whole > 0) {
+#pragma omp parallel num_threads(int(threads))
+    {
+      float* scratch = dwt + omp_get_thread_num() * per;
+#pragma omp for schedule(static)
+      for (long b = 0; b < whole; ++b) {
+        for (long t = 0; t < tiles; ++t) {
+          const long i0 = t * plan.tile, i1 = std::min(N, i0 + plan.tile);
+          og.rows(d_v + b * N * d, scratch, d_out + b * N * d, v + b * N * d, w + b * N * K, sh_b, K, N, d, i0,
+                  i1, stream_v);
+        }
+        if (stream_v) _mm_sfence();
+        for (long t = 0; t < tiles; ++t) {
+          const long i0 = t * plan.tile, i1 = std::min(N, i0 + plan.tile);
+          og.move(d_w + b * N * K, scratch, sh_f, K, N, i0, i1, stream_w);
+        }
+        if (stream_w) _mm_sfence();
+      }
+    }
+  }
+  for (long b0 = whole; b0 < B; b0 += chunk) {
     const long units = std::min(chunk, B - b0) * tiles;
     // Unit u: rows [i0, i1) of batch element b0 + u / tiles, whose scratch is the (u / tiles)-th.
     struct Unit {
