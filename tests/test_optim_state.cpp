@@ -68,6 +68,70 @@ TEST_CASE("optim: state_dict round trip continues exactly like an uninterrupted 
   }
 }
 
+TEST_CASE("optim: load_state_dict copies the values in and never aliases the caller's tensors") {
+  // Two optimizers loaded from one dict must not share (and advance) the same moments, the dict
+  // must not follow their steps, and a non-contiguous value (a transposed view) must land in
+  // the parameter's own layout.
+  for (int kind = 0; kind < 2; ++kind) {
+    CAPTURE(kind);
+    auto build = [&](const Tensor& p) -> std::unique_ptr<optim::Optimizer> {
+      if (kind == 0) return std::make_unique<optim::Adam>(std::vector<Tensor>{p}, 0.1);
+      return std::make_unique<optim::SGD>(std::vector<Tensor>{p}, 0.1, 0.9);
+    };
+    const std::vector<double> start{3.0, -2.0, 0.5, 8.0, 1.0, -4.0};
+    Tensor p0 = from_vector(start, {2, 3}).set_requires_grad(true);
+    auto opt0 = build(p0);
+    for (int t = 0; t < 2; ++t) { quadratic_grad(p0); opt0->step(); }
+    const auto saved = snapshot(opt0->state_dict());
+    const auto pristine = snapshot(saved);
+
+    Tensor pa = from_vector(p0.to_vector<double>(), {2, 3}).set_requires_grad(true);
+    Tensor pb = from_vector(p0.to_vector<double>(), {2, 3}).set_requires_grad(true);
+    auto opta = build(pa), optb = build(pb);
+    opta->load_state_dict(saved);
+    optb->load_state_dict(saved);
+    for (int t = 0; t < 2; ++t) { quadratic_grad(pa); opta->step(); }
+    for (int t = 0; t < 2; ++t) { quadratic_grad(pb); optb->step(); }
+    for (int t = 0; t < 2; ++t) { quadratic_grad(p0); opt0->step(); }
+    CHECK(pa.to_vector<double>() == p0.to_vector<double>());
+    CHECK(pb.to_vector<double>() == p0.to_vector<double>());
+    for (const auto& [k, v] : pristine) CHECK(saved.at(k).to_vector<double>() == v.to_vector<double>());
+
+    // Each state value handed in as the transpose of a (3, 2) tensor: same values, other strides.
+    std::map<std::string, Tensor> strided;
+    for (const auto& [k, v] : pristine) {
+      if (k == "step") { strided[k] = v; continue; }
+      std::vector<double> vals = v.to_vector<double>(), tv(6);
+      for (long i = 0; i < 2; ++i)
+        for (long j = 0; j < 3; ++j) tv[size_t(j * 2 + i)] = vals[size_t(i * 3 + j)];
+      strided[k] = from_vector(tv, {3, 2}).transpose(0, 1);
+      REQUIRE_FALSE(strided[k].is_contiguous());
+    }
+    Tensor pc = from_vector(pa.to_vector<double>(), {2, 3}).set_requires_grad(true);
+    Tensor pd = from_vector(pa.to_vector<double>(), {2, 3}).set_requires_grad(true);
+    auto optc = build(pc), optd = build(pd);
+    optc->load_state_dict(strided);
+    optd->load_state_dict(pristine);
+    for (int t = 0; t < 2; ++t) { quadratic_grad(pc); optc->step(); quadratic_grad(pd); optd->step(); }
+    CHECK(pc.to_vector<double>() == pd.to_vector<double>());
+
+    // And as a contiguous view that starts part-way into its storage (offset 3).
+    std::map<std::string, Tensor> offset;
+    for (const auto& [k, v] : pristine) {
+      if (k == "step") { offset[k] = v; continue; }
+      std::vector<double> vals{-7.0, -8.0, -9.0};
+      for (double x : v.to_vector<double>()) vals.push_back(x);
+      offset[k] = make_view(from_vector(vals, {3, 3}), {2, 3}, {3, 1}, 3);
+      REQUIRE(offset[k].is_contiguous());
+    }
+    Tensor pe = from_vector(pa.to_vector<double>(), {2, 3}).set_requires_grad(true);
+    auto opte = build(pe);
+    opte->load_state_dict(offset);
+    for (int t = 0; t < 2; ++t) { quadratic_grad(pe); opte->step(); }
+    CHECK(pe.to_vector<double>() == pd.to_vector<double>());
+  }
+}
+
 TEST_CASE("optim: load_state_dict validates every key first and names the bad one") {
   Tensor p = from_vector(std::vector<double>{1.0, 2.0}, {2}).set_requires_grad(true);
   Tensor q = from_vector(std::vector<double>{3.0}, {1}).set_requires_grad(true);
