@@ -116,7 +116,7 @@ TEST_CASE("args: to_json writes the parsed values as valid JSON whatever the spe
   CHECK(std::strtod(json.c_str() + json.find("\"lr\": ") + 6, nullptr) == p.get_double("--lr"));
 }
 
-TEST_CASE("args: NaN is refused; infinity only where the option allows it, written as null") {
+TEST_CASE("args: NaN is refused, infinity only where the option allows it, written as null") {
   ArgParser args = declared();
   args.add_double("--clip", 1.0, "infinity allowed", /*allow_infinite=*/true);
   parse(args, {"--clip", "inf"});

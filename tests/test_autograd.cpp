@@ -20,7 +20,7 @@ TEST_CASE("autograd: gradients accumulate across backward calls") {
   CHECK(w.grad().to_vector<float>() == std::vector<float>{2, 4, 6, 2, 4, 6});
 }
 
-TEST_CASE("autograd: a tensor used twice gets both gradients; leaves never alias") {
+TEST_CASE("autograd: a tensor used twice gets both gradients, leaves never alias") {
   Tensor a = from_vector(std::vector<float>{1, 2}, {1, 2}).set_requires_grad(true);
   Tensor b = from_vector(std::vector<float>{3, 4}, {1, 2}).set_requires_grad(true);
   // concat's backward hands out slices of one gradient; each leaf must own its own buffer.

@@ -43,7 +43,7 @@ std::string error_of(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("idx: a gzip IDX file reads back; a cut-off, padded or truncated one is refused, naming the file") {
+TEST_CASE("idx: a gzip IDX file reads back, a cut-off, padded or truncated one is refused, naming the file") {
   pmx_test::TempDir tmp("idx");
   const std::string raw = idx_images(5);
   const std::string gz = gzip_bytes(raw, tmp / "scratch.gz");

@@ -53,7 +53,7 @@ TEST_CASE("layers: parameter names and order match PyTorch's") {
   CHECK(sd.count("network.2.bias") == 1);
 }
 
-TEST_CASE("layers: a shared parameter is listed once; bad registrations throw") {
+TEST_CASE("layers: a shared parameter is listed once, bad registrations throw") {
   struct Tied : nn::Module {
     std::shared_ptr<nn::Linear> a = register_module("a", std::make_shared<nn::Linear>(3, 3));
     Tensor tied = register_parameter("tied", a->weight);

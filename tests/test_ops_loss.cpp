@@ -31,7 +31,7 @@ auto with_threads(int n, F&& fn) {
 
 // ---- cross_entropy ----
 
-TEST_CASE("loss: cross_entropy of uniform logits is log C; a hand-computed row") {
+TEST_CASE("loss: cross_entropy of uniform logits is log C, a hand-computed row") {
   Tensor logits = zeros({4, 7});
   Tensor targets = from_vector(std::vector<int64_t>{0, 6, 3, 3}, {4});
   CHECK(cross_entropy(logits, targets).item() == doctest::Approx(std::log(7.0)));
@@ -55,7 +55,7 @@ TEST_CASE("loss: float cross_entropy keeps its precision when the logits are lar
   CHECK(cross_entropy(logits, targets).item() == doctest::Approx((ls + 1 + ls) / 2).epsilon(1e-6));
 }
 
-TEST_CASE("loss: cross_entropy averages over non-ignored targets; gradient is (softmax - one_hot) / count") {
+TEST_CASE("loss: cross_entropy averages over non-ignored targets, gradient is (softmax - one_hot) / count") {
   Tensor logits = from_vector(std::vector<double>{0, 0, std::log(2.0), 5, 1, 2, 0, 0, 0}, {3, 3})
                       .set_requires_grad(true);
   Tensor t = from_vector(std::vector<int64_t>{2, -100, 0}, {3});
@@ -158,7 +158,7 @@ TEST_CASE("loss: mse_loss gradcheck for pred, and for target when it requires gr
   CHECK_MESSAGE(r.ok, r.message);
 }
 
-TEST_CASE("loss: mse block sums match the naive sum; identical bits at 1 and 2 threads") {
+TEST_CASE("loss: mse block sums match the naive sum, identical bits at 1 and 2 threads") {
   for (long n : {1L, 8191L, 8193L, 50001L}) {
     Tensor a = randn({n}), b = randn({n});
     std::vector<double> parts(kernels::mse_num_blocks(n));

@@ -139,7 +139,7 @@ TEST_CASE("nn: softmax rejects bad input with named errors") {
 
 // ---- embedding ----
 
-TEST_CASE("nn: embedding gathers rows; the gradient scatter-adds repeated ids, not the padding row") {
+TEST_CASE("nn: embedding gathers rows, the gradient scatter-adds repeated ids, not the padding row") {
   Tensor w = from_vector(std::vector<float>{0, 1, 10, 11, 20, 21, 30, 31}, {4, 2}).set_requires_grad(true);
   Tensor ids = from_vector(std::vector<int64_t>{1, 3, 1, 0, 1, 0}, {2, 3});
   Tensor y = embedding(w, ids, /*padding_idx=*/0);
@@ -150,7 +150,7 @@ TEST_CASE("nn: embedding gathers rows; the gradient scatter-adds repeated ids, n
   CHECK(w.grad().to_vector<float>() == std::vector<float>{0, 0, 3, 3, 0, 0, 1, 1});
 }
 
-TEST_CASE("nn: embedding gradcheck; padding_idx zeroes exactly the padding row's gradient") {
+TEST_CASE("nn: embedding gradcheck, padding_idx zeroes exactly the padding row's gradient") {
   Tensor ids = from_vector(std::vector<int64_t>{2, 0, 2, 4, 1, 2, 0}, {7});
   auto r = gradcheck([&](const std::vector<Tensor>& in) { return embedding(in[0], ids); }, {rand64({5, 3})});
   CHECK_MESSAGE(r.ok, r.message);
@@ -205,7 +205,7 @@ TEST_CASE("nn: embedding rejects bad ids and tables with named errors") {
 
 // ---- dropout ----
 
-TEST_CASE("nn: dropout in eval or with p = 0 returns its input; p = 1 gives zeros") {
+TEST_CASE("nn: dropout in eval or with p = 0 returns its input, p = 1 gives zeros") {
   Tensor x = randn({3, 4}).set_requires_grad(true);
   CHECK(dropout(x, 0.5, /*training=*/false).same(x));
   CHECK(dropout(x, 0.0, true).same(x));

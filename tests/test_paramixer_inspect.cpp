@@ -179,7 +179,7 @@ TEST_CASE("inspect: effective_interaction refuses bad inputs, naming the op and 
   CHECK(nn::effective_interaction(largest, zeros({1, 2048, 1})).shape() == Shape{2048, 2048});
 }
 
-TEST_CASE("inspect: embedded_input reproduces the model's forward (tokens + table; values + CLS)") {
+TEST_CASE("inspect: embedded_input reproduces the model's forward (tokens + table, values + CLS)") {
   nn::ParamixerConfig tok;
   tok.seq_len = 10;
   tok.vocab = 7;

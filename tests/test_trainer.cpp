@@ -252,7 +252,7 @@ TEST_CASE("trainer: a reached target stops training at that evaluation") {
   CHECK(r.steps == tc.eval_every);
 }
 
-TEST_CASE("trainer: history survives its checkpoint text form; malformed text throws") {
+TEST_CASE("trainer: history survives its checkpoint text form, malformed text throws") {
   std::vector<apps::HistoryRow> rows{{5, 0.125, 88.5, 1.5}, {10, 1.0 / 3.0, 0.1, 2.25}};
   std::vector<apps::HistoryRow> back = apps::history_from_string(apps::history_to_string(rows));
   REQUIRE(back.size() == 2);
@@ -316,7 +316,7 @@ TEST_CASE("trainer: a short end-to-end adding run at N = 16 lowers the validatio
   CHECK(header == "step,train_loss,val_error_pct,seconds");
 }
 
-TEST_CASE("trainer: --best-weights keeps the best validation step's weights and tests those; resume carries it on") {
+TEST_CASE("trainer: --best-weights keeps the best validation step's weights and tests those, resume carries it on") {
   GeneratorGuard guard;
   TempDir tmp("best");
   apps::AddingTask task(16, 4);
