@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -194,6 +195,28 @@ TEST_CASE("spam: assign_splits rejects bad fractions and mismatched inputs") {
   CHECK_THROWS_AS(assign_splits({0, 1}, {1, 2}, 0.5, 0.5, 0), Error);
   CHECK_THROWS_AS(assign_splits({0, -1}, {1, 2}, 0.1, 0.1, 0), Error);
   CHECK(error_of([] { assign_splits({0, 0, 1}, {7, 7, 7}, 0, 0.3, 0); }).find("different labels") != std::string::npos);
+}
+
+TEST_CASE("spam: assign_splits counts items, not groups, toward each split's share, per label") {
+  // Label 0: 20 items in 10 pairs; label 1: 10 single items. Fractions 0.2 / 0.2 ask for 4 test
+  // and 4 validation items of label 0 (two pairs each) and 2 + 2 of label 1.
+  std::vector<int64_t> labels;
+  std::vector<uint64_t> groups;
+  for (int i = 0; i < 20; ++i) labels.push_back(0), groups.push_back(uint64_t(100 + i / 2));
+  for (int i = 0; i < 10; ++i) labels.push_back(1), groups.push_back(uint64_t(500 + i));
+  for (uint64_t seed : {0u, 1u, 2u}) {
+    CAPTURE(seed);
+    std::vector<Split> where = assign_splits(labels, groups, 0.2, 0.2, seed);
+    int count[2][3] = {{0, 0, 0}, {0, 0, 0}};
+    for (size_t i = 0; i < labels.size(); ++i) ++count[labels[i]][int(where[i])];
+    CHECK(count[0][int(Split::Test)] == 4);
+    CHECK(count[0][int(Split::Validation)] == 4);
+    CHECK(count[0][int(Split::Train)] == 12);
+    CHECK(count[1][int(Split::Test)] == 2);
+    CHECK(count[1][int(Split::Validation)] == 2);
+    CHECK(count[1][int(Split::Train)] == 6);
+    for (size_t i = 0; i < 20; i += 2) CHECK(where[i] == where[i + 1]);  // a pair never straddles
+  }
 }
 
 TEST_CASE("spam: the token task visits every training row once per epoch and keeps evaluation in order") {
