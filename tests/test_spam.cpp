@@ -219,6 +219,23 @@ TEST_CASE("spam: assign_splits counts items, not groups, toward each split's sha
   }
 }
 
+TEST_CASE("spam: seeded_shuffle draws every permutation, fixed points included") {
+  // Fisher-Yates swaps item i with one of 0..i (itself included); drawing from 0..i-1 instead
+  // (Sattolo's algorithm) gives only the (n - 1)! cyclic permutations. Over 300 seeds, all 3! = 6
+  // orders of three items must appear, the identity among them.
+  std::set<std::vector<int64_t>> seen;
+  for (uint64_t seed = 0; seed < 300; ++seed) {
+    std::vector<int64_t> items{0, 1, 2};
+    seeded_shuffle(items, seed);
+    std::vector<int64_t> sorted = items;
+    std::sort(sorted.begin(), sorted.end());
+    REQUIRE(sorted == std::vector<int64_t>{0, 1, 2});
+    seen.insert(items);
+  }
+  CHECK(seen.size() == 6);
+  CHECK(seen.count({0, 1, 2}) == 1);
+}
+
 TEST_CASE("spam: the token task visits every training row once per epoch and keeps evaluation in order") {
   TokenDataset d = make_spam_dataset(sample_emails(21, 9, false), SpamOptions{8, 0.2, 0.2, 1});
   TokenClassificationTask task(d, "spam", 3);
