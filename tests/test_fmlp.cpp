@@ -270,6 +270,39 @@ TEST_CASE("fmlp: factor_mlps by hand, one factor of width one") {
   CHECK(v[1] == doctest::Approx(0.03719369).epsilon(1e-5));
 }
 
+TEST_CASE("fmlp: factor_mlps_groups forgets a backward pass's group gradients before the next one") {
+  // Two backward passes over one retained graph: the first reaches groups 0 and 1, the second
+  // only group 0. The second must give the gradients of a fresh graph with group 0 alone, not
+  // reuse group 1's gradient from the first pass.
+  manual_seed(8);
+  const int64_t R = 70, d = 5, h = 6, K = 3, M = 2;
+  Params p(M, d, h, K, DType::Float64, true);
+  Tensor x = randn({R, d}, DType::Float64).set_requires_grad(true);
+  Tensor s0 = randn({R, K}, DType::Float64), s1 = randn({R, K}, DType::Float64);
+  std::vector<Tensor> leaves{x};
+  for (const Tensor& t : p.all()) leaves.push_back(t);
+  auto grads_and_reset = [&] {
+    std::vector<std::vector<double>> g;
+    for (const Tensor& t : leaves) {
+      g.push_back(t.grad().defined() ? t.grad().to_vector<double>() : std::vector<double>{});
+      t.impl().grad.reset();
+    }
+    return g;
+  };
+  std::vector<Tensor> groups = factor_mlps_groups(x, p.w1, p.b1, p.w2, p.b2);
+  add(sum(mul(groups[0], s0)), sum(mul(groups[1], s1))).backward(Tensor(), /*retain_graph=*/true);
+  grads_and_reset();
+  sum(mul(groups[0], s0)).backward();
+  auto second = grads_and_reset();
+  std::vector<Tensor> fresh = factor_mlps_groups(x, p.w1, p.b1, p.w2, p.b2);
+  sum(mul(fresh[0], s0)).backward();
+  auto want = grads_and_reset();
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    CAPTURE(i);
+    CHECK(second[i] == want[i]);
+  }
+}
+
 TEST_CASE("fmlp: factor_mlps equals the per-factor MLPs, values and every gradient") {
   manual_seed(3);
   const int64_t R = 201, d = 9, h = 17, K = 5, M = 3;
