@@ -163,6 +163,38 @@ TEST_CASE("paramixer: grouped_linear_groups equals grouped_linear, gradients inc
   CHECK_FALSE(grouped_linear_groups(in[0], W(in), b(in))[1].requires_grad());
 }
 
+TEST_CASE("paramixer: grouped_linear_groups forgets which slabs a backward pass wrote") {
+  // Two backward passes over one retained graph: the first reaches slabs 0 and 1, the second
+  // only slab 0. Slab 1's block of the second pass's shared gradient must read as zero (as in a
+  // fresh graph), not as whatever the buffer holds.
+  int64_t R = 5, G = 2, h = 3, K = 4;
+  std::vector<Tensor> in{randn({R, G * h}, DType::Float64).set_requires_grad(true)};
+  for (int64_t m = 0; m < G; ++m) in.push_back(randn({K, h}, DType::Float64).set_requires_grad(true));
+  for (int64_t m = 0; m < G; ++m) in.push_back(randn({K}, DType::Float64).set_requires_grad(true));
+  const std::vector<Tensor> W(in.begin() + 1, in.begin() + 1 + G), b(in.begin() + 1 + G, in.end());
+  Tensor s0 = randn({R, K}, DType::Float64), s1 = randn({R, K}, DType::Float64);
+  auto grads_and_reset = [&] {
+    std::vector<std::vector<double>> g;
+    for (const Tensor& t : in) {
+      g.push_back(t.grad().defined() ? t.grad().to_vector<double>() : std::vector<double>{});
+      t.impl().grad.reset();
+    }
+    return g;
+  };
+  std::vector<Tensor> slabs = grouped_linear_groups(in[0], W, b);
+  add(sum(mul(slabs[0], s0)), sum(mul(slabs[1], s1))).backward(Tensor(), /*retain_graph=*/true);
+  grads_and_reset();
+  sum(mul(slabs[0], s0)).backward();
+  auto second = grads_and_reset();
+  std::vector<Tensor> fresh = grouped_linear_groups(in[0], W, b);
+  sum(mul(fresh[0], s0)).backward();
+  auto want = grads_and_reset();
+  for (size_t i = 0; i < in.size(); ++i) {
+    CAPTURE(i);
+    CHECK(second[i] == want[i]);
+  }
+}
+
 TEST_CASE("paramixer: grouped_linear gives the same bits at 1 and 2 threads") {
   ThreadCount restore;
   int64_t R = 3001, G = 4, h = 16, K = 11;
