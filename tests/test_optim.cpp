@@ -117,6 +117,37 @@ TEST_CASE("optim: the step counter advances once per step, not once per paramete
   CHECK(state.at("step").item() == 3);
 }
 
+TEST_CASE("optim: state_dict entries hold what their PyTorch names say") {
+  // Adam: exp_avg is the first moment, exp_avg_sq the second (a checkpoint read by name, or
+  // written for PyTorch, depends on it); SGD: momentum_buffer is PyTorch's buf.
+  const std::vector<double> p0{1.0, -2.0, 0.5};
+  Tensor p = param(p0);
+  const double b1 = 0.8, b2 = 0.9;
+  optim::Adam adam({p}, 0.01, b1, b2);
+  std::vector<double> m(3, 0.0), v(3, 0.0);
+  for (int t = 1; t <= 2; ++t) {
+    set_grads(p, t);
+    adam.step();
+    for (size_t i = 0; i < 3; ++i) {
+      m[i] = b1 * m[i] + (1 - b1) * grad_at(t, i);
+      v[i] = b2 * v[i] + (1 - b2) * grad_at(t, i) * grad_at(t, i);
+    }
+  }
+  auto state = adam.state_dict();
+  check_close(state.at("state.0.exp_avg").to_vector<double>(), m, 1e-14);
+  check_close(state.at("state.0.exp_avg_sq").to_vector<double>(), v, 1e-14);
+
+  Tensor q = param(p0);
+  optim::SGD sgd({q}, 0.01, 0.5);
+  std::vector<double> buf(3);
+  for (int t = 1; t <= 2; ++t) {
+    set_grads(q, t);
+    sgd.step();
+    for (size_t i = 0; i < 3; ++i) buf[i] = t == 1 ? grad_at(t, i) : 0.5 * buf[i] + grad_at(t, i);
+  }
+  check_close(sgd.state_dict().at("state.0.momentum_buffer").to_vector<double>(), buf, 1e-14);
+}
+
 TEST_CASE("optim: a parameter joining late uses the optimizer's step for bias correction") {
   const std::vector<double> a0{1.0}, b0{2.0};
   Tensor a = param(a0), b = param(b0);
