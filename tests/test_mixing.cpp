@@ -222,7 +222,7 @@ TEST_CASE("mixing: fast float kernels match the naive twins at odd sizes") {
   };
   std::vector<Case> cases;
   for (long n : {2L, 3L, 7L, 33L, 100L}) {
-    Case c{n, offset_sets(n), {1, 3, 17, 32, 33, 64, 70}};
+    Case c{n, offset_sets(n), {1, 3, 16, 17, 32, 33, 64, 70, 128}};  // 16, 32, 64, 128: AVX-512 compile-time d
     c.sets.push_back(chord_offsets(n, 20));  // K = 21: more than one 16-slot group, offsets > N
     cases.push_back(c);
   }
