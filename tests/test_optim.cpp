@@ -148,6 +148,34 @@ TEST_CASE("optim: state_dict entries hold what their PyTorch names say") {
   check_close(sgd.state_dict().at("state.0.momentum_buffer").to_vector<double>(), buf, 1e-14);
 }
 
+TEST_CASE("optim: a non-contiguous gradient updates each element by its own gradient") {
+  // A gradient adopted as a view (here the transpose of a (3, 2) tensor) has strides the
+  // parameter does not: the update must read it by index, not as dense memory.
+  const std::vector<double> p0{1.0, -2.0, 0.5, 3.0, -1.5, 2.5};
+  const std::vector<double> gt{0.3, -0.7, 1.1, 0.2, -0.4, 0.9};  // (3, 2) row-major
+  std::vector<double> g(6);                                     // its transpose, (2, 3)
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j) g[size_t(i * 3 + j)] = gt[size_t(j * 2 + i)];
+  for (int kind = 0; kind < 2; ++kind) {
+    CAPTURE(kind);
+    Tensor p = from_vector(p0, {2, 3}).set_requires_grad(true);
+    Tensor grad = from_vector(gt, {3, 2}).transpose(0, 1);
+    REQUIRE_FALSE(grad.is_contiguous());
+    p.set_grad(grad);
+    std::vector<double> want(6);
+    if (kind == 0) {
+      optim::SGD opt({p}, 0.1);
+      opt.step();
+      for (size_t i = 0; i < 6; ++i) want[i] = p0[i] - 0.1 * g[i];
+    } else {
+      optim::Adam opt({p}, 0.1);
+      opt.step();  // first step: m_hat = g, v_hat = g^2, so the step is lr g / (|g| + eps)
+      for (size_t i = 0; i < 6; ++i) want[i] = p0[i] - 0.1 * g[i] / (std::fabs(g[i]) + 1e-8);
+    }
+    check_close(p.to_vector<double>(), want, 1e-12);
+  }
+}
+
 TEST_CASE("optim: a parameter joining late uses the optimizer's step for bias correction") {
   const std::vector<double> a0{1.0}, b0{2.0};
   Tensor a = param(a0), b = param(b0);
