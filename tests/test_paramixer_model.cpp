@@ -199,6 +199,51 @@ TEST_CASE("paramixer: model gradcheck, real input + MEAN, MAX and CLS heads, bot
     }
 }
 
+TEST_CASE("paramixer: each head reads the last block's output as documented") {
+  // FLATTEN: all positions, position-major; MEAN: the mean over positions; MAX: the per-feature
+  // maximum over positions; CLS: position 0. Features computed here by hand from the blocks.
+  const int64_t B = 2, N = 6, d = 3;
+  for (auto head : {ParamixerHead::Flatten, ParamixerHead::Mean, ParamixerHead::Max, ParamixerHead::Cls}) {
+    CAPTURE(int(head));
+    ParamixerConfig c;
+    c.seq_len = N;
+    c.input_features = 2;
+    c.dim = d;
+    c.hidden = 4;
+    c.layers = 2;
+    c.classes = 2;
+    c.head = head;
+    ParamixerModel model(c);
+    model.to(DType::Float64);
+    Tensor input = randn({B, N, 2}, DType::Float64);
+    Tensor x = model.embed(input);
+    Tensor v = x;
+    for (auto& block : model.blocks) v = block->forward(v, x);
+    const int64_t n = model.inner_len();
+    std::vector<double> vv = v.to_vector<double>(), feat;
+    for (int64_t b = 0; b < B; ++b) {
+      auto at = [&](int64_t i, int64_t j) { return vv[size_t((b * n + i) * d + j)]; };
+      if (head == ParamixerHead::Flatten) {
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t j = 0; j < d; ++j) feat.push_back(at(i, j));
+        continue;
+      }
+      for (int64_t j = 0; j < d; ++j) {
+        double acc = head == ParamixerHead::Max ? at(0, j) : 0.0;
+        if (head == ParamixerHead::Cls) acc = at(0, j);
+        for (int64_t i = 0; i < n && head != ParamixerHead::Cls; ++i)
+          acc = head == ParamixerHead::Max ? std::max(acc, at(i, j)) : acc + at(i, j) / double(n);
+        feat.push_back(acc);
+      }
+    }
+    const int64_t width = int64_t(feat.size()) / B;
+    std::vector<double> want = (*model.final)(from_vector(feat, {B, width})).to_vector<double>();
+    std::vector<double> got = model(input).to_vector<double>();
+    REQUIRE(got.size() == want.size());
+    for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-12));
+  }
+}
+
 TEST_CASE("paramixer: CLS head prepends a learned token, so the blocks see N + 1 positions") {
   ParamixerConfig c;
   c.seq_len = 7;
