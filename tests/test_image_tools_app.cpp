@@ -12,9 +12,7 @@ namespace fs = std::filesystem;
 TEST_CASE("image_tools_app: an --out that cannot be written is refused first, naming --out") {
   pmx_test::TempDir tmp("image_tools_out");
   const std::string weights = tmp / "none.safetensors";  // missing: the load would fail next
-  struct Case {
-    std::string app, flags, message;
-  } cases[] = {
+  const pmx_test::RefusedRun cases[] = {
       // make_pathfinder_samples generated every block (34 s for --rows 64 --cols 64 --difficulties
       // 14,14,14) before write_file_atomic said it cannot create the file.
       {"make_pathfinder_samples", "--out " + (tmp / "no_dir/x.png"), "--out: cannot write " + (tmp / "no_dir/x.png")},
@@ -24,15 +22,9 @@ TEST_CASE("image_tools_app: an --out that cannot be written is refused first, na
        "--out: cannot write " + (tmp / "no_dir/m.png")},
       {"inspect_mixer", "--weights " + weights + " --seq-len 8 --vocab 4 --out ''", "--out must name a PNG file"},
   };
-  for (const Case& c : cases) {
-    pmx_test::AppRun run = pmx_test::run_app(c.app, c.flags);
-    if (!run.built) {
-      MESSAGE("apps/" << c.app << " not built (PMX_BUILD_APPS=OFF): skipped");
-      continue;
-    }
-    INFO(c.app << " " << c.flags << " -> " << run.output);
-    CHECK(run.status != 0);
-    CHECK(run.output.find(c.message) != std::string::npos);
+  for (const pmx_test::RefusedRun& c : cases) {
+    const pmx_test::AppRun run = pmx_test::expect_refused(c);
+    INFO(c.app << " " << c.flags);
     CHECK(run.output.find("block 1") == std::string::npos);  // no image was generated
     CHECK(fs::is_empty(tmp.dir));
   }

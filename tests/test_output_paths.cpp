@@ -97,9 +97,7 @@ TEST_CASE("output_paths: the apps refuse two output flags naming one file before
   CHECK_THROWS_WITH_AS(apps::check_run_output_paths(pmx_test::parsed(d, {"--resume", x, "--plot", x}), "app", ""),
                        doctest::Contains("--resume and --plot name the same file"), pmx::Error);
   apps::check_run_output_paths(pmx_test::parsed(d, {"--resume", x, "--checkpoint", x}), "app", "");
-  struct Case {
-    std::string app, flags, message;
-  } cases[] = {
+  const pmx_test::RefusedRun cases[] = {
       {"synthetic", "--n 8 --steps 2 --threads 1 --quiet --log none --mixing none --checkpoint " + x + " --plot " + x,
        "--checkpoint and --plot name the same file"},
       {"synthetic", "--n 8 --steps 2 --threads 1 --quiet --log none --plot none --checkpoint none --mixing " + x +
@@ -109,15 +107,8 @@ TEST_CASE("output_paths: the apps refuse two output flags naming one file before
       {"fashion_mlp", "--data-dir /dev/null/none --log " + x + " --summary " + x,
        "--log and --summary name the same file"},
   };
-  for (const Case& c : cases) {
-    pmx_test::AppRun run = pmx_test::run_app(c.app, c.flags);
-    if (!run.built) {
-      MESSAGE("apps/" << c.app << " not built (PMX_BUILD_APPS=OFF): skipped");
-      continue;
-    }
-    INFO(c.app << " " << c.flags << " -> " << run.output);
-    CHECK(run.status != 0);
-    CHECK(run.output.find(c.message) != std::string::npos);
-    CHECK(fs::is_empty(tmp.dir));
+  for (const pmx_test::RefusedRun& c : cases) {
+    pmx_test::expect_refused(c);
+    CHECK_MESSAGE(fs::is_empty(tmp.dir), c.app << " " << c.flags);
   }
 }

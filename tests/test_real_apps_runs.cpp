@@ -125,9 +125,7 @@ TEST_CASE("real_apps: apply_run_flags and make_model reject bad flags, naming th
 
 TEST_CASE("real_apps: the apps refuse values that do not fit an int instead of cutting them") {
   TempDir tmp("narrow");
-  struct Case {
-    std::string app, flags, message;
-  } cases[] = {
+  const pmx_test::RefusedRun cases[] = {
       // 4294967302 cut to an int is 6: it would run difficulty 6.
       {"pathfinder",
        "--difficulty 4294967302 --train-examples 1 --val-examples 1 --test-examples 1 --steps 1 --dim 8 --hidden 8 "
@@ -160,16 +158,7 @@ TEST_CASE("real_apps: the apps refuse values that do not fit an int instead of c
       {"inspect_mixer", "--weights " + (tmp / "none.safetensors") + " --seq-len 8 --vocab 4 --hidden 0",
        "--hidden must be from 1 to 65536, got 0"},
   };
-  for (const Case& c : cases) {
-    pmx_test::AppRun run = pmx_test::run_app(c.app, c.flags);
-    if (!run.built) {
-      MESSAGE("apps/" << c.app << " not built (PMX_BUILD_APPS=OFF): skipped");
-      continue;
-    }
-    INFO(c.app << " " << c.flags << " -> " << run.output);
-    CHECK(run.status != 0);
-    CHECK(run.output.find(c.message) != std::string::npos);
-  }
+  for (const pmx_test::RefusedRun& c : cases) pmx_test::expect_refused(c);
   for (const char* png : {"a.png", "b.png", "c.png", "d.png"}) CHECK(!fs::exists(tmp / png));
 }
 

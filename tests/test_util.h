@@ -1,5 +1,6 @@
 // Helpers shared by the test files that touch the file system.
 #pragma once
+#include <doctest/doctest.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -70,6 +71,24 @@ inline AppRun run_app(const std::string& name, const std::string& flags) {
   r.built = true;
   r.status = run_command(app + " " + flags, &r.output);
   return r;
+}
+
+// An app run that must be refused: a nonzero exit status, and `message` in what it printed.
+struct RefusedRun {
+  std::string app, flags, message;
+};
+
+// Runs it and checks both; an app that is not built is skipped with a MESSAGE (run.built false).
+inline AppRun expect_refused(const RefusedRun& c) {
+  AppRun run = run_app(c.app, c.flags);
+  if (!run.built) {
+    MESSAGE("apps/" << c.app << " not built (PMX_BUILD_APPS=OFF): skipped");
+    return run;
+  }
+  INFO(c.app << " " << c.flags << " -> " << run.output);
+  CHECK(run.status != 0);
+  CHECK(run.output.find(c.message) != std::string::npos);
+  return run;
 }
 
 }  // namespace pmx_test
