@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,7 @@
 #include "apps/common/report.h"
 #include "core/error.h"
 #include "json_check.h"
+#include "test_util.h"
 
 using namespace pmx;
 using namespace pmx::apps;
@@ -157,6 +160,23 @@ TEST_CASE("args: json_number and json_string, the one JSON writer of the apps") 
   CHECK(json_string(std::string("\b\f\n\r\t\x1f\0", 7)) == "\"\\b\\f\\n\\r\\t\\u001f\\u0000\"");
   CHECK(json_string("\xe2\x82\xac \xf0\x9f\x98\x80") == "\"\xe2\x82\xac \xf0\x9f\x98\x80\"");
   CHECK(json_string("\xc0\xaf \xed\xa0\x80 \xe2\x82") == "\"\\ufffd\\ufffd \\ufffd\\ufffd\\ufffd \\ufffd\\ufffd\"");
+}
+
+TEST_CASE("args: CsvLog notices a failed write (a full disk) instead of dropping rows silently") {
+  // /dev/full accepts the open and fails every flush with ENOSPC, as a full disk would.
+  if (!std::ifstream("/dev/full")) return;
+  apps::CsvLog full("/dev/full", {"step", "loss"});
+  full.row({1, 0.5});
+  CHECK_FALSE(full.ok());
+  full.row({2, 0.25});  // after the warning, further rows are skipped without another one
+  CHECK_FALSE(full.ok());
+  pmx_test::TempDir tmp("csvlog");
+  apps::CsvLog good(tmp / "log.csv", {"step", "loss"});
+  good.row({1, 0.5});
+  CHECK(good.ok());
+  std::ifstream in(tmp / "log.csv");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text == "step,loss\n1,0.5\n");
 }
 
 TEST_CASE("args: Summary writes non-finite numbers as null and escapes keys and strings") {

@@ -50,12 +50,23 @@ void Progress::finish() {
   std::fflush(stdout);
 }
 
-CsvLog::CsvLog(const std::string& path, const std::vector<std::string>& columns) : columns_(columns.size()) {
+CsvLog::CsvLog(const std::string& path, const std::vector<std::string>& columns)
+    : path_(path), columns_(columns.size()) {
   if (path.empty()) return;
   file_ = std::fopen(path.c_str(), "w");
   PMX_CHECK(file_ != nullptr, "cannot create CSV log ", path, ": ", std::strerror(errno));
   for (size_t i = 0; i < columns.size(); ++i) std::fprintf(file_, "%s%s", i ? "," : "", columns[i].c_str());
   std::fprintf(file_, "\n");
+  check_written();
+}
+
+void CsvLog::check_written() {
+  if (std::fflush(file_) == 0 && !std::ferror(file_)) return;
+  std::fprintf(stderr, "warning: cannot write the CSV log %s (%s); it stops here\n", path_.c_str(),
+               std::strerror(errno));
+  std::fclose(file_);
+  file_ = nullptr;
+  ok_ = false;
 }
 
 CsvLog::~CsvLog() {
@@ -67,7 +78,7 @@ void CsvLog::row(const std::vector<double>& values) {
   PMX_CHECK(values.size() == columns_, "[CsvLog] row has ", values.size(), " values for ", columns_, " columns");
   for (size_t i = 0; i < values.size(); ++i) std::fprintf(file_, "%s%.8g", i ? "," : "", values[i]);
   std::fprintf(file_, "\n");
-  std::fflush(file_);
+  check_written();
 }
 
 void Summary::set(const std::string& key, double value) { set_json(key, json_number(value)); }

@@ -36,11 +36,18 @@ class CsvLog {
   // An empty path disables logging. Throws pmx::Error if the file cannot be created.
   CsvLog(const std::string& path, const std::vector<std::string>& columns);
   ~CsvLog();
+  // Appends a row and flushes it. A failed write (a full disk) prints one warning naming the
+  // file and ends the log there, rather than stopping the run: the log is a by-product.
   void row(const std::vector<double>& values);
+  // False once a write has failed (the log then lacks rows from that one on).
+  bool ok() const { return ok_; }
 
  private:
+  void check_written();
   std::FILE* file_ = nullptr;
+  std::string path_;
   size_t columns_ = 0;
+  bool ok_ = true;
 };
 
 class Summary {
