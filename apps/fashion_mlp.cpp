@@ -82,10 +82,8 @@ int run(int argc, char** argv) {
   const uint64_t seed = uint64_t(args.get_int("--seed"));
   manual_seed(seed);
   // Before loading and training: a bad path found only when the file is written would lose the run.
-  apps::check_output_path("--log", args.get_string("--log") == "none" ? "" : args.get_string("--log"));
-  apps::check_output_path("--summary", args.get_string("--summary"));
-  apps::check_distinct_outputs({{"--log", args.get_string("--log") == "none" ? "" : args.get_string("--log")},
-                                {"--summary", args.get_string("--summary")}});
+  apps::check_run_outputs({{"--log", args.get_string("--log") == "none" ? "" : args.get_string("--log")},
+                           {"--summary", args.get_string("--summary")}});
 
   Timer total;
   apps::FashionMnist data = apps::load_fashion_mnist(args.get_string("--data-dir"));

@@ -163,15 +163,12 @@ int run(int argc, char** argv) {
   std::string mixing = resolve(args.get_string("--mixing"), stem + "_mixing", ".png");
   if (!paramixer || paramixer->inner_len() > nn::kMaxInteractionLen) mixing.clear();
   // Before training: a bad path found only when the file is written would lose the run.
-  apps::check_output_path("--checkpoint", tc.checkpoint);
-  apps::check_output_path("--log", tc.log);
-  apps::check_output_path("--plot", tc.plot);
-  apps::check_output_path("--mixing", mixing);
-  apps::check_output_path("--summary", args.get_string("--summary"));
-  apps::check_distinct_outputs({{"--checkpoint", tc.checkpoint}, {"--log", tc.log}, {"--plot", tc.plot},
-                                {"--mixing", mixing}, {"--summary", args.get_string("--summary")}});
-  apps::check_distinct_outputs({{"--resume", tc.resume}, {"--log", tc.log}, {"--plot", tc.plot}, {"--mixing", mixing},
-                                {"--summary", args.get_string("--summary")}});
+  apps::check_run_outputs({{"--checkpoint", tc.checkpoint},
+                           {"--log", tc.log},
+                           {"--plot", tc.plot},
+                           {"--mixing", mixing},
+                           {"--summary", args.get_string("--summary")}},
+                          {"--resume", tc.resume}, "--checkpoint");
 
   std::string metric = apps::metric_name(task->metric_kind());
   char budget[64] = "";

@@ -232,12 +232,7 @@ void check_run_output_paths(const ArgParser& args, const std::string& app, const
       {"--log", resolve_path(args.get_string("--log"), stem, ".csv")},
       {"--plot", resolve_path(args.get_string("--plot"), stem, ".png")},
       {"--summary", args.get_string("--summary")}};
-  for (const auto& [flag, path] : outputs) check_output_path(flag, path);
-  check_distinct_outputs(outputs);
-  // Every output but the checkpoint must miss the checkpoint being resumed.
-  std::vector<std::pair<std::string, std::string>> over_resume = {{"--resume", args.get_string("--resume")}};
-  over_resume.insert(over_resume.end(), outputs.begin() + 1, outputs.end());
-  check_distinct_outputs(over_resume);
+  check_run_outputs(outputs, {"--resume", args.get_string("--resume")}, "--checkpoint");
 }
 
 int run_classification(const ArgParser& args, const std::string& app, const std::string& tag, const Task& task,

@@ -98,7 +98,7 @@ std::string resolve_path(const std::string& value, const std::string& stem, cons
 
 // Checks that every output path of the run (--checkpoint, --best-weights, --log, --plot,
 // --summary, named as run_classification names them) can be written (check_output_path), that no
-// two name one file and that none but --checkpoint is the --resume file (check_distinct_outputs). The
+// two name one file and that none but --checkpoint is the --resume file (check_run_outputs). The
 // apps call it right after apply_run_flags, so a bad path fails before their data is generated
 // or fetched; run_classification calls it again for any other caller.
 void check_run_output_paths(const ArgParser& args, const std::string& app, const std::string& tag);

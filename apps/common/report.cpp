@@ -147,4 +147,15 @@ void check_distinct_outputs(const std::vector<std::pair<std::string, std::string
   }
 }
 
+void check_run_outputs(const std::vector<std::pair<std::string, std::string>>& outputs,
+                       const std::pair<std::string, std::string>& resume, const std::string& checkpoint) {
+  for (const auto& [what, path] : outputs) check_output_path(what, path);
+  check_distinct_outputs(outputs);
+  if (resume.second.empty()) return;
+  std::vector<std::pair<std::string, std::string>> over_resume = {resume};
+  for (const auto& output : outputs)
+    if (output.first != checkpoint) over_resume.push_back(output);
+  check_distinct_outputs(over_resume);
+}
+
 }  // namespace pmx::apps

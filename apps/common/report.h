@@ -76,9 +76,15 @@ void check_output_path(const std::string& what, const std::string& path);
 // other (a --plot equal to --checkpoint left a PNG where the checkpoint had been). `outputs` are
 // (what, path) pairs, what as in check_output_path; empty paths (off) are skipped. Paths are
 // compared as files: "a", "./a" and a symlink to it are one. Throws pmx::Error naming both and
-// the path. Pass the --resume checkpoint with the outputs other than --checkpoint: an output
-// written over it would destroy the checkpoint the run continues from.
+// the path.
 void check_distinct_outputs(const std::vector<std::pair<std::string, std::string>>& outputs);
+
+// What a run checks of its outputs before it starts: each can be written (check_output_path),
+// no two name one file, and none but the one called `checkpoint` is the `resume` file (what,
+// path; empty: not resuming). Resuming from the checkpoint the run goes on saving is the usual
+// case; any other output written there would destroy the checkpoint the run continues from.
+void check_run_outputs(const std::vector<std::pair<std::string, std::string>>& outputs,
+                       const std::pair<std::string, std::string>& resume = {}, const std::string& checkpoint = "");
 
 // "1m23s" style durations for the progress line.
 std::string format_duration(double seconds);

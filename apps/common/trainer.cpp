@@ -257,16 +257,11 @@ TrainResult train(nn::Module& model, const Task& task, optim::Optimizer& optimiz
             ", batch ", config.batch, ", eval_size ", config.eval_size, ", eval_batch ", config.eval_batch,
             ", test_size ", config.test_size);
   // Every file the run writes at its end is checked now, so a bad path cannot cost the run.
-  check_output_path("[train] checkpoint", config.checkpoint);
-  check_output_path("[train] best weights", config.best_weights);
-  check_output_path("[train] log", config.log);
-  check_output_path("[train] plot", config.plot);
-  check_distinct_outputs({{"[train] checkpoint", config.checkpoint}, {"[train] best weights", config.best_weights},
-                          {"[train] log", config.log}, {"[train] plot", config.plot}});
-  // Resuming from the checkpoint the run goes on saving is the usual case; any other output there
-  // would overwrite the checkpoint being resumed.
-  check_distinct_outputs({{"[train] resume", config.resume}, {"[train] best weights", config.best_weights},
-                          {"[train] log", config.log}, {"[train] plot", config.plot}});
+  check_run_outputs({{"[train] checkpoint", config.checkpoint},
+                     {"[train] best weights", config.best_weights},
+                     {"[train] log", config.log},
+                     {"[train] plot", config.plot}},
+                    {"[train] resume", config.resume}, "[train] checkpoint");
   g_stop = 0;
   TrainResult result;
   const MetricKind kind = task.metric_kind();
