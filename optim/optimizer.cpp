@@ -94,7 +94,10 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
   PMX_CHECK(step_it != state.end(), op, "missing key 'step'");
   PMX_CHECK(step_it->second.defined() && step_it->second.numel() == 1, op, "key 'step' must hold one value");
   double step = step_it->second.item();
-  PMX_CHECK(step >= 0 && step == double(int64_t(step)), op, "key 'step' holds ", step, ", expected a count >= 0");
+  // The range check comes first: converting a double at or beyond 2^63 (or inf) to int64 is
+  // undefined, not an error.
+  PMX_CHECK(step >= 0 && step < 9223372036854775808.0 && step == double(int64_t(step)), op, "key 'step' holds ",
+            step, ", expected a whole count in [0, 2^63)");
 
   // Validate every key before changing anything.
   std::vector<std::vector<Tensor>> incoming(params_.size(), std::vector<Tensor>(names.size()));

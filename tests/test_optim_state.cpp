@@ -4,6 +4,7 @@
 #include <cmath>
 #include <memory>
 #include <cstring>
+#include <limits>
 
 #include "autograd/ops_loss.h"
 #include "autograd/ops_reduce.h"
@@ -159,6 +160,10 @@ TEST_CASE("optim: load_state_dict validates every key first and names the bad on
                        doctest::Contains("state.0.momentum_buffer"), Error);
   CHECK_THROWS_WITH_AS(opt.load_state_dict(with("lr", scalar(0.1))), doctest::Contains("'lr'"), Error);
   CHECK_THROWS_AS(opt.load_state_dict(with("step", scalar(-1, DType::Int64))), Error);
+  // Out of int64's range: refused by name, not converted (undefined behaviour).
+  for (double bad : {1e300, 9223372036854775808.0, std::numeric_limits<double>::infinity(), 2.5})
+    CHECK_THROWS_WITH_AS(opt.load_state_dict(with("step", scalar(bad, DType::Float64))), doctest::Contains("'step'"),
+                         Error);
   // Every failure above left the state exactly as it was.
   auto after = opt.state_dict();
   REQUIRE(after.size() == before.size());
