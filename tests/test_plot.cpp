@@ -28,3 +28,17 @@ TEST_CASE("plot: values that differ only in their last bits, and non-finite ones
     CHECK(pmx_test::read_text(png).substr(1, 3) == "PNG");
   }
 }
+
+TEST_CASE("plot: titles and labels are drawn") {
+  // Two plots that differ only in a panel's title must differ in their pixels (the PNG bytes):
+  // the text goes through stb_easy_font's quads, read back from a float buffer.
+  pmx_test::TempDir tmp("plot_text");
+  auto draw = [&](const std::string& title) {
+    const std::string png = tmp / (std::to_string(title.size()) + ".png");
+    REQUIRE(apps::write_curves_png(png, {apps::Panel{title, false, {apps::Curve{"c", {1, 2}, {3, 4}}}}},
+                                   apps::PlotBackend::Builtin) == "builtin");
+    return pmx_test::read_text(png);
+  };
+  CHECK(draw("a") != draw("a much longer title"));
+  CHECK(draw("x") == draw("x"));  // and the drawing is deterministic
+}

@@ -52,14 +52,18 @@ class Canvas {
         for (int dx = 0; dx < thick; ++dx) set(x + dx - thick / 2, y + dy - thick / 2, c);
     }
   }
-  // stb_easy_font emits axis-aligned quads (4 vertices of 16 bytes: x, y, z, rgba).
+  // stb_easy_font emits axis-aligned quads (4 vertices of 16 bytes: x, y, z as floats, then
+  // rgba). The buffer is a float array, so reading the coordinates back is well-defined and
+  // aligned (a char array read through float* is neither), and local, so plots on two threads
+  // do not share it.
   void text(int x, int y, const std::string& s, Rgb c) {
-    static char buffer[60000];
+    std::vector<float> buffer(15000);  // 60000 bytes: ~930 quads, more than a label needs
     std::string copy = s;
-    int quads = stb_easy_font_print(float(x), float(y), copy.data(), nullptr, buffer, sizeof buffer);
+    int quads = stb_easy_font_print(float(x), float(y), copy.data(), nullptr, buffer.data(),
+                                    int(buffer.size() * sizeof(float)));
     for (int q = 0; q < quads; ++q) {
-      const float* v0 = reinterpret_cast<const float*>(buffer + q * 64);
-      const float* v2 = reinterpret_cast<const float*>(buffer + q * 64 + 32);
+      const float* v0 = buffer.data() + q * 16;  // top-left vertex
+      const float* v2 = v0 + 8;                  // bottom-right vertex
       for (int yy = int(v0[1]); yy < int(v2[1]); ++yy)
         for (int xx = int(v0[0]); xx < int(v2[0]); ++xx) set(xx, yy, c);
     }
