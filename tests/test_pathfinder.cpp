@@ -230,6 +230,17 @@ TEST_CASE("pathfinder: tokens, and errors name the op") {
   CHECK_THROWS_AS(make_pathfinder_split(1, 0, 0), pmx::Error);
 }
 
+TEST_CASE("pathfinder: a distractor count, the default is LRA's, and a count out of range is refused") {
+  CHECK(PathfinderGenerator(6, 0).distractors() == 10);  // 20 / (6 / 3)
+  CHECK(PathfinderGenerator(14, 0).distractors() == 5);  // 20 / (14 / 3)
+  CHECK(PathfinderGenerator(2, 0).distractors() == 20);  // 20 / max(1, 2 / 3)
+  CHECK(PathfinderGenerator(6, 1, 10).example(17).pixels == PathfinderGenerator(6, 1).example(17).pixels);
+  CHECK(PathfinderGenerator(6, 1, 0).example(17).pixels != PathfinderGenerator(6, 1).example(17).pixels);
+  for (int bad : {-2, kPathfinderMaxDistractors + 1})
+    CHECK_THROWS_WITH_AS(PathfinderGenerator(6, 0, bad), doctest::Contains("[pathfinder] distractors must be 0 to 100"),
+                         pmx::Error);
+}
+
 // The best accuracy of "label 1 iff the markers are closer than t" (or farther), over all t.
 static double distance_rule_accuracy(const std::vector<PathfinderExample>& images) {
   std::vector<std::pair<double, int>> by_distance;

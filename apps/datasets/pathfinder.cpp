@@ -258,7 +258,7 @@ bool distractor(Canvas* cv, int id, int dashes, Rng* rng, Stamp* s) {
 
 // out->label is drawn once per image by the caller: redrawing it on a restart would bias the
 // labels towards the one whose markers fail less often.
-bool draw_image(Canvas* cv, int contour_length, Rng* rng, PathfinderExample* out, int* marker_path) {
+bool draw_image(Canvas* cv, int contour_length, int distractors, Rng* rng, PathfinderExample* out, int* marker_path) {
   Stamp s;
   Path a, b;
   a.id = kTracePathA;
@@ -268,7 +268,7 @@ bool draw_image(Canvas* cv, int contour_length, Rng* rng, PathfinderExample* out
   bool p_is_a = rng->below(2) == 0;
   *marker_path = p_is_a ? kTracePathA : kTracePathB;
   if (!markers(cv, p_is_a ? a : b, p_is_a ? b : a, out->label, out, &s)) return false;
-  const int distractor_dashes = std::max(1, contour_length / 3), distractors = 20 / distractor_dashes;
+  const int distractor_dashes = std::max(1, contour_length / 3);
   for (int d = 0; d < distractors; ++d) {
     Canvas before = *cv;
     bool ok = false;
@@ -283,9 +283,13 @@ bool draw_image(Canvas* cv, int contour_length, Rng* rng, PathfinderExample* out
 
 }  // namespace
 
-PathfinderGenerator::PathfinderGenerator(int contour_length, uint64_t seed) : contour_length_(contour_length) {
+PathfinderGenerator::PathfinderGenerator(int contour_length, uint64_t seed, int distractors)
+    : contour_length_(contour_length), distractors_(distractors) {
   PMX_CHECK(contour_length >= kPathfinderMinDashes && contour_length <= kPathfinderMaxDashes,
             "[pathfinder] contour length must be 2 to 14 dashes (LRA: 6, 9, 14), got ", contour_length);
+  PMX_CHECK(distractors >= -1 && distractors <= kPathfinderMaxDistractors, "[pathfinder] distractors must be 0 to ",
+            kPathfinderMaxDistractors, " paths (or -1: LRA's 20 / (C / 3)), got ", distractors);
+  if (distractors_ < 0) distractors_ = 20 / std::max(1, contour_length / 3);
   stream_seed_ = random_bits(seed, 0x70617468ull + uint64_t(contour_length));
 }
 
@@ -295,7 +299,7 @@ PathfinderExample PathfinderGenerator::example(uint64_t index, PathfinderTrace* 
   out.label = rng.below(2);
   Canvas cv;
   int marker_path = 0;
-  while (!draw_image(&cv, contour_length_, &rng, &out, &marker_path)) {
+  while (!draw_image(&cv, contour_length_, distractors_, &rng, &out, &marker_path)) {
     PMX_CHECK(++out.restarts < kMaxRestarts, "[pathfinder] image ", index, " not done after ", kMaxRestarts,
               " restarts (contour length ", contour_length_, ")");
   }
@@ -308,7 +312,10 @@ PathfinderExample PathfinderGenerator::example(uint64_t index, PathfinderTrace* 
 }
 
 std::vector<PathfinderExample> make_pathfinder_split(size_t count, int contour_length, uint64_t seed, uint64_t first) {
-  PathfinderGenerator gen(contour_length, seed);
+  return make_pathfinder_split(PathfinderGenerator(contour_length, seed), count, first);
+}
+
+std::vector<PathfinderExample> make_pathfinder_split(const PathfinderGenerator& gen, size_t count, uint64_t first) {
   std::vector<PathfinderExample> out(count);
   std::string error;  // an exception may not leave an OpenMP region: keep the first, rethrow after
   // Each image depends only on its index, so any schedule gives the same split.

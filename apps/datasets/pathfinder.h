@@ -3,7 +3,7 @@
 //
 // Each image: label ~ uniform{0, 1} (drawn once, kept if the image restarts). Two target paths A
 // and B of C dashes each (C = 6 easy, 9 intermediate, 14 hard), then 20 / (C / 3) distractor
-// paths of C / 3 dashes (integer division).
+// paths (or as many as asked for) of C / 3 dashes (integer division, at least 1).
 //   dash:      2 px long, 0.5 px thick, drawn with 2x2 supersampling (a 0.5 px line fully crossing
 //              a pixel covers half of it; that pixel gets the full contrast 0.75); images combine
 //              with max. Its footprint (the pixels it lights to >= half its level; fainter
@@ -50,6 +50,9 @@ constexpr int kPathfinderSide = 32, kPathfinderPixels = 1024, kPathfinderClasses
 constexpr int kPathfinderMarkerLevel = 128;  // round(255 * 0.5): a marker core pixel
 // Dashes per target path the generator draws: LRA's 6, 9 and 14, and shorter ones for curricula.
 constexpr int kPathfinderMinDashes = 2, kPathfinderMaxDashes = 14;
+// Distractor paths an image may ask for instead of LRA's 20 / (C / 3) (at most 20); not every
+// count up to this fits in 32 x 32 pixels.
+constexpr int kPathfinderMaxDistractors = 100;
 
 // The most images one stored split may ask for: ~12x LRA's 160k training images, ~2.2 GB.
 constexpr int64_t kPathfinderMaxExamples = int64_t(1) << 21;
@@ -71,16 +74,19 @@ struct PathfinderTrace {
 class PathfinderGenerator {
  public:
   // contour_length: dashes per target path, kPathfinderMinDashes to kPathfinderMaxDashes (else
-  // pmx::Error); LRA uses 6, 9 and 14.
-  PathfinderGenerator(int contour_length, uint64_t seed);
+  // pmx::Error); LRA uses 6, 9 and 14. distractors: distractor paths per image, 0 to
+  // kPathfinderMaxDistractors; -1 (the default): LRA's 20 / (C / 3). The images of the default
+  // and of the count it stands for are the same.
+  PathfinderGenerator(int contour_length, uint64_t seed, int distractors = -1);
   // Image `index` of this generator (a pure function of seed, contour_length, index); fills
   // `trace` when given. Throws pmx::Error if 100000 restarts do not give an image (never seen at
   // these settings: the hard setting needs ~40 on average).
   PathfinderExample example(uint64_t index, PathfinderTrace* trace = nullptr) const;
   int contour_length() const { return contour_length_; }
+  int distractors() const { return distractors_; }
 
  private:
-  int contour_length_;
+  int contour_length_, distractors_;
   uint64_t stream_seed_;
 };
 
@@ -88,6 +94,8 @@ class PathfinderGenerator {
 // the result does not depend on the thread count. Use disjoint index ranges for the splits.
 std::vector<PathfinderExample> make_pathfinder_split(size_t count, int contour_length, uint64_t seed,
                                                      uint64_t first = 0);
+// The same from a generator: images [first, first + count) of `gen`.
+std::vector<PathfinderExample> make_pathfinder_split(const PathfinderGenerator& gen, size_t count, uint64_t first = 0);
 
 // rows: (count, 1024) int64 grey levels (the model's tokens), labels (optional): (count) int64,
 // from examples[first, first + count); throws pmx::Error if the range is out of bounds.
