@@ -241,6 +241,25 @@ TEST_CASE("pathfinder: a distractor count, the default is LRA's, and a count out
                          pmx::Error);
 }
 
+// 100 distractor paths of 4 dashes never fit beside two 14-dash paths (at most 10 of them did in
+// 10,000 tries). Before kPathfinderMaxRestarts (10,000 tries, ~1 s here), such an image gave up
+// after 100,000 tries (~6 s) naming only the contour length, and a split went on to try every
+// image after it: the second case below would have run for hours.
+TEST_CASE("pathfinder: an image that cannot be drawn throws after a bounded number of tries, naming the parameters") {
+  PathfinderGenerator crowded(14, 0, /*distractors=*/100);
+  CHECK_THROWS_WITH_AS(crowded.example(3),
+                       doctest::Contains("[pathfinder] image 3 not drawn in 10000 tries: contour length 14 with 100 "
+                                         "distractor paths of 4 dashes does not fit in 32 x 32 pixels"),
+                       pmx::Error);
+}
+
+TEST_CASE("pathfinder: a split stops at its first image that cannot be drawn") {
+  // 20,000 images at ~1 s each would take hours: the split must give up after the first failure.
+  PathfinderGenerator crowded(14, 0, /*distractors=*/100);
+  CHECK_THROWS_WITH_AS(make_pathfinder_split(crowded, 20000), doctest::Contains("does not fit in 32 x 32 pixels"),
+                       pmx::Error);
+}
+
 // The best accuracy of "label 1 iff the markers are closer than t" (or farther), over all t.
 static double distance_rule_accuracy(const std::vector<PathfinderExample>& images) {
   std::vector<std::pair<double, int>> by_distance;

@@ -1,6 +1,7 @@
 #include "apps/datasets/pathfinder.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <string>
 
@@ -16,7 +17,7 @@ constexpr double kPi = 3.14159265358979323846;
 constexpr double kDashLength = 2, kDashHalfWidth = 0.25, kMargin = 1, kContrast = 0.75;
 constexpr double kMarkerRadius = 1.5, kMarkerLevel = 0.5, kSeedDistance = 7, kEdgeDistance = 7;
 constexpr double kFootprintFraction = 0.5;
-constexpr int kDashRetries = 2, kDistractorRetries = 4, kMaxRestarts = 100000;
+constexpr int kDashRetries = 2, kDistractorRetries = 4;
 
 struct Rng {
   uint64_t stream;
@@ -256,18 +257,32 @@ bool distractor(Canvas* cv, int id, int dashes, Rng* rng, Stamp* s) {
   return ok;
 }
 
+// Where the failed tries at one image stopped, for the error message if none succeeds.
+struct Failures {
+  int targets = 0, markers = 0, distractors = 0;  // tries that failed at each stage
+  int most_distractors = 0;                       // the most distractors a try placed
+};
+
 // out->label is drawn once per image by the caller: redrawing it on a restart would bias the
-// labels towards the one whose markers fail less often.
-bool draw_image(Canvas* cv, int contour_length, int distractors, Rng* rng, PathfinderExample* out, int* marker_path) {
+// labels towards the one whose markers fail less often. False: start the image over (*why says
+// where it failed).
+bool draw_image(Canvas* cv, int contour_length, int distractors, Rng* rng, PathfinderExample* out, int* marker_path,
+                Failures* why) {
   Stamp s;
   Path a, b;
   a.id = kTracePathA;
   b.id = kTracePathB;
   cv->reset();
-  if (!target_paths(cv, &a, &b, contour_length, rng, &s)) return false;
+  if (!target_paths(cv, &a, &b, contour_length, rng, &s)) {
+    ++why->targets;
+    return false;
+  }
   bool p_is_a = rng->below(2) == 0;
   *marker_path = p_is_a ? kTracePathA : kTracePathB;
-  if (!markers(cv, p_is_a ? a : b, p_is_a ? b : a, out->label, out, &s)) return false;
+  if (!markers(cv, p_is_a ? a : b, p_is_a ? b : a, out->label, out, &s)) {
+    ++why->markers;
+    return false;
+  }
   const int distractor_dashes = std::max(1, contour_length / 3);
   for (int d = 0; d < distractors; ++d) {
     Canvas before = *cv;
@@ -276,7 +291,11 @@ bool draw_image(Canvas* cv, int contour_length, int distractors, Rng* rng, Pathf
       ok = distractor(cv, kTraceDistractor0 + d, distractor_dashes, rng, &s);
       if (!ok) *cv = before;
     }
-    if (!ok) return false;
+    if (!ok) {
+      ++why->distractors;
+      why->most_distractors = std::max(why->most_distractors, d);
+      return false;
+    }
   }
   return true;
 }
@@ -299,9 +318,13 @@ PathfinderExample PathfinderGenerator::example(uint64_t index, PathfinderTrace* 
   out.label = rng.below(2);
   Canvas cv;
   int marker_path = 0;
-  while (!draw_image(&cv, contour_length_, distractors_, &rng, &out, &marker_path)) {
-    PMX_CHECK(++out.restarts < kMaxRestarts, "[pathfinder] image ", index, " not done after ", kMaxRestarts,
-              " restarts (contour length ", contour_length_, ")");
+  Failures why;
+  while (!draw_image(&cv, contour_length_, distractors_, &rng, &out, &marker_path, &why)) {
+    PMX_CHECK(++out.restarts < kPathfinderMaxRestarts, "[pathfinder] image ", index, " not drawn in ",
+              kPathfinderMaxRestarts, " tries: contour length ", contour_length_, " with ", distractors_,
+              " distractor paths of ", std::max(1, contour_length_ / 3), " dashes does not fit in 32 x 32 pixels (",
+              why.targets, " tries failed at the target paths, ", why.markers, " at the markers; the other ",
+              why.distractors, " placed at most ", why.most_distractors, " of the ", distractors_, " distractors)");
   }
   for (int p = 0; p < S * S; ++p) out.pixels[p] = uint8_t(std::lround(255.0 * cv.image[p]));
   if (trace) {
@@ -318,12 +341,16 @@ std::vector<PathfinderExample> make_pathfinder_split(size_t count, int contour_l
 std::vector<PathfinderExample> make_pathfinder_split(const PathfinderGenerator& gen, size_t count, uint64_t first) {
   std::vector<PathfinderExample> out(count);
   std::string error;  // an exception may not leave an OpenMP region: keep the first, rethrow after
+  // One image that cannot be drawn fails the split: skip the rest (each could take as long).
+  std::atomic<bool> failed{false};
   // Each image depends only on its index, so any schedule gives the same split.
 #pragma omp parallel for schedule(dynamic, 16)
   for (int64_t i = 0; i < int64_t(count); ++i) {
+    if (failed.load(std::memory_order_relaxed)) continue;
     try {
       out[i] = gen.example(first + uint64_t(i));
     } catch (const Error& e) {
+      failed = true;
 #pragma omp critical(pathfinder_error)
       if (error.empty()) error = e.what();
     }

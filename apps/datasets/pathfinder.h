@@ -22,7 +22,8 @@
 //              = 3 around that pivot and points from the pivot to c, c drawn with weight
 //              free(c) * max(cos(min(|turn|, 90 deg)), 0)^2 (no turn of 90 deg or more). A drawn c
 //              that overlaps occupancy is redrawn up to 2 times; then A and B restart from scratch
-//              (a distractor restarts itself, up to 4 times, then the whole image restarts).
+//              (a distractor restarts itself, up to 4 times, then the whole image restarts; an
+//              image restarts at most kPathfinderMaxRestarts times, then pmx::Error).
 //              A and B grow alternately, one dash each.
 //   markers:   discs of radius 1.5 px at 2/3 of the dash brightness (level 0.5), one at the start of
 //              a random target path P (its first pivot), the other at the end of P (1 px beyond the
@@ -53,6 +54,10 @@ constexpr int kPathfinderMinDashes = 2, kPathfinderMaxDashes = 14;
 // Distractor paths an image may ask for instead of LRA's 20 / (C / 3) (at most 20); not every
 // count up to this fits in 32 x 32 pixels.
 constexpr int kPathfinderMaxDistractors = 100;
+// Restarts after which an image is given up. The hardest default (14 dashes) needs 55 on average
+// and at most 554 in 20,000 images; restarts are independent tries, so 10,000 in a row at that
+// rate come up with a chance of about e^-176.
+constexpr int kPathfinderMaxRestarts = 10000;
 
 // The most images one stored split may ask for: ~12x LRA's 160k training images, ~2.2 GB.
 constexpr int64_t kPathfinderMaxExamples = int64_t(1) << 21;
@@ -78,9 +83,10 @@ class PathfinderGenerator {
   // kPathfinderMaxDistractors; -1 (the default): LRA's 20 / (C / 3). The images of the default
   // and of the count it stands for are the same.
   PathfinderGenerator(int contour_length, uint64_t seed, int distractors = -1);
-  // Image `index` of this generator (a pure function of seed, contour_length, index); fills
-  // `trace` when given. Throws pmx::Error if 100000 restarts do not give an image (never seen at
-  // these settings: the hard setting needs ~40 on average).
+  // Image `index` of this generator (a pure function of seed, contour_length, distractors, index);
+  // fills `trace` when given. Throws pmx::Error naming the contour length and the distractors if
+  // kPathfinderMaxRestarts restarts do not give an image: too many distractors for the paths
+  // (never seen with the default count).
   PathfinderExample example(uint64_t index, PathfinderTrace* trace = nullptr) const;
   int contour_length() const { return contour_length_; }
   int distractors() const { return distractors_; }
@@ -91,7 +97,8 @@ class PathfinderGenerator {
 };
 
 // Images [first, first + count) of PathfinderGenerator(contour_length, seed), made in parallel;
-// the result does not depend on the thread count. Use disjoint index ranges for the splits.
+// the result does not depend on the thread count. Use disjoint index ranges for the splits. The
+// first image that cannot be drawn stops the split: its pmx::Error is rethrown.
 std::vector<PathfinderExample> make_pathfinder_split(size_t count, int contour_length, uint64_t seed,
                                                      uint64_t first = 0);
 // The same from a generator: images [first, first + count) of `gen`.
