@@ -13,7 +13,7 @@
 //
 //   ./build/apps/spam --threads 1 --max-minutes 10 --summary spam.json
 //   ./build/apps/spam --layers 1 --hidden 32 --lr 1e-3 --p1 0.1 --head mean --embedding-init 0 --max-minutes 12
-//   ./build/apps/spam --protocol cdil --resume spam_paramixer_cdil.ckpt
+//   ./build/apps/spam --protocol cdil --resume spam_paramixer_cdil_n4096.ckpt
 #include <cstdio>
 #include <iostream>
 #include <sstream>
