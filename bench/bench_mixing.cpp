@@ -81,6 +81,13 @@ void fill(Buffer& b, float scale, unsigned seed) {
 // Wall-clock limits, and at 1 thread the same over the thread's CPU time (for the cpu columns).
 struct Limits {
   double gbs = 0, gflops = 0, cpu_gbs = 0, cpu_gflops = 0;
+  // Measures bandwidth (over the three buffers) and peak again and keeps the best of each seen
+  // so far (the CPU-time figures too when with_cpu).
+  void sample(float* a, const float* b, const float* c, long n, int stream_reps, long fma_iters,
+              int fma_reps, bool with_cpu) {
+    gbs = std::max(gbs, pmx::bench::stream_gbs(a, b, c, n, stream_reps, with_cpu ? &cpu_gbs : nullptr));
+    gflops = std::max(gflops, pmx::bench::peak_fma_gflops(fma_iters, fma_reps, with_cpu ? &cpu_gflops : nullptr));
+  }
 };
 
 struct Result {
@@ -155,8 +162,7 @@ int main(int argc, char** argv) {
   for (int t = 0; t < 2; ++t) {
     pmx::set_num_threads(threads[t]);
     Limits& l = lim[t];
-    l.gbs = pmx::bench::stream_gbs(out.p, v.p, g.p, out.n, 4, t == 0 ? &l.cpu_gbs : nullptr);
-    l.gflops = pmx::bench::peak_fma_gflops(20000000, 3, t == 0 ? &l.cpu_gflops : nullptr);
+    l.sample(out.p, v.p, g.p, out.n, 4, 20000000, 3, /*with_cpu=*/t == 0);
     std::printf("threads %d at start: bandwidth %.1f GB/s (best of copy, triad, both also non-temporal); peak fp32 FMA %.1f GFLOP/s\n",
                 threads[t], l.gbs, l.gflops);
   }
@@ -186,11 +192,7 @@ int main(int argc, char** argv) {
         // Sample the limits again between reps: the best values seen anywhere in the run
         // make the bound (the most demanding, so the fairest, reading of a shared machine).
         // At 1 thread the CPU-time figures are kept too (raised in place).
-        Limits& l = lim[t];
-        l.gbs = std::max(l.gbs, pmx::bench::stream_gbs(out.p, v.p, g.p, out.n, 2,
-                                                       t == 0 ? &l.cpu_gbs : nullptr));
-        l.gflops = std::max(l.gflops, pmx::bench::peak_fma_gflops(4000000, 2,
-                                                                  t == 0 ? &l.cpu_gflops : nullptr));
+        lim[t].sample(out.p, v.p, g.p, out.n, 2, 4000000, 2, /*with_cpu=*/t == 0);
         Result f, b;
         for (long m = 0; m < M; ++m) {  // one block: every factor with its own offsets
           auto o = protocol_offsets(p, N, m, M);
