@@ -20,7 +20,7 @@ int64_t block_rows(int64_t N) { return std::min<int64_t>(N, std::clamp<int64_t>(
 
 struct Sizes {
   int64_t B, N, d, H, dh, block;
-  int64_t scratch() const { return 2 * block * N + block; }  // per slice being worked on
+  int64_t scratch() const { return kernels::attention_scratch_size(N, dh, block); }  // per slice being worked on
 };
 
 // Threads that work on (batch, head) slices side by side, each slice whole on one thread with

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/blas.h"
@@ -14,11 +15,20 @@ namespace detail {
 // Defined in kernels/attention_avx512.cpp (compiled for AVX-512F): exp_shifted<float>'s contract
 // and bits, 16 lanes at a time.
 float exp_shifted_avx512(float* x, int64_t n, float shift);
+// Defined in kernels/attention_small_head_avx512.cpp: attention_forward/backward's contract for
+// float heads of dh <= kSmallHead.
+void attention_forward_small_head(float* out, int64_t ld_out, float* stats, const float* q, const float* k,
+                                  const float* v, int64_t ld, int64_t N, int64_t dh, float scale, float* scratch);
+void attention_backward_small_head(float* d_q, float* d_k, float* d_v, const float* d_out, const float* out,
+                                   int64_t ld_out, const float* stats, const float* q, const float* k,
+                                   const float* v, int64_t ld, int64_t N, int64_t dh, float scale,
+                                   float* scratch);
 }  // namespace detail
 
 namespace {
 
 bool g_attention_avx512_allowed = true;
+bool g_attention_small_head_allowed = true;
 
 // The row passes of the softmax. They touch every one of the N^2 scores once or twice, and with
 // a head size of 8 there are only 16 FMAs of GEMM work per score, so a scalar std::exp here costs
@@ -97,9 +107,24 @@ float exp_shifted<float>(float* x, int64_t n, float shift) {
 void set_attention_avx512(bool allowed) { g_attention_avx512_allowed = allowed; }
 bool attention_avx512_active() { return g_attention_avx512_allowed && cpu_has_avx512f(); }
 
+void set_attention_small_head(bool allowed) { g_attention_small_head_allowed = allowed; }
+bool attention_small_head_active(int64_t dh) {
+  return g_attention_small_head_allowed && dh <= kSmallHead && cpu_has_avx512f();
+}
+
+int64_t attention_scratch_size(int64_t N, int64_t dh, int64_t block) {
+  // Small heads: K^T and V^T (dh rows of the padded length plus one line each), scale * Q, two rows.
+  const int64_t padded = (N + 15) / 16 * 16;
+  const int64_t small_head = dh <= kSmallHead ? 2 * dh * (padded + 16) + dh * N + 2 * padded : 0;
+  return std::max(2 * block * N + block, small_head);
+}
+
 template <class T>
 void attention_forward(T* out, int64_t ld_out, T* stats, const T* q, const T* k, const T* v, int64_t ld,
                        int64_t N, int64_t dh, T scale, T* scratch, int64_t block) {
+  if constexpr (std::is_same_v<T, float>)
+    if (attention_small_head_active(dh))
+      return detail::attention_forward_small_head(out, ld_out, stats, q, k, v, ld, N, dh, scale, scratch);
   T* scores = scratch;  // (block, N)
   for (int64_t r0 = 0; r0 < N; r0 += block) {
     const int64_t rb = std::min(block, N - r0);
@@ -120,6 +145,10 @@ template <class T>
 void attention_backward(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, int64_t ld_out, const T* stats,
                         const T* q, const T* k, const T* v, int64_t ld, int64_t N, int64_t dh, T scale,
                         T* scratch, int64_t block) {
+  if constexpr (std::is_same_v<T, float>)
+    if (attention_small_head_active(dh))
+      return detail::attention_backward_small_head(d_q, d_k, d_v, d_out, out, ld_out, stats, q, k, v, ld, N, dh,
+                                                   scale, scratch);
   T* probs = scratch;                   // (block, N), rebuilt from the stats as the forward made them
   T* d_scores = scratch + block * N;    // (block, N): dP, then dS in place
   T* row_dot = scratch + 2 * block * N; // (block): D_i = <dO_i, O_i>

@@ -24,10 +24,14 @@
 // the same bits on AVX-512, attention_avx512.cpp): with a head size of 8 the N^2 scalar exps
 // cost more than both GEMMs (the Transformer step at N = 1024 went 2.4-2.9x faster with it).
 //
+// On AVX-512 CPUs, float heads of up to kSmallHead (16) channels skip the GEMMs and the score
+// slabs: kernels/attention_small_head_avx512.cpp puts 16 keys in a vector and keeps the scores in
+// registers (a Transformer step at N = 1024 with heads of 8: ~2x faster).
+//
 // Q, K, V, dQ, dK, dV rows are `ld` elements apart (so they can be the Q/K/V columns of one head
 // inside a packed (N, 3d) projection, used in place); O and dO rows are `ld_out` apart.
 // Shapes: q, k, v, d_q, d_k, d_v: (N, dh) with row stride ld; out, d_out: (N, dh) with row stride
-// ld_out; stats: (N, 2); scratch: (2 * block * N + block) in forward and backward.
+// ld_out; stats: (N, 2); scratch: attention_scratch_size(N, dh, block) in forward and backward.
 // d_k and d_v are ACCUMULATED into (zero them first); d_q is overwritten.
 // No validation, allocation or exceptions. The *_naive twins (the formulas as plain loops with
 // double accumulation and a small row buffer of their own) are used only by tests.
@@ -40,17 +44,29 @@
 
 namespace pmx::kernels {
 
-// out: (N, dh) stride ld_out.  stats: (N, 2).  q, k, v: (N, dh) stride ld.  scratch: (2 block N + block).
+// out: (N, dh) stride ld_out.  stats: (N, 2).  q, k, v: (N, dh) stride ld.  scratch: see above.
 template <class T>
 void attention_forward(T* out, int64_t ld_out, T* stats, const T* q, const T* k, const T* v, int64_t ld,
                        int64_t N, int64_t dh, T scale, T* scratch, int64_t block);
 
 // d_q (overwritten), d_k, d_v (accumulated): (N, dh) stride ld.  d_out, out: (N, dh) stride ld_out.
-// stats: (N, 2) from the forward.  q, k, v: (N, dh) stride ld.  scratch: (2 block N + block).
+// stats: (N, 2) from the forward.  q, k, v: (N, dh) stride ld.  scratch: see above.
 template <class T>
 void attention_backward(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, int64_t ld_out, const T* stats,
                         const T* q, const T* k, const T* v, int64_t ld, int64_t N, int64_t dh, T scale,
                         T* scratch, int64_t block);
+
+// Elements of scratch one slice needs, for whichever path runs: the GEMM path's two (block, N) slabs
+// and a row, or the small-head path's transposed K and V, scaled Q and a row.
+int64_t attention_scratch_size(int64_t N, int64_t dh, int64_t block);
+
+// Float heads of up to kSmallHead channels take a kernel of their own on AVX-512 CPUs
+// (attention_small_head_avx512.cpp: 16 keys per vector, no score slabs, no GEMMs); its bits
+// differ from the GEMM path's. Tests switch it off to reach the GEMM path (not thread-safe: set it
+// before the kernels run); attention_small_head_active(dh) says whether it runs for dh.
+constexpr int64_t kSmallHead = 16;
+void set_attention_small_head(bool allowed);
+bool attention_small_head_active(int64_t dh);
 
 // The float softmax's exp pass runs 16-lane AVX-512 code when the CPU has AVX-512F, else 8-lane
 // AVX2; both give the same bits. Tests switch AVX-512 off to compare (not thread-safe: set it

@@ -10,7 +10,7 @@ namespace pmx::kernels::avx512 {
 
 // horner8 of kernels/exp_avx2.h on 16 lanes.
 template <int K>
-inline __m512 horner16(__m512 x, const float (&c)[K]) {
+[[gnu::always_inline]] inline __m512 horner16(__m512 x, const float (&c)[K]) {
   __m512 p = _mm512_set1_ps(c[0]);
 #pragma GCC unroll 8
   for (int i = 1; i < K; ++i) p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(c[i]));
@@ -18,7 +18,7 @@ inline __m512 horner16(__m512 x, const float (&c)[K]) {
 }
 
 // exp(t) for t in [-87, 0], as exp_avx2.
-inline __m512 exp16(__m512 t) {
+[[gnu::always_inline]] inline __m512 exp16(__m512 t) {
   t = _mm512_max_ps(t, _mm512_set1_ps(gelu_coeffs::kExpMin));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(t, _mm512_set1_ps(gelu_coeffs::kLog2e)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);

@@ -215,7 +215,8 @@ TEST_CASE("attention: fused kernel matches its naive twin at odd sizes, several 
   const double scale = 1.0 / std::sqrt(double(dh));
   for (int64_t h = 0; h < H; ++h) {
     const double* q = qkv.data() + h * dh;
-    std::vector<double> out(N * d), out_ref(N * d), stats(2 * N), stats_ref(2 * N), scratch(2 * block * N + block);
+    std::vector<double> out(N * d), out_ref(N * d), stats(2 * N), stats_ref(2 * N);
+    std::vector<double> scratch(kernels::attention_scratch_size(N, dh, block));
     kernels::attention_forward(out.data() + h * dh, d, stats.data(), q, q + d, q + 2 * d, ld, N, dh, scale,
                                scratch.data(), block);
     kernels::attention_forward_naive(out_ref.data() + h * dh, d, stats_ref.data(), q, q + d, q + 2 * d, ld, N, dh,
@@ -239,33 +240,98 @@ TEST_CASE("attention: the backward rebuilds the forward's probabilities to the b
   // With V = I and dO = I (N <= dh), out = P V is P and dV = P^T dO is P^T, both exactly (the
   // other terms are products with 0). So dV^T == out bit for bit iff the backward's P is the
   // forward's. With lse = max + log(sum) kept in float instead, scores near 100 put P off by up to
-  // half an ulp of lse (~4e-6 relative) and this failed.
-  const int64_t N = 13, dh = 16, ld = 3 * dh, block = 4;
-  manual_seed(31);
-  std::vector<float> qkv = randn({N, ld}).to_vector<float>();
-  for (int64_t i = 0; i < N; ++i)  // Q and K share a large first column: scores ~100, a few apart
-    for (int64_t c = 0; c < dh; ++c) {
-      qkv[i * ld + c] = c == 0 ? 10.f : 0.5f * qkv[i * ld + c];
-      qkv[i * ld + dh + c] = c == 0 ? 10.f + 0.05f * qkv[i * ld + dh + c] : 0.5f * qkv[i * ld + dh + c];
-      qkv[i * ld + 2 * dh + c] = i == c ? 1.f : 0.f;  // V = I
+  // half an ulp of lse (~4e-6 relative) and this failed. Both paths: the GEMM path, and on AVX-512
+  // CPUs the small-head kernel with dh = 8 (one key sweep for dV and dK) and 16 (one each).
+  for (const bool small_head : {false, true})
+    for (const auto& [N, dh] : {std::pair<int64_t, int64_t>{13, 16}, {7, 8}}) {
+      CAPTURE(small_head);
+      CAPTURE(dh);
+      kernels::set_attention_small_head(small_head);
+      if (small_head && !kernels::attention_small_head_active(dh)) continue;  // no AVX-512 here
+      const int64_t ld = 3 * dh, block = 4;
+      manual_seed(31);
+      std::vector<float> qkv = randn({N, ld}).to_vector<float>();
+      for (int64_t i = 0; i < N; ++i)  // Q and K share a large first column: scores ~100, a few apart
+        for (int64_t c = 0; c < dh; ++c) {
+          qkv[i * ld + c] = c == 0 ? 10.f : 0.5f * qkv[i * ld + c];
+          qkv[i * ld + dh + c] = c == 0 ? 10.f + 0.05f * qkv[i * ld + dh + c] : 0.5f * qkv[i * ld + dh + c];
+          qkv[i * ld + 2 * dh + c] = i == c ? 1.f : 0.f;  // V = I
+        }
+      std::vector<float> d_out(N * dh, 0.f), out(N * dh), stats(2 * N), grad(N * ld, 0.f);
+      for (int64_t i = 0; i < N; ++i) d_out[i * dh + i] = 1.f;  // dO = I
+      std::vector<float> scratch(kernels::attention_scratch_size(N, dh, block));
+      const float* q = qkv.data();
+      kernels::attention_forward(out.data(), dh, stats.data(), q, q + dh, q + 2 * dh, ld, N, dh, 1.f,
+                                 scratch.data(), block);
+      kernels::attention_backward(grad.data(), grad.data() + dh, grad.data() + 2 * dh, d_out.data(), out.data(),
+                                  dh, stats.data(), q, q + dh, q + 2 * dh, ld, N, dh, 1.f, scratch.data(), block);
+      int64_t differ = 0, spread = 0;
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+          const float p = out[i * dh + j], p_again = grad[j * ld + 2 * dh + i];
+          differ += std::memcmp(&p, &p_again, sizeof p) != 0;
+          spread += p > 1e-3f && p < 0.999f;
+        }
+      CHECK(differ == 0);
+      CHECK(spread >= N);  // not all one-hot rows: the check has something to compare
     }
-  std::vector<float> d_out(N * dh, 0.f), out(N * dh), stats(2 * N), grad(N * ld, 0.f);
-  for (int64_t i = 0; i < N; ++i) d_out[i * dh + i] = 1.f;  // dO = I
-  std::vector<float> scratch(2 * block * N + block);
-  const float* q = qkv.data();
-  kernels::attention_forward(out.data(), dh, stats.data(), q, q + dh, q + 2 * dh, ld, N, dh, 1.f, scratch.data(),
-                             block);
-  kernels::attention_backward(grad.data(), grad.data() + dh, grad.data() + 2 * dh, d_out.data(), out.data(), dh,
-                              stats.data(), q, q + dh, q + 2 * dh, ld, N, dh, 1.f, scratch.data(), block);
-  int64_t differ = 0, spread = 0;
-  for (int64_t i = 0; i < N; ++i)
-    for (int64_t j = 0; j < N; ++j) {
-      const float p = out[i * dh + j], p_again = grad[j * ld + 2 * dh + i];
-      differ += std::memcmp(&p, &p_again, sizeof p) != 0;
-      spread += p > 1e-3f && p < 0.999f;
+  kernels::set_attention_small_head(true);
+}
+
+TEST_CASE("attention: the small-head kernel matches its naive twin at odd N, every dh up to 16, in its scratch") {
+  // Float inputs, the naive twin in double from the same floats. Two heads in packed rows (ld =
+  // 3 H dh), so head columns are not rows; N from 1 (15 padding lanes) across the 16-key chunks
+  // and the two-row steps; d_k and d_v must accumulate onto what is there. The scratch is followed
+  // by a guard that must stay untouched, so attention_scratch_size is checked too.
+  kernels::set_attention_small_head(true);
+  if (!kernels::attention_small_head_active(8)) {
+    MESSAGE("no AVX-512 on this CPU: the small-head kernel does not run here");
+    return;
+  }
+  CHECK_FALSE(kernels::attention_small_head_active(kernels::kSmallHead + 1));
+  const float kGuard = -12345.f;
+  for (int64_t dh : {1, 2, 3, 5, 8, 9, 16})
+    for (int64_t N : {1, 2, 15, 16, 17, 37, 100}) {
+      CAPTURE(dh);
+      CAPTURE(N);
+      const int64_t H = 2, d = H * dh, ld = 3 * d, block = 16;
+      manual_seed(uint64_t(7 * N + dh));
+      const std::vector<float> qkv = randn({N, ld}).to_vector<float>(), d_out = randn({N, d}).to_vector<float>();
+      const float scale = 1.f / std::sqrt(float(dh));
+      const int64_t need = kernels::attention_scratch_size(N, dh, block);
+      for (int64_t h = 0; h < H; ++h) {
+        const float* q = qkv.data() + h * dh;
+        std::vector<float> out(N * d), stats(2 * N), scratch(need + 64, kGuard), grad(N * ld, 0.25f);
+        std::vector<double> out_ref(N * d), stats_ref(2 * N), grad_ref(N * ld, 0.25);
+        std::vector<double> qkv_d(qkv.begin(), qkv.end()), d_out_d(d_out.begin(), d_out.end());
+        const double* qd = qkv_d.data() + h * dh;
+        kernels::attention_forward(out.data() + h * dh, d, stats.data(), q, q + d, q + 2 * d, ld, N, dh, scale,
+                                   scratch.data(), block);
+        kernels::attention_forward_naive(out_ref.data() + h * dh, d, stats_ref.data(), qd, qd + d, qd + 2 * d, ld,
+                                         N, dh, double(scale));
+        kernels::attention_backward(grad.data() + h * dh, grad.data() + d + h * dh, grad.data() + 2 * d + h * dh,
+                                    d_out.data() + h * dh, out.data() + h * dh, d, stats.data(), q, q + d,
+                                    q + 2 * d, ld, N, dh, scale, scratch.data(), block);
+        kernels::attention_backward_naive(grad_ref.data() + h * dh, grad_ref.data() + d + h * dh,
+                                          grad_ref.data() + 2 * d + h * dh, d_out_d.data() + h * dh,
+                                          out_ref.data() + h * dh, d, stats_ref.data(), qd, qd + d, qd + 2 * d, ld,
+                                          N, dh, double(scale));
+        int64_t off = 0, touched = 0;
+        for (int64_t i = 0; i < N; ++i)
+          for (int64_t c = 0; c < dh; ++c) {
+            const int64_t o = i * d + h * dh + c;
+            off += std::abs(out[o] - out_ref[o]) > 1e-5 * (1 + std::abs(out_ref[o]));
+          }
+        for (int64_t i = 0; i < N; ++i) {
+          off += std::abs(stats[2 * i] - stats_ref[2 * i]) > 1e-5 * (1 + std::abs(stats_ref[2 * i]));
+          off += std::abs(stats[2 * i + 1] - stats_ref[2 * i + 1]) > 1e-5 * stats_ref[2 * i + 1];
+        }
+        for (int64_t i = 0; i < N * ld; ++i) off += std::abs(grad[i] - grad_ref[i]) > 2e-5 * (1 + std::abs(grad_ref[i]));
+        for (int64_t i = need; i < need + 64; ++i) touched += scratch[i] != kGuard;
+        CHECK(off == 0);
+        CHECK(touched == 0);
+      }
     }
-  CHECK(differ == 0);
-  CHECK(spread >= N);  // not all one-hot rows: the check has something to compare
 }
 
 TEST_CASE("attention: the AVX-512 exp pass gives the AVX2 bits (row lengths with every tail)") {
@@ -275,6 +341,7 @@ TEST_CASE("attention: the AVX-512 exp pass gives the AVX2 bits (row lengths with
   const bool avx512 = kernels::attention_avx512_active();
   INFO("AVX-512 attention exp on this CPU: ", avx512);
   if (!avx512) return;
+  kernels::set_attention_small_head(false);  // the GEMM path, whose exp pass this is about
   for (int64_t N : {37, 300, 1000}) {
     CAPTURE(N);
     const int64_t dh = 8, ld = 3 * dh, block = 64;
@@ -283,7 +350,7 @@ TEST_CASE("attention: the AVX-512 exp pass gives the AVX2 bits (row lengths with
     const float* q = qkv.data();
     auto run = [&] {
       std::vector<float> out(size_t(N * dh)), stats(size_t(2 * N)), grad(size_t(N * ld), 0.f);
-      std::vector<float> scratch(size_t(2 * block * N + block));
+      std::vector<float> scratch(size_t(kernels::attention_scratch_size(N, dh, block)));
       kernels::attention_forward(out.data(), dh, stats.data(), q, q + dh, q + 2 * dh, ld, N, dh, 0.35f,
                                  scratch.data(), block);
       kernels::attention_backward(grad.data(), grad.data() + dh, grad.data() + 2 * dh, d_out.data(), out.data(),
@@ -298,6 +365,7 @@ TEST_CASE("attention: the AVX-512 exp pass gives the AVX2 bits (row lengths with
     const std::vector<float> wide = run();
     CHECK(std::memcmp(avx2.data(), wide.data(), avx2.size() * sizeof(float)) == 0);
   }
+  kernels::set_attention_small_head(true);
 }
 
 TEST_CASE("attention: self_attention gradcheck in float64") {
