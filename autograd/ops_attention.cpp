@@ -14,10 +14,6 @@ namespace pmx {
 
 namespace {
 
-// Rows per block: enough for efficient GEMMs, few enough that the two (block, N) slabs stay
-// around a few MiB even at N = 16K.
-int64_t block_rows(int64_t N) { return std::min<int64_t>(N, std::clamp<int64_t>((int64_t(1) << 18) / N, 16, 256)); }
-
 struct Sizes {
   int64_t B, N, d, H, dh, block;
   int64_t scratch() const { return kernels::attention_scratch_size(N, dh, block); }  // per slice being worked on
@@ -75,7 +71,7 @@ Tensor self_attention(const Tensor& qkv_in, int64_t heads) {
             ") is not divisible by heads = ", heads);
   PMX_CHECK(qkv_in.size(1) > 0, "[self_attention] empty sequence: qkv ", shape_str(qkv_in.shape()));
   Tensor qkv = contiguous(qkv_in);
-  const Sizes s{qkv.size(0), qkv.size(1), d, heads, d / heads, block_rows(qkv.size(1))};
+  const Sizes s{qkv.size(0), qkv.size(1), d, heads, d / heads, kernels::attention_block_rows(qkv.size(1))};
   Tensor out = empty({s.B, s.N, d}, qkv.dtype());
   Tensor stats = empty({s.B, s.H, s.N, 2}, qkv.dtype());
   const int threads = slice_threads(s);

@@ -40,6 +40,7 @@
 //   attention_forward(ctx + h * dh, d, stats, qkv + h * dh, qkv + d + h * dh, qkv + 2 * d + h * dh,
 //                     3 * d, N, dh, 1 / sqrt(dh), scratch, 64);
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 namespace pmx::kernels {
@@ -55,6 +56,13 @@ template <class T>
 void attention_backward(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, int64_t ld_out, const T* stats,
                         const T* q, const T* k, const T* v, int64_t ld, int64_t N, int64_t dh, T scale,
                         T* scratch, int64_t block);
+
+// The GEMM path's rows per block, as the op uses it: enough for efficient GEMMs, few enough that
+// the two (block, N) slabs stay around a few MiB even at N = 16K.
+inline int64_t attention_block_rows(int64_t N) {
+  const int64_t rows = (int64_t(1) << 18) / N;
+  return std::min<int64_t>(N, rows < 16 ? 16 : rows > 256 ? 256 : rows);
+}
 
 // Elements of scratch one slice needs, for whichever path runs: the GEMM path's two (block, N) slabs
 // and a row, or the small-head path's transposed K and V, scaled Q and a row.
