@@ -19,8 +19,9 @@
 //   keys outer (16 at a time, their dV and dK in registers), rows inner:
 //     dV_j += sum_i P_ij dO_i,   dK_j += sum_i dS_ij qs_i   (= scale dS^T Q);
 //   rows outer, keys inner:  dQ_i = scale sum_j dS_ij k_j.
-// With dh <= 8 one key sweep does both dV and dK (2 dh accumulators); above 8 they would not
-// fit the 32 registers, so each gets its own sweep.
+// The key sweep keeps 2 dh accumulators; above dh = 8 they outgrow the 32 registers and some live
+// in L1, which still beat a sweep each for dV and dK (backward 60.7-61.9 against 67.7-69.2 ns per
+// 16 scores at N = 1024, dh = 16; throw-away harness).
 //
 // The loops over channels and rows carry `#pragma GCC unroll`: without it GCC left some of them
 // as loops with their accumulators on the stack (the forward went from 15.4-15.7 to 13.4-13.6 ns
@@ -163,31 +164,26 @@ void forward_t(float* out, int64_t ld_out, float* stats, const float* q, const f
   if (i < N) forward_rows<DH, 1>(i, out, ld_out, stats, w, N);
 }
 
-// Keys outer: dV (DoV) and/or dK (DoK) of 16 keys at a time, accumulated over every query row
-// in registers, then added to d_v / d_k.
-template <int DH, bool DoV, bool DoK>
+// Keys outer: dV and dK of 16 keys at a time, accumulated over every query row in registers,
+// then added to d_v / d_k.
+template <int DH>
 void key_sweep(float* d_k, float* d_v, const float* d_out, int64_t ld_out, const float* stats, const Work& w,
                int64_t ld, int64_t N) {
   const int64_t Np = padded(N);
   for (int64_t j0 = 0; j0 < Np; j0 += kLanes) {
     const __mmask16 valid = valid_keys(j0, N);
-    __m512 acc_v[DoV ? DH : 1], acc_k[DoK ? DH : 1];
-    for (int c = 0; c < DH; ++c) {
-      if (DoV) acc_v[c] = _mm512_setzero_ps();
-      if (DoK) acc_k[c] = _mm512_setzero_ps();
-    }
+    __m512 acc_v[DH], acc_k[DH];
+    for (int c = 0; c < DH; ++c) acc_v[c] = acc_k[c] = _mm512_setzero_ps();
     auto row = [&](int64_t i) __attribute__((always_inline)) {  // row i's part of the 16 keys' dV and dK
       const float* qs_i = w.qs + i * DH;
       const float* g = d_out + i * ld_out;
       const __m512 p = probs16(dot16<DH>(qs_i, w.kt, w.lt, j0), _mm512_set1_ps(stats[2 * i]),
                                _mm512_set1_ps(stats[2 * i + 1]), valid);
-      if (DoV)
-        #pragma GCC unroll 16
-        for (int c = 0; c < DH; ++c) acc_v[c] = _mm512_fmadd_ps(p, _mm512_set1_ps(g[c]), acc_v[c]);
-      if (DoK) {
-        const __m512 ds = _mm512_mul_ps(p, _mm512_sub_ps(dot16<DH>(g, w.vt, w.lt, j0), _mm512_set1_ps(w.row[i])));
-        #pragma GCC unroll 16
-        for (int c = 0; c < DH; ++c) acc_k[c] = _mm512_fmadd_ps(ds, _mm512_set1_ps(qs_i[c]), acc_k[c]);
+      const __m512 ds = _mm512_mul_ps(p, _mm512_sub_ps(dot16<DH>(g, w.vt, w.lt, j0), _mm512_set1_ps(w.row[i])));
+      #pragma GCC unroll 16
+      for (int c = 0; c < DH; ++c) {
+        acc_v[c] = _mm512_fmadd_ps(p, _mm512_set1_ps(g[c]), acc_v[c]);
+        acc_k[c] = _mm512_fmadd_ps(ds, _mm512_set1_ps(qs_i[c]), acc_k[c]);
       }
     };
     int64_t i = 0;
@@ -196,16 +192,12 @@ void key_sweep(float* d_k, float* d_v, const float* d_out, int64_t ld_out, const
     // Lanes are keys, the arrays channels: add them to the (key, channel) rows.
     alignas(64) float lanes[DH][kLanes];
     const int64_t n = std::min(kLanes, N - j0);
-    if (DoV) {
-      for (int c = 0; c < DH; ++c) _mm512_store_ps(lanes[c], acc_v[c]);
-      for (int64_t j = 0; j < n; ++j)
-        for (int c = 0; c < DH; ++c) d_v[(j0 + j) * ld + c] += lanes[c][j];
-    }
-    if (DoK) {
-      for (int c = 0; c < DH; ++c) _mm512_store_ps(lanes[c], acc_k[c]);
-      for (int64_t j = 0; j < n; ++j)
-        for (int c = 0; c < DH; ++c) d_k[(j0 + j) * ld + c] += lanes[c][j];
-    }
+    for (int c = 0; c < DH; ++c) _mm512_store_ps(lanes[c], acc_v[c]);
+    for (int64_t j = 0; j < n; ++j)
+      for (int c = 0; c < DH; ++c) d_v[(j0 + j) * ld + c] += lanes[c][j];
+    for (int c = 0; c < DH; ++c) _mm512_store_ps(lanes[c], acc_k[c]);
+    for (int64_t j = 0; j < n; ++j)
+      for (int c = 0; c < DH; ++c) d_k[(j0 + j) * ld + c] += lanes[c][j];
   }
 }
 
@@ -250,12 +242,7 @@ void backward_t(float* d_q, float* d_k, float* d_v, const float* d_out, const fl
     for (int c = 0; c < DH; ++c) dot += d_out[i * ld_out + c] * out[i * ld_out + c];
     w.row[i] = dot;
   }
-  if constexpr (DH <= 8) {
-    key_sweep<DH, true, true>(d_k, d_v, d_out, ld_out, stats, w, ld, N);
-  } else {
-    key_sweep<DH, true, false>(d_k, d_v, d_out, ld_out, stats, w, ld, N);
-    key_sweep<DH, false, true>(d_k, d_v, d_out, ld_out, stats, w, ld, N);
-  }
+  key_sweep<DH>(d_k, d_v, d_out, ld_out, stats, w, ld, N);
   int64_t i = 0;
   for (; i + 2 <= N; i += 2) query_rows<DH, 2>(i, d_q, d_out, ld_out, stats, w, ld, N, scale);
   if (i < N) query_rows<DH, 1>(i, d_q, d_out, ld_out, stats, w, ld, N, scale);
