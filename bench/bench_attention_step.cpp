@@ -18,13 +18,14 @@
 #include "bench/bench_args.h"
 #include "bench/machine_peaks.h"
 #include "bench/timing_stats.h"
+#include "kernels/attention.h"
 
 using namespace pmx;
 
 int main(int argc, char** argv) {
   int64_t n = 1024, batch = 16, layers = 1;
   int threads = 1, reps = 3, warmup = 1;
-  std::string mode = "both";
+  std::string mode = "both", kernel = "auto";
   bench::ArgParser args("bench_attention_step",
                         "One configuration of the dense-attention adding model, timed; prints one JSON object.");
   args.add_int("--n", &n, 1, bench::kMaxSeqLen, "sequence length");
@@ -34,9 +35,12 @@ int main(int argc, char** argv) {
   args.add_int("--reps", &reps, 1, bench::kMaxReps, "timed steps, median and minimum printed");
   args.add_int("--warmup", &warmup, 0, bench::kMaxReps, "untimed steps first");
   args.add_choice("--mode", &mode, {"both", "train", "forward"}, "what to time");
+  args.add_choice("--kernel", &kernel, {"auto", "gemm"},
+                  "attention kernel: auto (small-head on AVX-512 for heads <= 16) or the GEMM path");
   args.parse(argc, argv);
   try {
     set_num_threads(threads);
+    kernels::set_attention_small_head(kernel == "auto");
     nn::TransformerConfig c;
     c.seq_len = n;
     c.input_features = 2;
@@ -68,10 +72,11 @@ int main(int argc, char** argv) {
     }
     const double N = double(n), d = c.dim, ff = c.ff_hidden;
     const double flops = batch * (layers * (8 * N * d * d + 4 * N * N * d + 4 * N * d * ff) + 2 * N * 2 * d + 2 * N * d);
-    std::printf("{\"impl\": \"attention\", \"n\": %ld, \"batch\": %ld, \"layers\": %ld, \"threads\": %d, "
-                "\"reps\": %d, \"params\": %ld, \"fwd_flops\": %.6g, \"train_ms\": %.3f, \"train_ms_min\": %.3f, "
+    std::printf("{\"impl\": \"attention\", \"kernel\": \"%s\", \"n\": %ld, \"batch\": %ld, \"layers\": %ld, "
+                "\"threads\": %d, \"reps\": %d, \"params\": %ld, \"fwd_flops\": %.6g, \"train_ms\": %.3f, \"train_ms_min\": %.3f, "
                 "\"fwd_ms\": %.3f, \"rss_mib\": %.1f, \"load\": \"%s\"}\n",
-                long(n), long(batch), long(layers), threads, reps, long(model.num_parameters()), flops,
+                kernels::attention_small_head_active(c.dim / c.heads) ? "small-head" : "gemm", long(n), long(batch),
+                long(layers), threads, reps, long(model.num_parameters()), flops,
                 bench::median(train_ms), bench::minimum(train_ms), bench::median(fwd_ms), bench::peak_rss_mib(),
                 bench::load_average().c_str());
   } catch (const std::exception& e) {
