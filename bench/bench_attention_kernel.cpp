@@ -1,8 +1,9 @@
 // bench_attention_kernel: one (batch, head) slice of dot-product attention, forward and backward,
-// through each of the two float kernels of kernels/attention.h in the same run: the GEMM path
-// (row blocks of scores between two GEMMs) and, on AVX-512 CPUs, the small-head kernel (16 keys
-// per vector, scores in registers, dh <= 16). Prints each one's best time, the time per 16
-// scores, and the ratio. The two alternate in rounds, so a busy host slows both alike.
+// through the float kernels of kernels/attention.h in the same run: the GEMM path (row blocks of
+// scores between two GEMMs) and the small-head kernel (scores in registers, dh <= 16) in its
+// AVX2 build (8 keys per vector) and, on AVX-512 CPUs, its AVX-512 build (16). Prints each one's
+// best time, the time per 16 scores, and the GEMM path's time over each. The kernels alternate
+// in rounds, so a busy host slows all of them alike.
 //
 //   bench_attention_kernel --n 1024 --dh 8 --rounds 10
 #include <algorithm>
@@ -28,10 +29,11 @@ int main(int argc, char** argv) {
   args.parse(argc, argv);
 
   kernels::set_attention_small_head(true);
-  const bool small_head = kernels::attention_small_head_active(dh);
-  if (!small_head)
-    std::printf("the small-head kernel does not run here (%s); timing the GEMM path alone\n",
-                dh > kernels::kSmallHead ? "dh > 16" : "no AVX-512F");
+  kernels::set_attention_avx512(true);
+  const bool wide = kernels::attention_avx512_active();
+  const bool small_head_wide = wide && dh <= kernels::kSmallHead, small_head_avx2 = dh <= kernels::kSmallHeadAvx2;
+  if (!small_head_wide && !small_head_avx2)
+    std::printf("the small-head kernel does not run at dh = %ld here; timing the GEMM path alone\n", long(dh));
   // Q, K, V of one head inside packed (N, 3 dh) rows, as the op passes them; O and dO (N, dh).
   const int64_t ld = 3 * dh, block = kernels::attention_block_rows(n);
   std::mt19937 rng(1);
@@ -43,35 +45,40 @@ int main(int argc, char** argv) {
   const float* q = qkv.data();
   const float scale = 1.f / std::sqrt(float(dh));
 
-  const char* names[2] = {"GEMM path", "small-head kernel"};
-  double best_fwd[2] = {1e30, 1e30}, best_bwd[2] = {1e30, 1e30};
-  const int kernels_timed = small_head ? 2 : 1;
+  struct Kernel {
+    const char* name;
+    bool small_head, avx512;
+    double fwd = 1e30, bwd = 1e30;
+  };
+  std::vector<Kernel> timed = {{"GEMM path", false, wide}};
+  if (small_head_avx2) timed.push_back({"small-head AVX2", true, false});
+  if (small_head_wide) timed.push_back({"small-head AVX-512", true, true});
   for (int64_t round = 0; round < rounds; ++round)
-    for (int kernel = 0; kernel < kernels_timed; ++kernel) {
-      kernels::set_attention_small_head(kernel == 1);
+    for (Kernel& kernel : timed) {
+      kernels::set_attention_small_head(kernel.small_head);
+      kernels::set_attention_avx512(kernel.avx512);
       for (int64_t rep = 0; rep < reps; ++rep) {
         Timer t;
         kernels::attention_forward(out.data(), dh, stats.data(), q, q + dh, q + 2 * dh, ld, n, dh, scale,
                                    scratch.data(), block);
-        best_fwd[kernel] = std::min(best_fwd[kernel], t.seconds());
+        kernel.fwd = std::min(kernel.fwd, t.seconds());
         std::fill(grad.begin(), grad.end(), 0.f);
         t.reset();
         kernels::attention_backward(grad.data(), grad.data() + dh, grad.data() + 2 * dh, d_out.data(), out.data(),
                                     dh, stats.data(), q, q + dh, q + 2 * dh, ld, n, dh, scale, scratch.data(), block);
-        best_bwd[kernel] = std::min(best_bwd[kernel], t.seconds());
+        kernel.bwd = std::min(kernel.bwd, t.seconds());
       }
     }
   kernels::set_attention_small_head(true);
+  kernels::set_attention_avx512(true);
 
   const double chunks = double(n) * double(n) / 16;  // scores / 16
   std::printf("attention slice N = %ld, dh = %ld, one thread, best of %ld x %ld calls\n", long(n), long(dh),
               long(rounds), long(reps));
-  std::printf("%-18s %10s %10s %12s %12s\n", "kernel", "fwd ms", "bwd ms", "fwd ns/16", "bwd ns/16");
-  for (int k = 0; k < kernels_timed; ++k)
-    std::printf("%-18s %10.3f %10.3f %12.1f %12.1f\n", names[k], best_fwd[k] * 1e3, best_bwd[k] * 1e3,
-                best_fwd[k] * 1e9 / chunks, best_bwd[k] * 1e9 / chunks);
-  if (small_head)
-    std::printf("GEMM path / small-head kernel: forward %.2fx, backward %.2fx, both %.2fx\n", best_fwd[0] / best_fwd[1],
-                best_bwd[0] / best_bwd[1], (best_fwd[0] + best_bwd[0]) / (best_fwd[1] + best_bwd[1]));
+  std::printf("%-20s %10s %10s %11s %11s %22s\n", "kernel", "fwd ms", "bwd ms", "fwd ns/16", "bwd ns/16",
+              "GEMM path / this: both");
+  for (const Kernel& k : timed)
+    std::printf("%-20s %10.3f %10.3f %11.1f %11.1f %21.2fx\n", k.name, k.fwd * 1e3, k.bwd * 1e3, k.fwd * 1e9 / chunks,
+                k.bwd * 1e9 / chunks, (timed[0].fwd + timed[0].bwd) / (k.fwd + k.bwd));
   return 0;
 }

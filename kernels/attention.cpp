@@ -15,14 +15,22 @@ namespace detail {
 // Defined in kernels/attention_avx512.cpp (compiled for AVX-512F): exp_shifted<float>'s contract
 // and bits, 16 lanes at a time.
 float exp_shifted_avx512(float* x, int64_t n, float shift);
-// Defined in kernels/attention_small_head_avx512.cpp: attention_forward/backward's contract for
-// float heads of dh <= kSmallHead.
-void attention_forward_small_head(float* out, int64_t ld_out, float* stats, const float* q, const float* k,
-                                  const float* v, int64_t ld, int64_t N, int64_t dh, float scale, float* scratch);
-void attention_backward_small_head(float* d_q, float* d_k, float* d_v, const float* d_out, const float* out,
-                                   int64_t ld_out, const float* stats, const float* q, const float* k,
-                                   const float* v, int64_t ld, int64_t N, int64_t dh, float scale,
-                                   float* scratch);
+// Defined in kernels/attention_small_head_avx512.cpp and _avx2.cpp: attention_forward/backward's
+// contract for float heads of dh <= kSmallHead (kSmallHeadAvx2), 16 (8) keys per vector.
+void attention_forward_small_head_avx512(float* out, int64_t ld_out, float* stats, const float* q,
+                                         const float* k, const float* v, int64_t ld, int64_t N, int64_t dh,
+                                         float scale, float* scratch);
+void attention_backward_small_head_avx512(float* d_q, float* d_k, float* d_v, const float* d_out,
+                                          const float* out, int64_t ld_out, const float* stats, const float* q,
+                                          const float* k, const float* v, int64_t ld, int64_t N, int64_t dh,
+                                          float scale, float* scratch);
+void attention_forward_small_head_avx2(float* out, int64_t ld_out, float* stats, const float* q, const float* k,
+                                       const float* v, int64_t ld, int64_t N, int64_t dh, float scale,
+                                       float* scratch);
+void attention_backward_small_head_avx2(float* d_q, float* d_k, float* d_v, const float* d_out, const float* out,
+                                        int64_t ld_out, const float* stats, const float* q, const float* k,
+                                        const float* v, int64_t ld, int64_t N, int64_t dh, float scale,
+                                        float* scratch);
 }  // namespace detail
 
 namespace {
@@ -109,7 +117,13 @@ bool attention_avx512_active() { return g_attention_avx512_allowed && cpu_has_av
 
 void set_attention_small_head(bool allowed) { g_attention_small_head_allowed = allowed; }
 bool attention_small_head_active(int64_t dh) {
-  return g_attention_small_head_allowed && dh <= kSmallHead && cpu_has_avx512f();
+  if (!g_attention_small_head_allowed) return false;
+  if (attention_avx512_active()) return dh <= kSmallHead;
+#ifdef PMX_EXP_AVX2
+  return dh <= kSmallHeadAvx2;
+#else
+  return false;
+#endif
 }
 
 int64_t attention_scratch_size(int64_t N, int64_t dh, int64_t block) {
@@ -123,8 +137,13 @@ template <class T>
 void attention_forward(T* out, int64_t ld_out, T* stats, const T* q, const T* k, const T* v, int64_t ld,
                        int64_t N, int64_t dh, T scale, T* scratch, int64_t block) {
   if constexpr (std::is_same_v<T, float>)
-    if (attention_small_head_active(dh))
-      return detail::attention_forward_small_head(out, ld_out, stats, q, k, v, ld, N, dh, scale, scratch);
+    if (attention_small_head_active(dh)) {
+      if (attention_avx512_active())
+        return detail::attention_forward_small_head_avx512(out, ld_out, stats, q, k, v, ld, N, dh, scale, scratch);
+#ifdef PMX_EXP_AVX2
+      return detail::attention_forward_small_head_avx2(out, ld_out, stats, q, k, v, ld, N, dh, scale, scratch);
+#endif
+    }
   T* scores = scratch;  // (block, N)
   for (int64_t r0 = 0; r0 < N; r0 += block) {
     const int64_t rb = std::min(block, N - r0);
@@ -146,9 +165,15 @@ void attention_backward(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, in
                         const T* q, const T* k, const T* v, int64_t ld, int64_t N, int64_t dh, T scale,
                         T* scratch, int64_t block) {
   if constexpr (std::is_same_v<T, float>)
-    if (attention_small_head_active(dh))
-      return detail::attention_backward_small_head(d_q, d_k, d_v, d_out, out, ld_out, stats, q, k, v, ld, N, dh,
-                                                   scale, scratch);
+    if (attention_small_head_active(dh)) {
+      if (attention_avx512_active())
+        return detail::attention_backward_small_head_avx512(d_q, d_k, d_v, d_out, out, ld_out, stats, q, k, v, ld,
+                                                            N, dh, scale, scratch);
+#ifdef PMX_EXP_AVX2
+      return detail::attention_backward_small_head_avx2(d_q, d_k, d_v, d_out, out, ld_out, stats, q, k, v, ld, N,
+                                                        dh, scale, scratch);
+#endif
+    }
   T* probs = scratch;                   // (block, N), rebuilt from the stats as the forward made them
   T* d_scores = scratch + block * N;    // (block, N): dP, then dS in place
   T* row_dot = scratch + 2 * block * N; // (block): D_i = <dO_i, O_i>

@@ -240,14 +240,15 @@ TEST_CASE("attention: the backward rebuilds the forward's probabilities to the b
   // With V = I and dO = I (N <= dh), out = P V is P and dV = P^T dO is P^T, both exactly (the
   // other terms are products with 0). So dV^T == out bit for bit iff the backward's P is the
   // forward's. With lse = max + log(sum) kept in float instead, scores near 100 put P off by up to
-  // half an ulp of lse (~4e-6 relative) and this failed. Both paths: the GEMM path, and on AVX-512
-  // CPUs the small-head kernel with dh = 8 (one key sweep for dV and dK) and 16 (one each).
-  for (const bool small_head : {false, true})
+  // half an ulp of lse (~4e-6 relative) and this failed. Every path: the GEMM path and both builds
+  // of the small-head kernel, at dh = 8 and 16.
+  for (const int path : {0, 1, 2})  // the GEMM path, the small-head kernel's AVX2 and AVX-512 builds
     for (const auto& [N, dh] : {std::pair<int64_t, int64_t>{13, 16}, {7, 8}}) {
-      CAPTURE(small_head);
+      CAPTURE(path);
       CAPTURE(dh);
-      kernels::set_attention_small_head(small_head);
-      if (small_head && !kernels::attention_small_head_active(dh)) continue;  // no AVX-512 here
+      kernels::set_attention_small_head(path > 0);
+      kernels::set_attention_avx512(path != 1);
+      if (path == 2 && !kernels::attention_avx512_active()) continue;  // no AVX-512 on this CPU
       const int64_t ld = 3 * dh, block = 4;
       manual_seed(31);
       std::vector<float> qkv = randn({N, ld}).to_vector<float>();
@@ -276,62 +277,66 @@ TEST_CASE("attention: the backward rebuilds the forward's probabilities to the b
       CHECK(spread >= N);  // not all one-hot rows: the check has something to compare
     }
   kernels::set_attention_small_head(true);
+  kernels::set_attention_avx512(true);
 }
 
 TEST_CASE("attention: the small-head kernel matches its naive twin at odd N, every dh up to 16, in its scratch") {
-  // Float inputs, the naive twin in double from the same floats. Two heads in packed rows (ld =
-  // 3 H dh), so head columns are not rows; N from 1 (15 padding lanes) across the 16-key chunks
-  // and the two-row steps; d_k and d_v must accumulate onto what is there. The scratch is followed
+  // Float inputs, the naive twin in double from the same floats, for both builds of the kernel.
+  // Two heads in packed rows (ld = 3 H dh), so head columns are not rows; N from 1 (15 padding
+  // lanes) across the 8- and 16-key vectors and the two-row steps; d_k and d_v must accumulate onto what is there. The scratch is followed
   // by a guard that must stay untouched, so attention_scratch_size is checked too.
   kernels::set_attention_small_head(true);
-  if (!kernels::attention_small_head_active(8)) {
-    MESSAGE("no AVX-512 on this CPU: the small-head kernel does not run here");
-    return;
-  }
+  REQUIRE(kernels::attention_small_head_active(8));
   CHECK_FALSE(kernels::attention_small_head_active(kernels::kSmallHead + 1));
   const float kGuard = -12345.f;
-  for (int64_t dh : {1, 2, 3, 5, 8, 9, 16})
-    for (int64_t N : {1, 2, 15, 16, 17, 37, 100}) {
-      CAPTURE(dh);
-      CAPTURE(N);
-      const int64_t H = 2, d = H * dh, ld = 3 * d, block = 16;
-      manual_seed(uint64_t(7 * N + dh));
-      const std::vector<float> qkv = randn({N, ld}).to_vector<float>(), d_out = randn({N, d}).to_vector<float>();
-      const float scale = 1.f / std::sqrt(float(dh));
-      const int64_t need = kernels::attention_scratch_size(N, dh, block);
-      for (int64_t h = 0; h < H; ++h) {
-        const float* q = qkv.data() + h * dh;
-        std::vector<float> out(N * d), stats(2 * N), scratch(need + 64, kGuard), grad(N * ld, 0.25f);
-        std::vector<double> out_ref(N * d), stats_ref(2 * N), grad_ref(N * ld, 0.25);
-        std::vector<double> qkv_d(qkv.begin(), qkv.end()), d_out_d(d_out.begin(), d_out.end());
-        const double* qd = qkv_d.data() + h * dh;
-        kernels::attention_forward(out.data() + h * dh, d, stats.data(), q, q + d, q + 2 * d, ld, N, dh, scale,
-                                   scratch.data(), block);
-        kernels::attention_forward_naive(out_ref.data() + h * dh, d, stats_ref.data(), qd, qd + d, qd + 2 * d, ld,
-                                         N, dh, double(scale));
-        kernels::attention_backward(grad.data() + h * dh, grad.data() + d + h * dh, grad.data() + 2 * d + h * dh,
-                                    d_out.data() + h * dh, out.data() + h * dh, d, stats.data(), q, q + d,
-                                    q + 2 * d, ld, N, dh, scale, scratch.data(), block);
-        kernels::attention_backward_naive(grad_ref.data() + h * dh, grad_ref.data() + d + h * dh,
-                                          grad_ref.data() + 2 * d + h * dh, d_out_d.data() + h * dh,
-                                          out_ref.data() + h * dh, d, stats_ref.data(), qd, qd + d, qd + 2 * d, ld,
-                                          N, dh, double(scale));
-        int64_t off = 0, touched = 0;
-        for (int64_t i = 0; i < N; ++i)
-          for (int64_t c = 0; c < dh; ++c) {
-            const int64_t o = i * d + h * dh + c;
-            off += std::abs(out[o] - out_ref[o]) > 1e-5 * (1 + std::abs(out_ref[o]));
+  for (const bool wide : {false, true}) {  // the AVX2 build (8 keys per vector), then AVX-512's (16)
+    kernels::set_attention_avx512(wide);
+    if (wide && !kernels::attention_avx512_active()) continue;  // no AVX-512 on this CPU
+    for (int64_t dh : {1, 2, 3, 5, 8, 9, 16})
+      for (int64_t N : {1, 2, 7, 8, 9, 15, 16, 17, 37, 100}) {
+        CAPTURE(wide);
+        CAPTURE(dh);
+        CAPTURE(N);
+        const int64_t H = 2, d = H * dh, ld = 3 * d, block = 16;
+        manual_seed(uint64_t(7 * N + dh));
+        const std::vector<float> qkv = randn({N, ld}).to_vector<float>(), d_out = randn({N, d}).to_vector<float>();
+        const float scale = 1.f / std::sqrt(float(dh));
+        const int64_t need = kernels::attention_scratch_size(N, dh, block);
+        for (int64_t h = 0; h < H; ++h) {
+          const float* q = qkv.data() + h * dh;
+          std::vector<float> out(N * d), stats(2 * N), scratch(need + 64, kGuard), grad(N * ld, 0.25f);
+          std::vector<double> out_ref(N * d), stats_ref(2 * N), grad_ref(N * ld, 0.25);
+          std::vector<double> qkv_d(qkv.begin(), qkv.end()), d_out_d(d_out.begin(), d_out.end());
+          const double* qd = qkv_d.data() + h * dh;
+          kernels::attention_forward(out.data() + h * dh, d, stats.data(), q, q + d, q + 2 * d, ld, N, dh, scale,
+                                     scratch.data(), block);
+          kernels::attention_forward_naive(out_ref.data() + h * dh, d, stats_ref.data(), qd, qd + d, qd + 2 * d, ld,
+                                           N, dh, double(scale));
+          kernels::attention_backward(grad.data() + h * dh, grad.data() + d + h * dh, grad.data() + 2 * d + h * dh,
+                                      d_out.data() + h * dh, out.data() + h * dh, d, stats.data(), q, q + d,
+                                      q + 2 * d, ld, N, dh, scale, scratch.data(), block);
+          kernels::attention_backward_naive(grad_ref.data() + h * dh, grad_ref.data() + d + h * dh,
+                                            grad_ref.data() + 2 * d + h * dh, d_out_d.data() + h * dh,
+                                            out_ref.data() + h * dh, d, stats_ref.data(), qd, qd + d, qd + 2 * d, ld,
+                                            N, dh, double(scale));
+          int64_t off = 0, touched = 0;
+          for (int64_t i = 0; i < N; ++i)
+            for (int64_t c = 0; c < dh; ++c) {
+              const int64_t o = i * d + h * dh + c;
+              off += std::abs(out[o] - out_ref[o]) > 1e-5 * (1 + std::abs(out_ref[o]));
+            }
+          for (int64_t i = 0; i < N; ++i) {
+            off += std::abs(stats[2 * i] - stats_ref[2 * i]) > 1e-5 * (1 + std::abs(stats_ref[2 * i]));
+            off += std::abs(stats[2 * i + 1] - stats_ref[2 * i + 1]) > 1e-5 * stats_ref[2 * i + 1];
           }
-        for (int64_t i = 0; i < N; ++i) {
-          off += std::abs(stats[2 * i] - stats_ref[2 * i]) > 1e-5 * (1 + std::abs(stats_ref[2 * i]));
-          off += std::abs(stats[2 * i + 1] - stats_ref[2 * i + 1]) > 1e-5 * stats_ref[2 * i + 1];
+          for (int64_t i = 0; i < N * ld; ++i) off += std::abs(grad[i] - grad_ref[i]) > 2e-5 * (1 + std::abs(grad_ref[i]));
+          for (int64_t i = need; i < need + 64; ++i) touched += scratch[i] != kGuard;
+          CHECK(off == 0);
+          CHECK(touched == 0);
         }
-        for (int64_t i = 0; i < N * ld; ++i) off += std::abs(grad[i] - grad_ref[i]) > 2e-5 * (1 + std::abs(grad_ref[i]));
-        for (int64_t i = need; i < need + 64; ++i) touched += scratch[i] != kGuard;
-        CHECK(off == 0);
-        CHECK(touched == 0);
       }
-    }
+  }
+  kernels::set_attention_avx512(true);
 }
 
 TEST_CASE("attention: the AVX-512 exp pass gives the AVX2 bits (row lengths with every tail)") {
