@@ -25,8 +25,9 @@
 // cost more than both GEMMs (the Transformer step at N = 1024 went 2.4-2.9x faster with it).
 //
 // Float heads of up to kSmallHead (16) channels skip the GEMMs and the score slabs: the
-// small-head kernel (kernels/attention_small_head_avx512.cpp, 16 keys per vector; _avx2.cpp, 8)
-// keeps the scores in registers (a Transformer step at N = 1024 with heads of 8: ~2x faster).
+// small-head kernel (kernels/attention_small_head.h, built in attention_small_head_avx512.cpp
+// with 16 keys per vector and in _avx2.cpp with 8) keeps the scores in registers (a Transformer
+// step at N = 1024 with heads of 8: ~2x faster).
 //
 // Q, K, V, dQ, dK, dV rows are `ld` elements apart (so they can be the Q/K/V columns of one head
 // inside a packed (N, 3d) projection, used in place); O and dO rows are `ld_out` apart.
@@ -69,12 +70,12 @@ inline int64_t attention_block_rows(int64_t N) {
 int64_t attention_scratch_size(int64_t N, int64_t dh, int64_t block);
 
 // Float heads of up to kSmallHead channels take the small-head kernel in its AVX-512 build when
-// attention_avx512_active(); else heads of up to kSmallHeadAvx2 take its AVX2 build; its bits differ from the GEMM path's and
-// between the two builds. Tests switch it off to reach the GEMM path (not thread-safe: set it
-// before the kernels run); attention_small_head_active(dh) says whether it runs for dh.
-// With 16 registers instead of 32, the AVX2 build's accumulators spill from dh = 16 on (GEMM path
-// over it, one slice at N = 1024 on the Xeon: 1.26-1.7x at dh = 4-12, 0.79x at 16;
-// bench_attention_kernel), so there it stops at 12.
+// attention_avx512_active(); otherwise heads of up to kSmallHeadAvx2 take its AVX2 build. Its
+// bits differ from the GEMM path's and between the two builds. Tests switch it off to reach the
+// GEMM path (not thread-safe: set it before the kernels run); attention_small_head_active(dh)
+// says whether it runs for dh. With 16 registers instead of 32 the AVX2 build's accumulators
+// spill from dh = 16 on (GEMM path over it, one slice at N = 1024 on the Xeon: 1.26-1.7x at
+// dh = 4-12, 0.79x at 16; bench_attention_kernel), so there it stops at 12.
 constexpr int64_t kSmallHead = 16, kSmallHeadAvx2 = 12;
 void set_attention_small_head(bool allowed);
 bool attention_small_head_active(int64_t dh);
