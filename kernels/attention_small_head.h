@@ -213,6 +213,7 @@ void backward_t(float* d_q, float* d_k, float* d_v, const float* d_out, const fl
   if (i < N) query_rows<V, DH, 1>(i, d_q, d_out, ld_out, stats, w, ld, N, scale);
 }
 
+// The call's dh as a compile-time constant: Dispatch<V, 16> tries 16, 15, ..., 1.
 template <class V, int DH>
 struct Dispatch {
   static void forward(int64_t dh, float* out, int64_t ld_out, float* stats, const float* q, const float* k,
