@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   kernels::set_attention_small_head(true);
   kernels::set_attention_avx512(true);
   const bool wide = kernels::attention_avx512_active();
-  const bool small_head_wide = wide && dh <= kernels::kSmallHead, small_head_avx2 = dh <= kernels::kSmallHeadAvx2;
+  const bool small_head_avx2 = dh <= kernels::kSmallHead, small_head_wide = wide && small_head_avx2;
   if (!small_head_wide && !small_head_avx2)
     std::printf("the small-head kernel does not run at dh = %ld here; timing the GEMM path alone\n", long(dh));
   // Q, K, V of one head inside packed (N, 3 dh) rows, as the op passes them; O and dO (N, dh).

@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/attention_small_head_layout.h"
 #include "kernels/blas.h"
 #include "kernels/cpu_features.h"
 #include "kernels/exp_avx2.h"
@@ -16,7 +17,7 @@ namespace detail {
 // and bits, 16 lanes at a time.
 float exp_shifted_avx512(float* x, int64_t n, float shift);
 // Defined in kernels/attention_small_head_avx512.cpp and _avx2.cpp: attention_forward/backward's
-// contract for float heads of dh <= kSmallHead (kSmallHeadAvx2), 16 (8) keys per vector.
+// contract for float heads of dh <= kSmallHead, 16 or 8 keys per vector.
 void attention_forward_small_head_avx512(float* out, int64_t ld_out, float* stats, const float* q,
                                          const float* k, const float* v, int64_t ld, int64_t N, int64_t dh,
                                          float scale, float* scratch);
@@ -117,19 +118,15 @@ bool attention_avx512_active() { return g_attention_avx512_allowed && cpu_has_av
 
 void set_attention_small_head(bool allowed) { g_attention_small_head_allowed = allowed; }
 bool attention_small_head_active(int64_t dh) {
-  if (!g_attention_small_head_allowed) return false;
-  if (attention_avx512_active()) return dh <= kSmallHead;
 #ifdef PMX_EXP_AVX2
-  return dh <= kSmallHeadAvx2;
+  return g_attention_small_head_allowed && dh <= kSmallHead;
 #else
-  return false;
+  return g_attention_small_head_allowed && dh <= kSmallHead && attention_avx512_active();
 #endif
 }
 
 int64_t attention_scratch_size(int64_t N, int64_t dh, int64_t block) {
-  // Small heads: K^T and V^T (dh rows of the padded length plus one line each), scale * Q, two rows.
-  const int64_t padded = (N + 15) / 16 * 16;
-  const int64_t small_head = dh <= kSmallHead ? 2 * dh * (padded + 16) + dh * N + 2 * padded : 0;
+  const int64_t small_head = dh <= kSmallHead ? detail::small_head::scratch_floats(N, dh) : 0;
   return std::max(2 * block * N + block, small_head);
 }
 

@@ -69,14 +69,13 @@ inline int64_t attention_block_rows(int64_t N) {
 // and a row, or the small-head path's transposed K and V, scaled Q and a row.
 int64_t attention_scratch_size(int64_t N, int64_t dh, int64_t block);
 
-// Float heads of up to kSmallHead channels take the small-head kernel in its AVX-512 build when
-// attention_avx512_active(); otherwise heads of up to kSmallHeadAvx2 take its AVX2 build. Its
-// bits differ from the GEMM path's and between the two builds. Tests switch it off to reach the
-// GEMM path (not thread-safe: set it before the kernels run); attention_small_head_active(dh)
-// says whether it runs for dh. With 16 registers instead of 32 the AVX2 build's accumulators
-// spill from dh = 16 on (GEMM path over it, one slice at N = 1024 on the Xeon: 1.26-1.7x at
-// dh = 4-12, 0.79x at 16; bench_attention_kernel), so there it stops at 12.
-constexpr int64_t kSmallHead = 16, kSmallHeadAvx2 = 12;
+// Float heads of up to kSmallHead channels take the small-head kernel, in its AVX-512 build when
+// attention_avx512_active() and in its AVX2 build otherwise. Its bits differ from the GEMM
+// path's and between the two builds. Tests switch it off to reach the GEMM path (not
+// thread-safe: set it before the kernels run); attention_small_head_active(dh) says whether it
+// runs for dh. (Larger heads have enough GEMM work per score for the GEMM path; at dh = 16 the
+// AVX2 build, whose accumulators spill from its 16 registers, is only 1.03-1.1x faster than it.)
+constexpr int64_t kSmallHead = 16;
 void set_attention_small_head(bool allowed);
 bool attention_small_head_active(int64_t dh);
 

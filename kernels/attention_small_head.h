@@ -11,34 +11,34 @@
 // elsewhere), reduce_add, reduce_max, first (lane 0).
 #pragma once
 
+#include "kernels/attention_small_head_layout.h"
+
 namespace pmx::kernels::detail {
 namespace {
 
-// K^T and V^T rows are padded to a multiple of 16 keys whatever the vector width, so the
-// scratch layout (attention_scratch_size) is the same for both instruction sets.
-constexpr int64_t kPad = 16;
+using small_head::ds_block_rows;
+using small_head::padded;
+using small_head::transposed_stride;
 
-inline int64_t padded(int64_t N) { return (N + kPad - 1) / kPad * kPad; }
-
-// Row stride of K^T and V^T: one line more than the padded length, so that the dh rows of a
-// chunk do not all fall into one L1 set (with N = 1024 they would be 4 KiB apart, and K^T's and
-// V^T's 16 lines of a chunk would compete for 12 ways).
-inline int64_t transposed_stride(int64_t N) { return padded(N) + kPad; }
-
-// The parts of the scratch buffer (attention_scratch_size in attention.cpp counts them).
+// The parts of the scratch buffer (kernels/attention_small_head_layout.h).
 struct Work {
-  int64_t lt; // row stride of kt and vt
-  float* kt;  // (dh, lt): K transposed, zero after N
-  float* vt;  // (dh, lt): V transposed
-  float* qs;  // (N, dh): scale * Q, rows dh apart
-  float* row; // (2, Np): two rows of scores (forward), or D_i (backward, N of them)
+  int64_t lt;  // row stride of the transposed arrays
+  float* kt;   // (dh, lt): K transposed, zero after N
+  float* vt;   // (dh, lt): V transposed
+  float* dvt;  // (dh, lt): the backward's dV, transposed, summed over blocks of rows
+  float* dkt;  // (dh, lt): its dK likewise
+  float* qs;   // (N, dh): scale * Q, rows dh apart
+  float* row;  // (2, Np): two rows of scores (forward), or D_i (backward, N of them)
+  float* ds;   // (ds_block_rows(N), Np): the backward's dS of a block of rows, for its dQ pass
 };
 
 template <int DH>
 Work prepare(float* scratch, const float* q, const float* k, const float* v, int64_t ld, int64_t N,
              float scale) {
   const int64_t lt = transposed_stride(N);
-  Work w{lt, scratch, scratch + DH * lt, scratch + 2 * DH * lt, scratch + 2 * DH * lt + DH * N};
+  float* qs = scratch + 4 * DH * lt;
+  float* row = qs + DH * N;
+  Work w{lt, scratch, scratch + DH * lt, scratch + 2 * DH * lt, scratch + 3 * DH * lt, qs, row, row + 2 * padded(N)};
   for (int c = 0; c < DH; ++c) {
     for (int64_t j = 0; j < N; ++j) w.kt[c * lt + j] = k[j * ld + c];
     std::fill(w.kt + c * lt + N, w.kt + (c + 1) * lt, 0.f);
@@ -127,13 +127,13 @@ void forward_t(float* out, int64_t ld_out, float* stats, const float* q, const f
   if (i < N) forward_rows<V, DH, 1>(i, out, ld_out, stats, w, N);
 }
 
-// Keys outer: dV and dK of a vector of keys at a time, accumulated over every query row in registers,
-// then added to d_v / d_k.
+// Keys outer, rows i0 .. i1-1 inner: dV and dK of a vector of keys at a time, accumulated over
+// the rows in registers, then added to w.dvt / w.dkt; each row's dS is kept in w.ds for dq_rows.
 template <class V, int DH>
-void key_sweep(float* d_k, float* d_v, const float* d_out, int64_t ld_out, const float* stats, const Work& w,
-               int64_t ld, int64_t N) {
+void key_sweep(const float* d_out, int64_t ld_out, const float* stats, const Work& w, int64_t N, int64_t i0,
+               int64_t i1) {
   using Reg = typename V::Reg;
-  const int64_t Nv = (N + V::kLanes - 1) / V::kLanes * V::kLanes;  // keys swept
+  const int64_t Np = padded(N), Nv = (N + V::kLanes - 1) / V::kLanes * V::kLanes;  // row length, keys swept
   for (int64_t j0 = 0; j0 < Nv; j0 += V::kLanes) {
     const typename V::Mask valid = V::first_lanes(N - j0);
     Reg acc_v[DH], acc_k[DH];
@@ -144,56 +144,48 @@ void key_sweep(float* d_k, float* d_v, const float* d_out, int64_t ld_out, const
       const Reg p = probs<V>(dot<V, DH>(qs_i, w.kt, w.lt, j0), V::set1(stats[2 * i]),
                                V::set1(stats[2 * i + 1]), valid);
       const Reg ds = V::mul(p, V::sub(dot<V, DH>(g, w.vt, w.lt, j0), V::set1(w.row[i])));
+      V::store(w.ds + (i - i0) * Np + j0, ds);
       #pragma GCC unroll 16
       for (int c = 0; c < DH; ++c) {
         acc_v[c] = V::fmadd(p, V::set1(g[c]), acc_v[c]);
         acc_k[c] = V::fmadd(ds, V::set1(qs_i[c]), acc_k[c]);
       }
     };
-    int64_t i = 0;
-    for (; i + 2 <= N; i += 2) row(i), row(i + 1);  // two rows per step: independent exps to overlap
-    if (i < N) row(i);
-    // Lanes are keys, the arrays channels: add them to the (key, channel) rows.
-    alignas(64) float lanes[DH][V::kLanes];
-    const int64_t n = std::min(V::kLanes, N - j0);
-    for (int c = 0; c < DH; ++c) V::store(lanes[c], acc_v[c]);
-    for (int64_t j = 0; j < n; ++j)
-      for (int c = 0; c < DH; ++c) d_v[(j0 + j) * ld + c] += lanes[c][j];
-    for (int c = 0; c < DH; ++c) V::store(lanes[c], acc_k[c]);
-    for (int64_t j = 0; j < n; ++j)
-      for (int c = 0; c < DH; ++c) d_k[(j0 + j) * ld + c] += lanes[c][j];
+    int64_t i = i0;
+    for (; i + 2 <= i1; i += 2) row(i), row(i + 1);  // two rows per step: independent exps to overlap
+    if (i < i1) row(i);
+    #pragma GCC unroll 16
+    for (int c = 0; c < DH; ++c) {  // onto the transposed sums of the blocks before
+      float* v_c = w.dvt + c * w.lt + j0;
+      float* k_c = w.dkt + c * w.lt + j0;
+      V::store(v_c, V::add(V::load(v_c), acc_v[c]));
+      V::store(k_c, V::add(V::load(k_c), acc_k[c]));
+    }
   }
 }
 
-// Rows outer: dQ_i = scale sum_j dS_ij k_j, a vector of keys per step, summed across lanes at the end;
-// R rows at a time, as in forward_rows.
+// dQ_i = scale sum_j dS_ij k_j for rows i .. i+R-1, from the dS the key sweep kept (row i of the
+// block at ds): a vector of keys per step, summed across lanes at the end.
 template <class V, int DH, int R>
-void query_rows(int64_t i0, float* d_q, const float* d_out, int64_t ld_out, const float* stats, const Work& w,
-                int64_t ld, int64_t N, float scale) {
+void dq_rows(int64_t i, float* d_q, const float* ds, const Work& w, int64_t ld, int64_t N, float scale) {
   using Reg = typename V::Reg;
-  const int64_t Nv = (N + V::kLanes - 1) / V::kLanes * V::kLanes;  // keys swept
+  const int64_t Np = padded(N), Nv = (N + V::kLanes - 1) / V::kLanes * V::kLanes;
   Reg acc[R][DH];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < DH; ++c) acc[r][c] = V::zero();
   for (int64_t j0 = 0; j0 < Nv; j0 += V::kLanes) {
-    const typename V::Mask valid = V::first_lanes(N - j0);
-    Reg ds[R];
+    Reg d[R];
     #pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) {
-      const int64_t i = i0 + r;
-      const Reg p = probs<V>(dot<V, DH>(w.qs + i * DH, w.kt, w.lt, j0), V::set1(stats[2 * i]),
-                               V::set1(stats[2 * i + 1]), valid);
-      ds[r] = V::mul(p, V::sub(dot<V, DH>(d_out + i * ld_out, w.vt, w.lt, j0), V::set1(w.row[i])));
-    }
+    for (int r = 0; r < R; ++r) d[r] = V::load(ds + r * Np + j0);
     #pragma GCC unroll 16
     for (int c = 0; c < DH; ++c) {
       const Reg kc = V::load(w.kt + c * w.lt + j0);
       #pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) acc[r][c] = V::fmadd(ds[r], kc, acc[r][c]);
+      for (int r = 0; r < R; ++r) acc[r][c] = V::fmadd(d[r], kc, acc[r][c]);
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < DH; ++c) d_q[(i0 + r) * ld + c] = scale * V::reduce_add(acc[r][c]);
+    for (int c = 0; c < DH; ++c) d_q[(i + r) * ld + c] = scale * V::reduce_add(acc[r][c]);
 }
 
 template <class V, int DH>
@@ -207,10 +199,20 @@ void backward_t(float* d_q, float* d_k, float* d_v, const float* d_out, const fl
     for (int c = 0; c < DH; ++c) dot += d_out[i * ld_out + c] * out[i * ld_out + c];
     w.row[i] = dot;
   }
-  key_sweep<V, DH>(d_k, d_v, d_out, ld_out, stats, w, ld, N);
-  int64_t i = 0;
-  for (; i + 2 <= N; i += 2) query_rows<V, DH, 2>(i, d_q, d_out, ld_out, stats, w, ld, N, scale);
-  if (i < N) query_rows<V, DH, 1>(i, d_q, d_out, ld_out, stats, w, ld, N, scale);
+  std::fill(w.dvt, w.dvt + 2 * DH * w.lt, 0.f);  // dvt and dkt, one after the other
+  const int64_t rows = ds_block_rows(N), Np = padded(N);
+  for (int64_t i0 = 0; i0 < N; i0 += rows) {  // a block of rows: dV and dK over it, keeping dS; then dQ
+    const int64_t i1 = std::min(N, i0 + rows);
+    key_sweep<V, DH>(d_out, ld_out, stats, w, N, i0, i1);
+    int64_t i = i0;
+    for (; i + 2 <= i1; i += 2) dq_rows<V, DH, 2>(i, d_q, w.ds + (i - i0) * Np, w, ld, N, scale);
+    if (i < i1) dq_rows<V, DH, 1>(i, d_q, w.ds + (i - i0) * Np, w, ld, N, scale);
+  }
+  for (int64_t j = 0; j < N; ++j)  // the transposed sums onto d_v and d_k
+    for (int c = 0; c < DH; ++c) {
+      d_v[j * ld + c] += w.dvt[c * w.lt + j];
+      d_k[j * ld + c] += w.dkt[c * w.lt + j];
+    }
 }
 
 // The call's dh as a compile-time constant: Dispatch<V, 16> tries 16, 15, ..., 1.

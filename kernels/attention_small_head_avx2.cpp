@@ -63,14 +63,14 @@ namespace pmx::kernels::detail {
 void attention_forward_small_head_avx2(float* out, int64_t ld_out, float* stats, const float* q, const float* k,
                                        const float* v, int64_t ld, int64_t N, int64_t dh, float scale,
                                        float* scratch) {
-  Dispatch<Vec256, kSmallHeadAvx2>::forward(dh, out, ld_out, stats, q, k, v, ld, N, scale, scratch);
+  Dispatch<Vec256, kSmallHead>::forward(dh, out, ld_out, stats, q, k, v, ld, N, scale, scratch);
 }
 
 void attention_backward_small_head_avx2(float* d_q, float* d_k, float* d_v, const float* d_out, const float* out,
                                         int64_t ld_out, const float* stats, const float* q, const float* k,
                                         const float* v, int64_t ld, int64_t N, int64_t dh, float scale,
                                         float* scratch) {
-  Dispatch<Vec256, kSmallHeadAvx2>::backward(dh, d_q, d_k, d_v, d_out, out, ld_out, stats, q, k, v, ld, N, scale,
+  Dispatch<Vec256, kSmallHead>::backward(dh, d_q, d_k, d_v, d_out, out, ld_out, stats, q, k, v, ld, N, scale,
                                          scratch);
 }
 
