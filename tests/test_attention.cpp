@@ -283,7 +283,8 @@ TEST_CASE("attention: the backward rebuilds the forward's probabilities to the b
 TEST_CASE("attention: the small-head kernel matches its naive twin at odd N, every dh up to 16, in its scratch") {
   // Float inputs, the naive twin in double from the same floats, for both builds of the kernel.
   // Two heads in packed rows (ld = 3 H dh), so head columns are not rows; N from 1 (15 padding
-  // lanes) across the 8- and 16-key vectors and the two-row steps; d_k and d_v must accumulate onto what is there. The scratch is followed
+  // lanes) across the 8- and 16-key vectors, the two-row steps and (N = 100) two blocks of the
+  // backward's 64 rows; d_k and d_v must accumulate onto what is there. The scratch is followed
   // by a guard that must stay untouched, so attention_scratch_size is checked too.
   kernels::set_attention_small_head(true);
   REQUIRE(kernels::attention_small_head_active(8));
