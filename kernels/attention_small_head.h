@@ -2,7 +2,7 @@
 // kernels/attention_small_head_avx512.cpp (V = 16 float lanes, AVX-512F) and
 // kernels/attention_small_head_avx2.cpp (8 lanes, AVX2). What it computes and why: the first
 // of those files. Not a public header: include it only from those two, after their standard
-// headers and target pragma; everything here has internal linkage, so each file keeps its own
+// headers (and the AVX-512 file's target pragma); everything here has internal linkage, so each file keeps its own
 // copy, compiled for its own instruction set.
 //
 // V provides: Reg (the vector), Mask, kLanes, zero, set1, load, store (unaligned), add, sub, mul,
@@ -38,7 +38,8 @@ Work prepare(float* scratch, const float* q, const float* k, const float* v, int
   const int64_t lt = transposed_stride(N);
   float* qs = scratch + 4 * DH * lt;
   float* row = qs + DH * N;
-  Work w{lt, scratch, scratch + DH * lt, scratch + 2 * DH * lt, scratch + 3 * DH * lt, qs, row, row + 2 * padded(N)};
+  Work w{lt, scratch, scratch + DH * lt, scratch + 2 * DH * lt, scratch + 3 * DH * lt, qs, row,
+         row + 2 * padded(N)};
   for (int c = 0; c < DH; ++c) {
     for (int64_t j = 0; j < N; ++j) w.kt[c * lt + j] = k[j * ld + c];
     std::fill(w.kt + c * lt + N, w.kt + (c + 1) * lt, 0.f);
@@ -50,10 +51,10 @@ Work prepare(float* scratch, const float* q, const float* k, const float* v, int
   return w;
 }
 
-// sum_c x[c] t[c][j0 .. j0+lanes-1] (t: dh rows, lt apart) in two partial sums, even and odd c: half the
-// dependency chain of one FMA after another, which (with the exp behind it) kept too few chunks
-// in flight. The scores (x = qs_i, t = K^T) are computed only here, so the backward's scores are
-// the forward's bits; dP_ij (x = dO_i, t = V^T) too.
+// sum_c x[c] t[c][j0 .. j0+lanes-1] (t: dh rows, lt apart) in two partial sums, even and odd c
+// (half the dependency chain of one FMA after another). The scores (x = qs_i, t = K^T) are
+// computed only here, so the backward's scores are the forward's bits; dP_ij (x = dO_i, t = V^T)
+// too.
 template <class V, int DH>
 [[gnu::always_inline]] inline typename V::Reg dot(const float* x, const float* t, int64_t lt, int64_t j0) {
   using Reg = typename V::Reg;
