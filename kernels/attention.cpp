@@ -68,13 +68,6 @@ void scale_row(T* x, int64_t n, T factor) {
 }
 
 #ifdef PMX_EXP_AVX2
-inline float horizontal_sum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
 template <>
 float row_max<float>(const float* x, int64_t n) {
   int64_t j = 0;
@@ -82,10 +75,7 @@ float row_max<float>(const float* x, int64_t n) {
   if (n >= 8) {
     __m256 m = _mm256_loadu_ps(x);
     for (j = 8; j + 8 <= n; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + j));
-    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_max_ss(h, _mm_movehdup_ps(h));
-    top = _mm_cvtss_f32(h);
+    top = horizontal_max8(m);
   }
   for (; j < n; ++j) top = std::max(top, x[j]);
   return top;
@@ -102,7 +92,7 @@ float exp_shifted<float>(float* x, int64_t n, float shift) {
     _mm256_storeu_ps(x + j, e);
     acc = _mm256_add_ps(acc, e);
   }
-  float total = horizontal_sum(acc);
+  float total = horizontal_sum8(acc);
   for (; j < n; ++j) {
     x[j] = std::exp(x[j] - shift);
     total += x[j];

@@ -61,8 +61,7 @@ void attention_backward(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, in
 // The GEMM path's rows per block, as the op uses it: enough for efficient GEMMs, few enough that
 // the two (block, N) slabs stay around a few MiB even at N = 16K.
 inline int64_t attention_block_rows(int64_t N) {
-  const int64_t rows = (int64_t(1) << 18) / N;
-  return std::min<int64_t>(N, rows < 16 ? 16 : rows > 256 ? 256 : rows);
+  return std::min<int64_t>(N, std::clamp<int64_t>((int64_t(1) << 18) / N, 16, 256));
 }
 
 // Elements of scratch one slice needs, for whichever path runs: the GEMM path's two (block, N) slabs

@@ -28,7 +28,8 @@ namespace pmx::kernels::detail {
 
 namespace {
 
-// The AVX2 path's horizontal_sum, operation for operation.
+// horizontal_sum8 of kernels/exp_avx2.h (the AVX2 path's), operation for operation; a copy of
+// its own because that header's inline functions must not be compiled after the AVX-512 pragma.
 inline float horizontal_sum8(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));

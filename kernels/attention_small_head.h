@@ -20,6 +20,10 @@ using small_head::ds_block_rows;
 using small_head::padded;
 using small_head::transposed_stride;
 
+// Keys a loop over whole vectors of V sweeps: N rounded up to V::kLanes (at most padded(N)).
+template <class V>
+inline int64_t swept(int64_t N) { return (N + V::kLanes - 1) / V::kLanes * V::kLanes; }
+
 // The parts of the scratch buffer (kernels/attention_small_head_layout.h).
 struct Work {
   int64_t lt;  // row stride of the transposed arrays
@@ -82,7 +86,7 @@ template <class V>
 template <class V, int DH, int R>
 void forward_rows(int64_t i0, float* out, int64_t ld_out, float* stats, const Work& w, int64_t N) {
   using Reg = typename V::Reg;
-  const int64_t Np = padded(N), Nv = (N + V::kLanes - 1) / V::kLanes * V::kLanes;  // row length, keys swept
+  const int64_t Np = padded(N), Nv = swept<V>(N);  // row length, keys swept
   Reg top[R];
   for (int r = 0; r < R; ++r) top[r] = V::set1(-INFINITY);
   for (int64_t j0 = 0; j0 < Nv; j0 += V::kLanes) {  // the scores, and their maximum per row
@@ -134,7 +138,7 @@ template <class V, int DH>
 void key_sweep(const float* d_out, int64_t ld_out, const float* stats, const Work& w, int64_t N, int64_t i0,
                int64_t i1) {
   using Reg = typename V::Reg;
-  const int64_t Np = padded(N), Nv = (N + V::kLanes - 1) / V::kLanes * V::kLanes;  // row length, keys swept
+  const int64_t Np = padded(N), Nv = swept<V>(N);  // row length, keys swept
   for (int64_t j0 = 0; j0 < Nv; j0 += V::kLanes) {
     const typename V::Mask valid = V::first_lanes(N - j0);
     Reg acc_v[DH], acc_k[DH];
@@ -170,7 +174,7 @@ void key_sweep(const float* d_out, int64_t ld_out, const float* stats, const Wor
 template <class V, int DH, int R>
 void dq_rows(int64_t i, float* d_q, const float* ds, const Work& w, int64_t ld, int64_t N, float scale) {
   using Reg = typename V::Reg;
-  const int64_t Np = padded(N), Nv = (N + V::kLanes - 1) / V::kLanes * V::kLanes;
+  const int64_t Np = padded(N), Nv = swept<V>(N);
   Reg acc[R][DH];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < DH; ++c) acc[r][c] = V::zero();

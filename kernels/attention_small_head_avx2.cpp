@@ -40,16 +40,8 @@ struct Vec256 {
   }
   static Reg select(Mask m, Reg a, Reg b) { return _mm256_blendv_ps(b, a, m); }
   static Reg keep(Mask m, Reg a) { return _mm256_and_ps(m, a); }
-  static float reduce_add(Reg a) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
-  }
-  static float reduce_max(Reg a) {
-    __m128 s = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)));
-  }
+  static float reduce_add(Reg a) { return horizontal_sum8(a); }
+  static float reduce_max(Reg a) { return horizontal_max8(a); }
   static float first(Reg a) { return _mm256_cvtss_f32(a); }
 };
 

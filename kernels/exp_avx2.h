@@ -1,6 +1,6 @@
-// 8-lane float helpers shared by the GELU (kernels/gelu.cpp) and the attention softmax
-// (kernels/attention.cpp): Horner's rule and exp(t) for t <= 0, the Cephes expf polynomial
-// (constants in kernels/gelu_coeffs.h), ~1 ulp, no branch. Only with AVX2 + FMA
+// 8-lane float helpers shared by the GELU (kernels/gelu.cpp) and attention (kernels/attention.cpp,
+// attention_small_head_avx2.cpp): Horner's rule, exp(t) for t <= 0 (the Cephes expf polynomial,
+// constants in kernels/gelu_coeffs.h, ~1 ulp, no branch) and the lanes' sum and maximum. Only with AVX2 + FMA
 // (PMX_EXP_AVX2 is then defined); callers keep a scalar path for other builds.
 #pragma once
 
@@ -36,6 +36,22 @@ inline __m256 exp_avx2(__m256 t) {
   y = _mm256_add_ps(y, _mm256_set1_ps(1.f));
   const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+// The sum and the maximum of the 8 lanes, folded high half onto low, then pairs (a fixed order,
+// so the same bits wherever they are used).
+inline float horizontal_sum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline float horizontal_max8(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
 }
 
 }  // namespace pmx::kernels
