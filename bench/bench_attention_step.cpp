@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   args.add_int("--warmup", &warmup, 0, bench::kMaxReps, "untimed steps first");
   args.add_choice("--mode", &mode, {"both", "train", "forward"}, "what to time");
   args.add_choice("--kernel", &kernel, {"auto", "gemm"},
-                  "attention kernel: auto (small-head on AVX-512 for heads <= 16) or the GEMM path");
+                  "attention kernel: auto (the small-head kernel for float heads <= 16) or the GEMM path");
   args.parse(argc, argv);
   try {
     set_num_threads(threads);
