@@ -32,12 +32,27 @@ void attention_backward_small_head_avx2(float* d_q, float* d_k, float* d_v, cons
                                         int64_t ld_out, const float* stats, const float* q, const float* k,
                                         const float* v, int64_t ld, int64_t N, int64_t dh, float scale,
                                         float* scratch);
+// Defined in kernels/attention_tiled_avx512.cpp: the same contract for float heads of 32 to 128
+// channels, multiples of 16; tiled::scratch_floats is its scratch in floats.
+void attention_forward_tiled_avx512(float* out, int64_t ld_out, float* stats, const float* q, const float* k,
+                                    const float* v, int64_t ld, int64_t N, int64_t dh, float scale, float* scratch);
+void attention_backward_tiled_avx512(float* d_q, float* d_k, float* d_v, const float* d_out, const float* out,
+                                     int64_t ld_out, const float* stats, const float* q, const float* k,
+                                     const float* v, int64_t ld, int64_t N, int64_t dh, float scale,
+                                     float* scratch);
+namespace tiled {
+int64_t scratch_floats(int64_t N, int64_t dh);
+}
 }  // namespace detail
 
 namespace {
 
 bool g_attention_avx512_allowed = true;
 bool g_attention_small_head_allowed = true;
+bool g_attention_tiled_allowed = true;
+
+// Head sizes the tiled kernel is built for, whether or not it runs.
+bool tiled_head(int64_t dh) { return dh >= kTiledHeadMin && dh <= kTiledHeadMax && dh % 16 == 0; }
 
 // The row passes of the softmax. They touch every one of the N^2 scores once or twice, and with
 // a head size of 8 there are only 16 FMAs of GEMM work per score, so a scalar std::exp here costs
@@ -115,9 +130,15 @@ bool attention_small_head_active(int64_t dh) {
 #endif
 }
 
+void set_attention_tiled(bool allowed) { g_attention_tiled_allowed = allowed; }
+bool attention_tiled_active(int64_t dh) {
+  return g_attention_tiled_allowed && tiled_head(dh) && attention_avx512_active();
+}
+
 int64_t attention_scratch_size(int64_t N, int64_t dh, int64_t block) {
   const int64_t small_head = dh <= kSmallHead ? detail::small_head::scratch_floats(N, dh) : 0;
-  return std::max(2 * block * N + block, small_head);
+  const int64_t tiled = tiled_head(dh) ? detail::tiled::scratch_floats(N, dh) : 0;
+  return std::max({2 * block * N + block, small_head, tiled});
 }
 
 template <class T>
@@ -131,6 +152,9 @@ void attention_forward(T* out, int64_t ld_out, T* stats, const T* q, const T* k,
       return detail::attention_forward_small_head_avx2(out, ld_out, stats, q, k, v, ld, N, dh, scale, scratch);
 #endif
     }
+  if constexpr (std::is_same_v<T, float>)
+    if (attention_tiled_active(dh))
+      return detail::attention_forward_tiled_avx512(out, ld_out, stats, q, k, v, ld, N, dh, scale, scratch);
   T* scores = scratch;  // (block, N)
   for (int64_t r0 = 0; r0 < N; r0 += block) {
     const int64_t rb = std::min(block, N - r0);
@@ -161,6 +185,10 @@ void attention_backward(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, in
                                                         dh, scale, scratch);
 #endif
     }
+  if constexpr (std::is_same_v<T, float>)
+    if (attention_tiled_active(dh))
+      return detail::attention_backward_tiled_avx512(d_q, d_k, d_v, d_out, out, ld_out, stats, q, k, v, ld, N, dh,
+                                                     scale, scratch);
   T* probs = scratch;                   // (block, N), rebuilt from the stats as the forward made them
   T* d_scores = scratch + block * N;    // (block, N): dP, then dS in place
   T* row_dot = scratch + 2 * block * N; // (block): D_i = <dO_i, O_i>

@@ -65,7 +65,7 @@ inline int64_t attention_block_rows(int64_t N) {
 }
 
 // Elements of scratch one slice needs, for whichever path runs: the GEMM path's two (block, N) slabs
-// and a row, or the small-head path's transposed K and V, scaled Q and a row.
+// and a row, or the small-head or tiled kernel's transposed K and V, scaled Q and rows.
 int64_t attention_scratch_size(int64_t N, int64_t dh, int64_t block);
 
 // Float heads of up to kSmallHead channels take the small-head kernel, in its AVX-512 build when
@@ -77,6 +77,17 @@ int64_t attention_scratch_size(int64_t N, int64_t dh, int64_t block);
 constexpr int64_t kSmallHead = 16;
 void set_attention_small_head(bool allowed);
 bool attention_small_head_active(int64_t dh);
+
+// Float heads of kTiledHeadMin to kTiledHeadMax channels, multiples of 16, take the tiled kernel
+// when AVX-512 is active (attention_tiled_avx512.cpp: register tiles fed from transposed copies
+// of K and V instead of GEMM calls and score slabs; on the Xeon 2-4x the GEMM path at dh = 32,
+// 2x at 64, 1.35x at 128). Its bits differ from the GEMM path's. Without AVX-512 these heads
+// take the GEMM path.
+// Tests and benchmarks switch it off to reach the GEMM path (not thread-safe: set it before the
+// kernels run); attention_tiled_active(dh) says whether it runs for dh.
+constexpr int64_t kTiledHeadMin = 32, kTiledHeadMax = 128;
+void set_attention_tiled(bool allowed);
+bool attention_tiled_active(int64_t dh);
 
 // The float softmax's exp pass (GEMM path) runs 16-lane AVX-512 code when the CPU has AVX-512F,
 // else 8-lane AVX2; both give the same bits. The same switch picks the small-head kernel's build.

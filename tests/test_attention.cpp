@@ -183,25 +183,30 @@ TEST_CASE("attention: dropout acts on the probabilities in training only") {
 }
 
 TEST_CASE("attention: outputs and gradients are bit-identical at 1 and 2 threads") {
+  // Heads of 4 (the small-head kernel or, without AVX2, the GEMM path) and of 32 (the tiled
+  // kernel with AVX-512, else the GEMM path).
   const int previous = get_num_threads();
-  std::vector<std::vector<float>> runs;
-  for (int threads : {1, 2}) {
-    set_num_threads(threads);
-    manual_seed(9);
-    nn::MultiheadSelfAttention attn(16, 4);
-    randomize_biases(attn);
-    Tensor x = randn({3, 33, 16}).set_requires_grad(true);
-    Tensor y = attn(x);
-    sum(mul(y, randn(y.shape()))).backward();  // a random seed, so every gradient path is exercised
-    std::vector<float> all = y.to_vector<float>();
-    for (const Tensor& g : {x.grad(), attn.in_proj_weight.grad(), attn.out_proj->weight.grad()}) {
-      std::vector<float> v = g.to_vector<float>();
-      all.insert(all.end(), v.begin(), v.end());
+  for (const auto& [dim, heads] : {std::pair<int64_t, int64_t>{16, 4}, {64, 2}}) {
+    CAPTURE(dim);
+    std::vector<std::vector<float>> runs;
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      manual_seed(9);
+      nn::MultiheadSelfAttention attn(dim, heads);
+      randomize_biases(attn);
+      Tensor x = randn({3, 33, dim}).set_requires_grad(true);
+      Tensor y = attn(x);
+      sum(mul(y, randn(y.shape()))).backward();  // a random seed, so every gradient path is exercised
+      std::vector<float> all = y.to_vector<float>();
+      for (const Tensor& g : {x.grad(), attn.in_proj_weight.grad(), attn.out_proj->weight.grad()}) {
+        std::vector<float> v = g.to_vector<float>();
+        all.insert(all.end(), v.begin(), v.end());
+      }
+      runs.push_back(all);
     }
-    runs.push_back(all);
+    CHECK(runs[0] == runs[1]);
   }
   set_num_threads(previous);
-  CHECK(runs[0] == runs[1]);
 }
 
 // ---- the fused path: kernels/attention.h and pmx::self_attention ----
@@ -241,14 +246,18 @@ TEST_CASE("attention: the backward rebuilds the forward's probabilities to the b
   // other terms are products with 0). So dV^T == out bit for bit iff the backward's P is the
   // forward's. With lse = max + log(sum) kept in float instead, scores near 100 put P off by up to
   // half an ulp of lse (~4e-6 relative) and this failed. Every path: the GEMM path and both builds
-  // of the small-head kernel, at dh = 8 and 16.
-  for (const int path : {0, 1, 2})  // the GEMM path, the small-head kernel's AVX2 and AVX-512 builds
-    for (const auto& [N, dh] : {std::pair<int64_t, int64_t>{13, 16}, {7, 8}}) {
+  // of the small-head kernel at dh = 8 and 16, the GEMM path and the tiled kernel at 32 and 64.
+  using Sizes = std::vector<std::pair<int64_t, int64_t>>;  // (N, dh), N <= dh
+  for (const int path : {0, 1, 2, 3})  // GEMM path, small-head AVX2 and AVX-512 builds, tiled kernel
+    for (const auto& [N, dh] : path == 0 ? Sizes{{13, 16}, {7, 8}, {29, 32}, {50, 64}}
+                               : path < 3 ? Sizes{{13, 16}, {7, 8}}
+                                          : Sizes{{29, 32}, {50, 64}}) {
       CAPTURE(path);
       CAPTURE(dh);
-      kernels::set_attention_small_head(path > 0);
+      kernels::set_attention_small_head(path == 1 || path == 2);
+      kernels::set_attention_tiled(path == 3);
       kernels::set_attention_avx512(path != 1);
-      if (path == 2 && !kernels::attention_avx512_active()) continue;  // no AVX-512 on this CPU
+      if (path >= 2 && !kernels::attention_avx512_active()) continue;  // no AVX-512 on this CPU
       const int64_t ld = 3 * dh, block = 4;
       manual_seed(31);
       std::vector<float> qkv = randn({N, ld}).to_vector<float>();
@@ -277,19 +286,61 @@ TEST_CASE("attention: the backward rebuilds the forward's probabilities to the b
       CHECK(spread >= N);  // not all one-hot rows: the check has something to compare
     }
   kernels::set_attention_small_head(true);
+  kernels::set_attention_tiled(true);
   kernels::set_attention_avx512(true);
 }
 
+// One float kernel call, forward and backward, against the naive twin in double from the same
+// floats: two heads in packed rows (ld = 3 H dh), so head columns are not rows; d_k and d_v must
+// accumulate onto what is there. The scratch is followed by a guard that must stay untouched, so
+// attention_scratch_size is checked too. Returns the values off by more than the tolerance and
+// the guard floats touched.
+static std::pair<int64_t, int64_t> kernel_against_naive(int64_t N, int64_t dh) {
+  const float kGuard = -12345.f;
+  const int64_t H = 2, d = H * dh, ld = 3 * d, block = 16;
+  manual_seed(uint64_t(7 * N + dh));
+  const std::vector<float> qkv = randn({N, ld}).to_vector<float>(), d_out = randn({N, d}).to_vector<float>();
+  const float scale = 1.f / std::sqrt(float(dh));
+  const int64_t need = kernels::attention_scratch_size(N, dh, block);
+  int64_t off = 0, touched = 0;
+  for (int64_t h = 0; h < H; ++h) {
+    const float* q = qkv.data() + h * dh;
+    std::vector<float> out(N * d), stats(2 * N), scratch(need + 64, kGuard), grad(N * ld, 0.25f);
+    std::vector<double> out_ref(N * d), stats_ref(2 * N), grad_ref(N * ld, 0.25);
+    std::vector<double> qkv_d(qkv.begin(), qkv.end()), d_out_d(d_out.begin(), d_out.end());
+    const double* qd = qkv_d.data() + h * dh;
+    kernels::attention_forward(out.data() + h * dh, d, stats.data(), q, q + d, q + 2 * d, ld, N, dh, scale,
+                               scratch.data(), block);
+    kernels::attention_forward_naive(out_ref.data() + h * dh, d, stats_ref.data(), qd, qd + d, qd + 2 * d, ld, N,
+                                     dh, double(scale));
+    kernels::attention_backward(grad.data() + h * dh, grad.data() + d + h * dh, grad.data() + 2 * d + h * dh,
+                                d_out.data() + h * dh, out.data() + h * dh, d, stats.data(), q, q + d, q + 2 * d,
+                                ld, N, dh, scale, scratch.data(), block);
+    kernels::attention_backward_naive(grad_ref.data() + h * dh, grad_ref.data() + d + h * dh,
+                                      grad_ref.data() + 2 * d + h * dh, d_out_d.data() + h * dh,
+                                      out_ref.data() + h * dh, d, stats_ref.data(), qd, qd + d, qd + 2 * d, ld, N,
+                                      dh, double(scale));
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t c = 0; c < dh; ++c) {
+        const int64_t o = i * d + h * dh + c;
+        off += std::abs(out[o] - out_ref[o]) > 1e-5 * (1 + std::abs(out_ref[o]));
+      }
+    for (int64_t i = 0; i < N; ++i) {
+      off += std::abs(stats[2 * i] - stats_ref[2 * i]) > 1e-5 * (1 + std::abs(stats_ref[2 * i]));
+      off += std::abs(stats[2 * i + 1] - stats_ref[2 * i + 1]) > 1e-5 * stats_ref[2 * i + 1];
+    }
+    for (int64_t i = 0; i < N * ld; ++i) off += std::abs(grad[i] - grad_ref[i]) > 2e-5 * (1 + std::abs(grad_ref[i]));
+    for (int64_t i = need; i < need + 64; ++i) touched += scratch[i] != kGuard;
+  }
+  return {off, touched};
+}
+
 TEST_CASE("attention: the small-head kernel matches its naive twin at odd N, every dh up to 16, in its scratch") {
-  // Float inputs, the naive twin in double from the same floats, for both builds of the kernel.
-  // Two heads in packed rows (ld = 3 H dh), so head columns are not rows; N from 1 (15 padding
-  // lanes) across the 8- and 16-key vectors, the two-row steps and (N = 100) two blocks of the
-  // backward's 64 rows; d_k and d_v must accumulate onto what is there. The scratch is followed
-  // by a guard that must stay untouched, so attention_scratch_size is checked too.
+  // Both builds of the kernel; N from 1 (15 padding lanes) across the 8- and 16-key vectors, the
+  // two-row steps and (N = 100) two blocks of the backward's 64 rows.
   kernels::set_attention_small_head(true);
   REQUIRE(kernels::attention_small_head_active(8));
   CHECK_FALSE(kernels::attention_small_head_active(kernels::kSmallHead + 1));
-  const float kGuard = -12345.f;
   for (const bool wide : {false, true}) {  // the AVX2 build (8 keys per vector), then AVX-512's (16)
     kernels::set_attention_avx512(wide);
     if (wide && !kernels::attention_avx512_active()) continue;  // no AVX-512 on this CPU
@@ -298,46 +349,32 @@ TEST_CASE("attention: the small-head kernel matches its naive twin at odd N, eve
         CAPTURE(wide);
         CAPTURE(dh);
         CAPTURE(N);
-        const int64_t H = 2, d = H * dh, ld = 3 * d, block = 16;
-        manual_seed(uint64_t(7 * N + dh));
-        const std::vector<float> qkv = randn({N, ld}).to_vector<float>(), d_out = randn({N, d}).to_vector<float>();
-        const float scale = 1.f / std::sqrt(float(dh));
-        const int64_t need = kernels::attention_scratch_size(N, dh, block);
-        for (int64_t h = 0; h < H; ++h) {
-          const float* q = qkv.data() + h * dh;
-          std::vector<float> out(N * d), stats(2 * N), scratch(need + 64, kGuard), grad(N * ld, 0.25f);
-          std::vector<double> out_ref(N * d), stats_ref(2 * N), grad_ref(N * ld, 0.25);
-          std::vector<double> qkv_d(qkv.begin(), qkv.end()), d_out_d(d_out.begin(), d_out.end());
-          const double* qd = qkv_d.data() + h * dh;
-          kernels::attention_forward(out.data() + h * dh, d, stats.data(), q, q + d, q + 2 * d, ld, N, dh, scale,
-                                     scratch.data(), block);
-          kernels::attention_forward_naive(out_ref.data() + h * dh, d, stats_ref.data(), qd, qd + d, qd + 2 * d, ld,
-                                           N, dh, double(scale));
-          kernels::attention_backward(grad.data() + h * dh, grad.data() + d + h * dh, grad.data() + 2 * d + h * dh,
-                                      d_out.data() + h * dh, out.data() + h * dh, d, stats.data(), q, q + d,
-                                      q + 2 * d, ld, N, dh, scale, scratch.data(), block);
-          kernels::attention_backward_naive(grad_ref.data() + h * dh, grad_ref.data() + d + h * dh,
-                                            grad_ref.data() + 2 * d + h * dh, d_out_d.data() + h * dh,
-                                            out_ref.data() + h * dh, d, stats_ref.data(), qd, qd + d, qd + 2 * d, ld,
-                                            N, dh, double(scale));
-          int64_t off = 0, touched = 0;
-          for (int64_t i = 0; i < N; ++i)
-            for (int64_t c = 0; c < dh; ++c) {
-              const int64_t o = i * d + h * dh + c;
-              off += std::abs(out[o] - out_ref[o]) > 1e-5 * (1 + std::abs(out_ref[o]));
-            }
-          for (int64_t i = 0; i < N; ++i) {
-            off += std::abs(stats[2 * i] - stats_ref[2 * i]) > 1e-5 * (1 + std::abs(stats_ref[2 * i]));
-            off += std::abs(stats[2 * i + 1] - stats_ref[2 * i + 1]) > 1e-5 * stats_ref[2 * i + 1];
-          }
-          for (int64_t i = 0; i < N * ld; ++i) off += std::abs(grad[i] - grad_ref[i]) > 2e-5 * (1 + std::abs(grad_ref[i]));
-          for (int64_t i = need; i < need + 64; ++i) touched += scratch[i] != kGuard;
-          CHECK(off == 0);
-          CHECK(touched == 0);
-        }
+        const auto [off, touched] = kernel_against_naive(N, dh);
+        CHECK(off == 0);
+        CHECK(touched == 0);
       }
   }
   kernels::set_attention_avx512(true);
+}
+
+TEST_CASE("attention: the tiled kernel matches its naive twin at odd N, every dh it takes, in its scratch") {
+  // N from 1 (31 padding keys in the one 32-key tile) across the tiles, the 8-row blocks and their
+  // remainders, and (N = 300) several backward blocks of 64 rows with a short last one.
+  kernels::set_attention_tiled(true);
+  if (!kernels::attention_tiled_active(32)) return;  // no AVX-512 on this CPU: the GEMM path runs
+  CHECK_FALSE(kernels::attention_tiled_active(16));
+  CHECK_FALSE(kernels::attention_tiled_active(40));
+  CHECK_FALSE(kernels::attention_tiled_active(144));
+  for (int64_t dh = kernels::kTiledHeadMin; dh <= kernels::kTiledHeadMax; dh += 16)
+    for (int64_t N : {1, 2, 7, 8, 9, 17, 31, 32, 33, 37, 100, 300}) {
+      if (dh > 64 && N > 100) continue;  // the naive twin's time; the blocks are the same code
+      CAPTURE(dh);
+      CAPTURE(N);
+      REQUIRE(kernels::attention_tiled_active(dh));
+      const auto [off, touched] = kernel_against_naive(N, dh);
+      CHECK(off == 0);
+      CHECK(touched == 0);
+    }
 }
 
 TEST_CASE("attention: the AVX-512 exp pass gives the AVX2 bits (row lengths with every tail)") {
