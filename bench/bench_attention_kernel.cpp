@@ -1,11 +1,13 @@
 // bench_attention_kernel: one (batch, head) slice of dot-product attention, forward and backward,
 // through the float kernels of kernels/attention.h in the same run: the GEMM path (row blocks of
-// scores between two GEMMs) and the small-head kernel (scores in registers, dh <= 16) in its
-// AVX2 build (8 keys per vector) and, on AVX-512 CPUs, its AVX-512 build (16). Prints each one's
-// best time, the time per 16 scores, and the GEMM path's time over each. The kernels alternate
-// in rounds, so a busy host slows all of them alike.
+// scores between two GEMMs), the small-head kernel (scores in registers, dh <= 16) in its AVX2
+// build (8 keys per vector) and, on AVX-512 CPUs, its AVX-512 build (16), and on AVX-512 CPUs the
+// tiled kernel (register tiles, dh = 32 to 128 in steps of 16). Prints each one's best time, the
+// time per 16 scores, GFLOP/s, and the GEMM path's time over each. The kernels alternate in
+// rounds, so a busy host slows all of them alike.
 //
 //   bench_attention_kernel --n 1024 --dh 8 --rounds 10
+//   bench_attention_kernel --n 2000 --dh 32
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -21,7 +23,7 @@ using namespace pmx;
 int main(int argc, char** argv) {
   int64_t n = 1024, dh = 8, rounds = 10, reps = 4;
   bench::ArgParser args("bench_attention_kernel",
-                        "One attention slice, forward + backward, GEMM path against the small-head kernel.");
+                        "One attention slice, forward + backward, GEMM path against the small-head and tiled kernels.");
   args.add_int("--n", &n, 1, int64_t(1) << 16, "sequence length");
   args.add_int("--dh", &dh, 1, 256, "head size");
   args.add_int("--rounds", &rounds, 1, bench::kMaxReps, "alternations of the two kernels");
@@ -29,11 +31,14 @@ int main(int argc, char** argv) {
   args.parse(argc, argv);
 
   kernels::set_attention_small_head(true);
+  kernels::set_attention_tiled(true);
   kernels::set_attention_avx512(true);
   const bool wide = kernels::attention_avx512_active();
   const bool small_head_avx2 = dh <= kernels::kSmallHead, small_head_wide = wide && small_head_avx2;
-  if (!small_head_avx2)  // then no build of it runs
-    std::printf("the small-head kernel does not run at dh = %ld here; timing the GEMM path alone\n", long(dh));
+  const bool tiled = kernels::attention_tiled_active(dh);
+  if (!small_head_avx2 && !tiled)
+    std::printf("neither the small-head nor the tiled kernel runs at dh = %ld here; timing the GEMM path alone\n",
+                long(dh));
   // Q, K, V of one head inside packed (N, 3 dh) rows, as the op passes them; O and dO (N, dh).
   const int64_t ld = 3 * dh, block = kernels::attention_block_rows(n);
   std::mt19937 rng(1);
@@ -47,15 +52,17 @@ int main(int argc, char** argv) {
 
   struct Kernel {
     const char* name;
-    bool small_head, avx512;
+    bool small_head, tiled, avx512;
     double fwd = 1e30, bwd = 1e30;
   };
-  std::vector<Kernel> timed = {{"GEMM path", false, wide}};
-  if (small_head_avx2) timed.push_back({"small-head AVX2", true, false});
-  if (small_head_wide) timed.push_back({"small-head AVX-512", true, true});
+  std::vector<Kernel> timed = {{"GEMM path", false, false, wide}};
+  if (small_head_avx2) timed.push_back({"small-head AVX2", true, false, false});
+  if (small_head_wide) timed.push_back({"small-head AVX-512", true, false, true});
+  if (tiled) timed.push_back({"tiled AVX-512", false, true, true});
   for (int64_t round = 0; round < rounds; ++round)
     for (Kernel& kernel : timed) {
       kernels::set_attention_small_head(kernel.small_head);
+      kernels::set_attention_tiled(kernel.tiled);
       kernels::set_attention_avx512(kernel.avx512);
       for (int64_t rep = 0; rep < reps; ++rep) {
         Timer t;
@@ -70,15 +77,19 @@ int main(int argc, char** argv) {
       }
     }
   kernels::set_attention_small_head(true);
+  kernels::set_attention_tiled(true);
   kernels::set_attention_avx512(true);
 
   const double chunks = double(n) * double(n) / 16;  // scores / 16
   std::printf("attention slice N = %ld, dh = %ld, one thread, best of %ld x %ld calls\n", long(n), long(dh),
               long(rounds), long(reps));
-  std::printf("%-20s %10s %10s %11s %11s %22s\n", "kernel", "fwd ms", "bwd ms", "fwd ns/16", "bwd ns/16",
-              "GEMM path / this: both");
+  // FLOPs per score: forward 4 dh (S and P V), backward 10 dh (S again, dP, dV, dK, dQ).
+  const double scores = double(n) * double(n), fwd_flop = 4.0 * dh * scores, bwd_flop = 10.0 * dh * scores;
+  std::printf("%-20s %10s %10s %11s %11s %9s %9s %22s\n", "kernel", "fwd ms", "bwd ms", "fwd ns/16", "bwd ns/16",
+              "fwd GF/s", "bwd GF/s", "GEMM path / this: both");
   for (const Kernel& k : timed)
-    std::printf("%-20s %10.3f %10.3f %11.1f %11.1f %21.2fx\n", k.name, k.fwd * 1e3, k.bwd * 1e3, k.fwd * 1e9 / chunks,
-                k.bwd * 1e9 / chunks, (timed[0].fwd + timed[0].bwd) / (k.fwd + k.bwd));
+    std::printf("%-20s %10.3f %10.3f %11.1f %11.1f %9.1f %9.1f %21.2fx\n", k.name, k.fwd * 1e3, k.bwd * 1e3,
+                k.fwd * 1e9 / chunks, k.bwd * 1e9 / chunks, fwd_flop / k.fwd * 1e-9, bwd_flop / k.bwd * 1e-9,
+                (timed[0].fwd + timed[0].bwd) / (k.fwd + k.bwd));
   return 0;
 }
