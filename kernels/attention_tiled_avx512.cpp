@@ -137,11 +137,12 @@ template <int D, class F>
   if constexpr (U % kBlockVectors != 0) f(U - U % kBlockVectors, std::integral_constant<int, U % kBlockVectors>{});
 }
 
-// One channel block (CB vectors at out and v) of O rows i0 .. i0+R-1 = (sum_j e_ij v_j) r_i, e from
-// the row buffer (rows nt apart), v rows ld apart.
+// One channel block (CB vectors at out and src) of out_r = factor_r sum_j w_rj src_j for rows
+// r = 0 .. R-1 of w (nt apart), src rows ld apart: O = P V (w = e, factor = r_i) and dQ = scale
+// dS K (w = dS, factor = scale).
 template <int CB, int R>
-[[gnu::noinline]] void weighted_values(float* out, int64_t ld_out, const float* e, int64_t nt, const float* v, int64_t ld, int64_t N,
-                     const float* inv) {
+void weighted_rows(float* out, int64_t ld_out, const float* w, int64_t nt, const float* src, int64_t ld, int64_t N,
+                   const float* factor) {
   constexpr int U = CB;
   __m512 acc[R][U];
   #pragma GCC unroll 8
@@ -149,21 +150,21 @@ template <int CB, int R>
     #pragma GCC unroll 8
     for (int u = 0; u < U; ++u) acc[r][u] = _mm512_setzero_ps();
   for (int64_t j = 0; j < N; ++j) {
-    __m512 vj[U];
+    __m512 sj[U];
     #pragma GCC unroll 8
-    for (int u = 0; u < U; ++u) vj[u] = _mm512_loadu_ps(v + j * ld + 16 * u);
+    for (int u = 0; u < U; ++u) sj[u] = _mm512_loadu_ps(src + j * ld + 16 * u);
     #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      const __m512 b = _mm512_set1_ps(e[r * nt + j]);
+      const __m512 b = _mm512_set1_ps(w[r * nt + j]);
       #pragma GCC unroll 8
-      for (int u = 0; u < U; ++u) acc[r][u] = _mm512_fmadd_ps(b, vj[u], acc[r][u]);
+      for (int u = 0; u < U; ++u) acc[r][u] = _mm512_fmadd_ps(b, sj[u], acc[r][u]);
     }
   }
   #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
     #pragma GCC unroll 8
     for (int u = 0; u < U; ++u)
-      _mm512_storeu_ps(out + r * ld_out + 16 * u, _mm512_mul_ps(acc[r][u], _mm512_set1_ps(inv[r])));
+      _mm512_storeu_ps(out + r * ld_out + 16 * u, _mm512_mul_ps(acc[r][u], _mm512_set1_ps(factor[r])));
 }
 
 // Forward of query rows i0 .. i0+R-1 (R <= 8).
@@ -203,7 +204,7 @@ void forward_rows(int64_t i0, float* out, int64_t ld_out, float* stats, const fl
     stats[2 * (i0 + r) + 1] = inv[r];
   }
   channel_blocks<D>([&](int u0, auto cb) {
-    weighted_values<decltype(cb)::value, R>(out + i0 * ld_out + 16 * u0, ld_out, rows, nt, v + 16 * u0, ld, N, inv);
+    weighted_rows<decltype(cb)::value, R>(out + i0 * ld_out + 16 * u0, ld_out, rows, nt, v + 16 * u0, ld, N, inv);
   });
 }
 
@@ -288,35 +289,6 @@ void key_grads(int64_t j, float* d_k, float* d_v, int64_t ld, const float* p, co
     }
 }
 
-// One channel block (CB vectors at d_q and k) of dQ_i = scale sum_j dS_ij k_j for rows i .. i+R-1
-// (rows of ds, nt apart), k rows ld apart.
-template <int CB, int R>
-void query_grads(int64_t i, float* d_q, int64_t ld, const float* ds, int64_t nt, const float* k, int64_t N,
-                 float scale) {
-  constexpr int U = CB;
-  __m512 acc[R][U];
-  #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
-    #pragma GCC unroll 8
-    for (int u = 0; u < U; ++u) acc[r][u] = _mm512_setzero_ps();
-  for (int64_t j = 0; j < N; ++j) {
-    __m512 kj[U];
-    #pragma GCC unroll 8
-    for (int u = 0; u < U; ++u) kj[u] = _mm512_loadu_ps(k + j * ld + 16 * u);
-    #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const __m512 b = _mm512_set1_ps(ds[r * nt + j]);
-      #pragma GCC unroll 8
-      for (int u = 0; u < U; ++u) acc[r][u] = _mm512_fmadd_ps(b, kj[u], acc[r][u]);
-    }
-  }
-  #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
-    #pragma GCC unroll 8
-    for (int u = 0; u < U; ++u)
-      _mm512_storeu_ps(d_q + (i + r) * ld + 16 * u, _mm512_mul_ps(acc[r][u], _mm512_set1_ps(scale)));
-}
-
 template <int D>
 void backward_t(float* d_q, float* d_k, float* d_v, const float* d_out, const float* out, int64_t ld_out,
                 const float* stats, const float* q, const float* k, const float* v, int64_t ld, int64_t N,
@@ -332,6 +304,8 @@ void backward_t(float* d_q, float* d_k, float* d_v, const float* d_out, const fl
     row_dot[i] = dot;
   }
   constexpr int J = 4;  // keys per dV and dK tile
+  float scales[kTileRows];
+  for (float& f : scales) f = scale;
   for (int64_t i0 = 0; i0 < N; i0 += rows) {
     const int64_t i1 = i0 + rows < N ? i0 + rows : N;
     int64_t i = i0;
@@ -346,10 +320,10 @@ void backward_t(float* d_q, float* d_k, float* d_v, const float* d_out, const fl
         key_grads<CB, J>(j, d_k + c0, d_v + c0, ld, p, ds, nt, d_out + c0, ld_out, w.qs + c0, D, i0, i1);
       for (; j < N; ++j)
         key_grads<CB, 1>(j, d_k + c0, d_v + c0, ld, p, ds, nt, d_out + c0, ld_out, w.qs + c0, D, i0, i1);
-      int64_t r = i0;
+      int64_t r = i0;  // dQ = scale dS K
       for (; r + kTileRows <= i1; r += kTileRows)
-        query_grads<CB, kTileRows>(r, d_q + c0, ld, ds + (r - i0) * nt, nt, k + c0, N, scale);
-      for (; r < i1; ++r) query_grads<CB, 1>(r, d_q + c0, ld, ds + (r - i0) * nt, nt, k + c0, N, scale);
+        weighted_rows<CB, kTileRows>(d_q + r * ld + c0, ld, ds + (r - i0) * nt, nt, k + c0, ld, N, scales);
+      for (; r < i1; ++r) weighted_rows<CB, 1>(d_q + r * ld + c0, ld, ds + (r - i0) * nt, nt, k + c0, ld, N, scales);
     });
   }
 }
