@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/attention_small_head_layout.h"
+#include "kernels/attention_tiled_layout.h"
 #include "kernels/blas.h"
 #include "kernels/cpu_features.h"
 #include "kernels/exp_avx2.h"
@@ -32,17 +33,20 @@ void attention_backward_small_head_avx2(float* d_q, float* d_k, float* d_v, cons
                                         int64_t ld_out, const float* stats, const float* q, const float* k,
                                         const float* v, int64_t ld, int64_t N, int64_t dh, float scale,
                                         float* scratch);
-// Defined in kernels/attention_tiled_avx512.cpp: the same contract for float heads of 32 to 128
-// channels, multiples of 16; tiled::scratch_floats is its scratch in floats.
+// Defined in kernels/attention_tiled_avx512.cpp and _avx2.cpp: the same contract for float heads
+// of 32 to 128 channels, multiples of 16.
 void attention_forward_tiled_avx512(float* out, int64_t ld_out, float* stats, const float* q, const float* k,
                                     const float* v, int64_t ld, int64_t N, int64_t dh, float scale, float* scratch);
 void attention_backward_tiled_avx512(float* d_q, float* d_k, float* d_v, const float* d_out, const float* out,
                                      int64_t ld_out, const float* stats, const float* q, const float* k,
                                      const float* v, int64_t ld, int64_t N, int64_t dh, float scale,
                                      float* scratch);
-namespace tiled {
-int64_t scratch_floats(int64_t N, int64_t dh);
-}
+void attention_forward_tiled_avx2(float* out, int64_t ld_out, float* stats, const float* q, const float* k,
+                                  const float* v, int64_t ld, int64_t N, int64_t dh, float scale, float* scratch);
+void attention_backward_tiled_avx2(float* d_q, float* d_k, float* d_v, const float* d_out, const float* out,
+                                   int64_t ld_out, const float* stats, const float* q, const float* k,
+                                   const float* v, int64_t ld, int64_t N, int64_t dh, float scale,
+                                   float* scratch);
 }  // namespace detail
 
 namespace {
@@ -132,7 +136,13 @@ bool attention_small_head_active(int64_t dh) {
 
 void set_attention_tiled(bool allowed) { g_attention_tiled_allowed = allowed; }
 bool attention_tiled_active(int64_t dh) {
-  return g_attention_tiled_allowed && tiled_head(dh) && attention_avx512_active();
+  if (!g_attention_tiled_allowed || !tiled_head(dh)) return false;
+  if (attention_avx512_active()) return true;
+#ifdef PMX_EXP_AVX2
+  return dh <= kTiledHeadMaxAvx2;
+#else
+  return false;
+#endif
 }
 
 int64_t attention_scratch_size(int64_t N, int64_t dh, int64_t block) {
@@ -153,8 +163,13 @@ void attention_forward(T* out, int64_t ld_out, T* stats, const T* q, const T* k,
 #endif
     }
   if constexpr (std::is_same_v<T, float>)
-    if (attention_tiled_active(dh))
-      return detail::attention_forward_tiled_avx512(out, ld_out, stats, q, k, v, ld, N, dh, scale, scratch);
+    if (attention_tiled_active(dh)) {
+      if (attention_avx512_active())
+        return detail::attention_forward_tiled_avx512(out, ld_out, stats, q, k, v, ld, N, dh, scale, scratch);
+#ifdef PMX_EXP_AVX2
+      return detail::attention_forward_tiled_avx2(out, ld_out, stats, q, k, v, ld, N, dh, scale, scratch);
+#endif
+    }
   T* scores = scratch;  // (block, N)
   for (int64_t r0 = 0; r0 < N; r0 += block) {
     const int64_t rb = std::min(block, N - r0);
@@ -186,9 +201,15 @@ void attention_backward(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, in
 #endif
     }
   if constexpr (std::is_same_v<T, float>)
-    if (attention_tiled_active(dh))
-      return detail::attention_backward_tiled_avx512(d_q, d_k, d_v, d_out, out, ld_out, stats, q, k, v, ld, N, dh,
-                                                     scale, scratch);
+    if (attention_tiled_active(dh)) {
+      if (attention_avx512_active())
+        return detail::attention_backward_tiled_avx512(d_q, d_k, d_v, d_out, out, ld_out, stats, q, k, v, ld, N,
+                                                       dh, scale, scratch);
+#ifdef PMX_EXP_AVX2
+      return detail::attention_backward_tiled_avx2(d_q, d_k, d_v, d_out, out, ld_out, stats, q, k, v, ld, N, dh,
+                                                   scale, scratch);
+#endif
+    }
   T* probs = scratch;                   // (block, N), rebuilt from the stats as the forward made them
   T* d_scores = scratch + block * N;    // (block, N): dP, then dS in place
   T* row_dot = scratch + 2 * block * N; // (block): D_i = <dO_i, O_i>

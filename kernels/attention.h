@@ -79,13 +79,15 @@ void set_attention_small_head(bool allowed);
 bool attention_small_head_active(int64_t dh);
 
 // Float heads of kTiledHeadMin to kTiledHeadMax channels, multiples of 16, take the tiled kernel
-// when AVX-512 is active (attention_tiled_avx512.cpp: register tiles fed from transposed copies
-// of K and V instead of GEMM calls and score slabs; on the Xeon 2-4x the GEMM path at dh = 32,
-// 2x at 64, 1.35x at 128). Its bits differ from the GEMM path's. Without AVX-512 these heads
-// take the GEMM path.
-// Tests and benchmarks switch it off to reach the GEMM path (not thread-safe: set it before the
-// kernels run); attention_tiled_active(dh) says whether it runs for dh.
-constexpr int64_t kTiledHeadMin = 32, kTiledHeadMax = 128;
+// (kernels/attention_tiled.h: register tiles fed from transposed copies of K and V instead of
+// GEMM calls and score slabs), in its AVX-512 build when attention_avx512_active(), else in its
+// AVX2 build up to kTiledHeadMaxAvx2 channels: on the Xeon the AVX-512 build ran 2-4x the GEMM
+// path at dh = 32, 2x at 64 and 1.35x at 128; the AVX2 build ~1.5x at 32, 1.2x at 64, and
+// slower than the GEMM path (OpenBLAS's AVX2 kernels) at 128. Its bits differ from the GEMM
+// path's and between the two builds. Tests and benchmarks switch it off to reach the GEMM path
+// (not thread-safe: set it before the kernels run); attention_tiled_active(dh) says whether it
+// runs for dh.
+constexpr int64_t kTiledHeadMin = 32, kTiledHeadMax = 128, kTiledHeadMaxAvx2 = 64;
 void set_attention_tiled(bool allowed);
 bool attention_tiled_active(int64_t dh);
 

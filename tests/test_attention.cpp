@@ -246,18 +246,19 @@ TEST_CASE("attention: the backward rebuilds the forward's probabilities to the b
   // other terms are products with 0). So dV^T == out bit for bit iff the backward's P is the
   // forward's. With lse = max + log(sum) kept in float instead, scores near 100 put P off by up to
   // half an ulp of lse (~4e-6 relative) and this failed. Every path: the GEMM path and both builds
-  // of the small-head kernel at dh = 8 and 16, the GEMM path and the tiled kernel at 32 and 64.
+  // of the small-head kernel at dh = 8 and 16, the GEMM path and both builds of the tiled kernel
+  // at 32 and 64.
   using Sizes = std::vector<std::pair<int64_t, int64_t>>;  // (N, dh), N <= dh
-  for (const int path : {0, 1, 2, 3})  // GEMM path, small-head AVX2 and AVX-512 builds, tiled kernel
+  for (const int path : {0, 1, 2, 3, 4})  // GEMM path, small-head AVX2 and AVX-512, tiled AVX2 and AVX-512
     for (const auto& [N, dh] : path == 0 ? Sizes{{13, 16}, {7, 8}, {29, 32}, {50, 64}}
                                : path < 3 ? Sizes{{13, 16}, {7, 8}}
                                           : Sizes{{29, 32}, {50, 64}}) {
       CAPTURE(path);
       CAPTURE(dh);
       kernels::set_attention_small_head(path == 1 || path == 2);
-      kernels::set_attention_tiled(path == 3);
-      kernels::set_attention_avx512(path != 1);
-      if (path >= 2 && !kernels::attention_avx512_active()) continue;  // no AVX-512 on this CPU
+      kernels::set_attention_tiled(path >= 3);
+      kernels::set_attention_avx512(path != 1 && path != 3);
+      if ((path == 2 || path == 4) && !kernels::attention_avx512_active()) continue;  // no AVX-512 on this CPU
       const int64_t ld = 3 * dh, block = 4;
       manual_seed(31);
       std::vector<float> qkv = randn({N, ld}).to_vector<float>();
@@ -358,23 +359,31 @@ TEST_CASE("attention: the small-head kernel matches its naive twin at odd N, eve
 }
 
 TEST_CASE("attention: the tiled kernel matches its naive twin at odd N, every dh it takes, in its scratch") {
-  // N from 1 (31 padding keys in the one 32-key tile) across the tiles, the 8-row blocks and their
-  // remainders, and (N = 300) several backward blocks of 64 rows with a short last one.
+  // Both builds. N from 1 (padding keys in the one key tile) across the tiles, the row tiles (8
+  // or 4) and their remainders, and (N = 300) several backward blocks of 64 rows, the last short.
   kernels::set_attention_tiled(true);
-  if (!kernels::attention_tiled_active(32)) return;  // no AVX-512 on this CPU: the GEMM path runs
+  REQUIRE(kernels::attention_tiled_active(32));
   CHECK_FALSE(kernels::attention_tiled_active(16));
   CHECK_FALSE(kernels::attention_tiled_active(40));
   CHECK_FALSE(kernels::attention_tiled_active(144));
-  for (int64_t dh = kernels::kTiledHeadMin; dh <= kernels::kTiledHeadMax; dh += 16)
-    for (int64_t N : {1, 2, 7, 8, 9, 17, 31, 32, 33, 37, 100, 300}) {
-      if (dh > 64 && N > 100) continue;  // the naive twin's time; the blocks are the same code
-      CAPTURE(dh);
-      CAPTURE(N);
-      REQUIRE(kernels::attention_tiled_active(dh));
-      const auto [off, touched] = kernel_against_naive(N, dh);
-      CHECK(off == 0);
-      CHECK(touched == 0);
-    }
+  for (const bool wide : {false, true}) {  // the AVX2 build (8 lanes), then AVX-512's (16)
+    kernels::set_attention_avx512(wide);
+    if (wide && !kernels::attention_avx512_active()) continue;  // no AVX-512 on this CPU
+    const int64_t most = wide ? kernels::kTiledHeadMax : kernels::kTiledHeadMaxAvx2;
+    CHECK_FALSE(kernels::attention_tiled_active(most + 16));  // the GEMM path's again
+    for (int64_t dh = kernels::kTiledHeadMin; dh <= most; dh += 16)
+      for (int64_t N : {1, 2, 5, 7, 8, 9, 17, 31, 32, 33, 37, 100, 300}) {
+        if (dh > 64 && N > 100) continue;  // the naive twin's time; the blocks are the same code
+        CAPTURE(wide);
+        CAPTURE(dh);
+        CAPTURE(N);
+        REQUIRE(kernels::attention_tiled_active(dh));
+        const auto [off, touched] = kernel_against_naive(N, dh);
+        CHECK(off == 0);
+        CHECK(touched == 0);
+      }
+  }
+  kernels::set_attention_avx512(true);
 }
 
 TEST_CASE("attention: the AVX-512 exp pass gives the AVX2 bits (row lengths with every tail)") {
