@@ -17,36 +17,21 @@ namespace detail {
 // Defined in kernels/attention_avx512.cpp (compiled for AVX-512F): exp_shifted<float>'s contract
 // and bits, 16 lanes at a time.
 float exp_shifted_avx512(float* x, int64_t n, float shift);
-// Defined in kernels/attention_small_head_avx512.cpp and _avx2.cpp: attention_forward/backward's
-// contract for float heads of dh <= kSmallHead, 16 or 8 keys per vector.
-void attention_forward_small_head_avx512(float* out, int64_t ld_out, float* stats, const float* q,
-                                         const float* k, const float* v, int64_t ld, int64_t N, int64_t dh,
-                                         float scale, float* scratch);
-void attention_backward_small_head_avx512(float* d_q, float* d_k, float* d_v, const float* d_out,
-                                          const float* out, int64_t ld_out, const float* stats, const float* q,
-                                          const float* k, const float* v, int64_t ld, int64_t N, int64_t dh,
-                                          float scale, float* scratch);
-void attention_forward_small_head_avx2(float* out, int64_t ld_out, float* stats, const float* q, const float* k,
-                                       const float* v, int64_t ld, int64_t N, int64_t dh, float scale,
-                                       float* scratch);
-void attention_backward_small_head_avx2(float* d_q, float* d_k, float* d_v, const float* d_out, const float* out,
-                                        int64_t ld_out, const float* stats, const float* q, const float* k,
-                                        const float* v, int64_t ld, int64_t N, int64_t dh, float scale,
-                                        float* scratch);
-// Defined in kernels/attention_tiled_avx512.cpp and _avx2.cpp: the same contract for float heads
-// of 32 to 128 channels, multiples of 16.
-void attention_forward_tiled_avx512(float* out, int64_t ld_out, float* stats, const float* q, const float* k,
-                                    const float* v, int64_t ld, int64_t N, int64_t dh, float scale, float* scratch);
-void attention_backward_tiled_avx512(float* d_q, float* d_k, float* d_v, const float* d_out, const float* out,
-                                     int64_t ld_out, const float* stats, const float* q, const float* k,
-                                     const float* v, int64_t ld, int64_t N, int64_t dh, float scale,
-                                     float* scratch);
-void attention_forward_tiled_avx2(float* out, int64_t ld_out, float* stats, const float* q, const float* k,
-                                  const float* v, int64_t ld, int64_t N, int64_t dh, float scale, float* scratch);
-void attention_backward_tiled_avx2(float* d_q, float* d_k, float* d_v, const float* d_out, const float* out,
-                                   int64_t ld_out, const float* stats, const float* q, const float* k,
-                                   const float* v, int64_t ld, int64_t N, int64_t dh, float scale,
-                                   float* scratch);
+// The float kernels' entry points: attention_forward/backward's contract (kernels/attention.h)
+// without `block`, which they do not use.
+using ForwardKernel = void(float* out, int64_t ld_out, float* stats, const float* q, const float* k, const float* v,
+                           int64_t ld, int64_t N, int64_t dh, float scale, float* scratch);
+using BackwardKernel = void(float* d_q, float* d_k, float* d_v, const float* d_out, const float* out,
+                            int64_t ld_out, const float* stats, const float* q, const float* k, const float* v,
+                            int64_t ld, int64_t N, int64_t dh, float scale, float* scratch);
+// Defined in kernels/attention_small_head_avx512.cpp and _avx2.cpp: float heads of dh <= kSmallHead,
+// 16 or 8 keys per vector.
+ForwardKernel attention_forward_small_head_avx512, attention_forward_small_head_avx2;
+BackwardKernel attention_backward_small_head_avx512, attention_backward_small_head_avx2;
+// Defined in kernels/attention_tiled_avx512.cpp and _avx2.cpp: float heads of 32 to 128 (AVX2: 64)
+// channels, multiples of 16.
+ForwardKernel attention_forward_tiled_avx512, attention_forward_tiled_avx2;
+BackwardKernel attention_backward_tiled_avx512, attention_backward_tiled_avx2;
 }  // namespace detail
 
 namespace {
@@ -145,6 +130,33 @@ bool attention_tiled_active(int64_t dh) {
 #endif
 }
 
+namespace {
+
+// The float kernel that runs for dh, or none (the GEMM path).
+struct FloatKernel {
+  detail::ForwardKernel* forward = nullptr;
+  detail::BackwardKernel* backward = nullptr;
+};
+
+FloatKernel float_kernel(int64_t dh) {
+  const bool wide = attention_avx512_active();
+  if (attention_small_head_active(dh)) {
+    if (wide) return {detail::attention_forward_small_head_avx512, detail::attention_backward_small_head_avx512};
+#ifdef PMX_EXP_AVX2
+    return {detail::attention_forward_small_head_avx2, detail::attention_backward_small_head_avx2};
+#endif
+  }
+  if (attention_tiled_active(dh)) {
+    if (wide) return {detail::attention_forward_tiled_avx512, detail::attention_backward_tiled_avx512};
+#ifdef PMX_EXP_AVX2
+    return {detail::attention_forward_tiled_avx2, detail::attention_backward_tiled_avx2};
+#endif
+  }
+  return {};
+}
+
+}  // namespace
+
 int64_t attention_scratch_size(int64_t N, int64_t dh, int64_t block) {
   const int64_t small_head = dh <= kSmallHead ? detail::small_head::scratch_floats(N, dh) : 0;
   const int64_t tiled = tiled_head(dh) ? detail::tiled::scratch_floats(N, dh) : 0;
@@ -155,21 +167,8 @@ template <class T>
 void attention_forward(T* out, int64_t ld_out, T* stats, const T* q, const T* k, const T* v, int64_t ld,
                        int64_t N, int64_t dh, T scale, T* scratch, int64_t block) {
   if constexpr (std::is_same_v<T, float>)
-    if (attention_small_head_active(dh)) {
-      if (attention_avx512_active())
-        return detail::attention_forward_small_head_avx512(out, ld_out, stats, q, k, v, ld, N, dh, scale, scratch);
-#ifdef PMX_EXP_AVX2
-      return detail::attention_forward_small_head_avx2(out, ld_out, stats, q, k, v, ld, N, dh, scale, scratch);
-#endif
-    }
-  if constexpr (std::is_same_v<T, float>)
-    if (attention_tiled_active(dh)) {
-      if (attention_avx512_active())
-        return detail::attention_forward_tiled_avx512(out, ld_out, stats, q, k, v, ld, N, dh, scale, scratch);
-#ifdef PMX_EXP_AVX2
-      return detail::attention_forward_tiled_avx2(out, ld_out, stats, q, k, v, ld, N, dh, scale, scratch);
-#endif
-    }
+    if (const FloatKernel kernel = float_kernel(dh); kernel.forward)
+      return kernel.forward(out, ld_out, stats, q, k, v, ld, N, dh, scale, scratch);
   T* scores = scratch;  // (block, N)
   for (int64_t r0 = 0; r0 < N; r0 += block) {
     const int64_t rb = std::min(block, N - r0);
@@ -191,25 +190,8 @@ void attention_backward(T* d_q, T* d_k, T* d_v, const T* d_out, const T* out, in
                         const T* q, const T* k, const T* v, int64_t ld, int64_t N, int64_t dh, T scale,
                         T* scratch, int64_t block) {
   if constexpr (std::is_same_v<T, float>)
-    if (attention_small_head_active(dh)) {
-      if (attention_avx512_active())
-        return detail::attention_backward_small_head_avx512(d_q, d_k, d_v, d_out, out, ld_out, stats, q, k, v, ld,
-                                                            N, dh, scale, scratch);
-#ifdef PMX_EXP_AVX2
-      return detail::attention_backward_small_head_avx2(d_q, d_k, d_v, d_out, out, ld_out, stats, q, k, v, ld, N,
-                                                        dh, scale, scratch);
-#endif
-    }
-  if constexpr (std::is_same_v<T, float>)
-    if (attention_tiled_active(dh)) {
-      if (attention_avx512_active())
-        return detail::attention_backward_tiled_avx512(d_q, d_k, d_v, d_out, out, ld_out, stats, q, k, v, ld, N,
-                                                       dh, scale, scratch);
-#ifdef PMX_EXP_AVX2
-      return detail::attention_backward_tiled_avx2(d_q, d_k, d_v, d_out, out, ld_out, stats, q, k, v, ld, N, dh,
-                                                   scale, scratch);
-#endif
-    }
+    if (const FloatKernel kernel = float_kernel(dh); kernel.backward)
+      return kernel.backward(d_q, d_k, d_v, d_out, out, ld_out, stats, q, k, v, ld, N, dh, scale, scratch);
   T* probs = scratch;                   // (block, N), rebuilt from the stats as the forward made them
   T* d_scores = scratch + block * N;    // (block, N): dP, then dS in place
   T* row_dot = scratch + 2 * block * N; // (block): D_i = <dO_i, O_i>
