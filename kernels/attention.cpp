@@ -38,7 +38,7 @@ namespace {
 
 bool g_attention_avx512_allowed = true;
 bool g_attention_small_head_allowed = true;
-bool g_attention_tiled_allowed = true;
+TiledAttention g_attention_tiled = TiledAttention::kAuto;
 
 // Head sizes the tiled kernel is built for, whether or not it runs.
 bool tiled_head(int64_t dh) { return dh >= kTiledHeadMin && dh <= kTiledHeadMax && dh % 16 == 0; }
@@ -119,12 +119,14 @@ bool attention_small_head_active(int64_t dh) {
 #endif
 }
 
-void set_attention_tiled(bool allowed) { g_attention_tiled_allowed = allowed; }
+void set_attention_tiled(TiledAttention where) { g_attention_tiled = where; }
+
 bool attention_tiled_active(int64_t dh) {
-  if (!g_attention_tiled_allowed || !tiled_head(dh)) return false;
-  if (attention_avx512_active()) return true;
+  if (g_attention_tiled == TiledAttention::kOff || !tiled_head(dh)) return false;
+  const bool everywhere = g_attention_tiled == TiledAttention::kEverywhere || !blas_fma_kernels();
+  if (attention_avx512_active()) return everywhere || dh == 32;
 #ifdef PMX_EXP_AVX2
-  return dh <= kTiledHeadMaxAvx2;
+  return everywhere && dh <= kTiledHeadMaxAvx2;
 #else
   return false;
 #endif

@@ -78,17 +78,20 @@ constexpr int64_t kSmallHead = 16;
 void set_attention_small_head(bool allowed);
 bool attention_small_head_active(int64_t dh);
 
-// Float heads of kTiledHeadMin to kTiledHeadMax channels, multiples of 16, take the tiled kernel
-// (kernels/attention_tiled.h: register tiles fed from transposed copies of K and V instead of
-// GEMM calls and score slabs), in its AVX-512 build when attention_avx512_active(), else in its
-// AVX2 build up to kTiledHeadMaxAvx2 channels: on the Xeon the AVX-512 build ran 2-4x the GEMM
-// path at dh = 32, 2x at 64 and 1.35x at 128; the AVX2 build ~1.5x at 32, 1.2x at 64, and
-// slower than the GEMM path (OpenBLAS's AVX2 kernels) at 128. Its bits differ from the GEMM
-// path's and between the two builds. Tests and benchmarks switch it off to reach the GEMM path
-// (not thread-safe: set it before the kernels run); attention_tiled_active(dh) says whether it
-// runs for dh.
+// The tiled kernel (kernels/attention_tiled.h: register tiles fed from transposed copies of K and
+// V instead of GEMM calls and score slabs) is built for float heads of kTiledHeadMin to
+// kTiledHeadMax channels in steps of 16 with AVX-512, and up to kTiledHeadMaxAvx2 with AVX2. Its
+// bits differ from the GEMM path's and between its two builds. Where it runs:
+//   kAuto: where it beat the GEMM path on the Xeon (docs/ATTENTION.md): with AVX-512 at dh = 32
+//          (1.2-1.35x OpenBLAS's SkylakeX kernels); and at every size it is built for when
+//          OpenBLAS runs kernels without FMA (blas_fma_kernels(); its Prescott fallback: 1.4-4x).
+//          At dh = 48-128 against FMA kernels it tied or lost (0.6-1.06x), and so did the AVX2
+//          build against OpenBLAS's AVX2 kernels.
+//   kEverywhere: every size it is built for (tests);  kOff: never (tests, benchmarks).
+// Not thread-safe: set it before the kernels run. attention_tiled_active(dh) says whether it runs.
+enum class TiledAttention { kOff, kAuto, kEverywhere };
 constexpr int64_t kTiledHeadMin = 32, kTiledHeadMax = 128, kTiledHeadMaxAvx2 = 64;
-void set_attention_tiled(bool allowed);
+void set_attention_tiled(TiledAttention where);
 bool attention_tiled_active(int64_t dh);
 
 // The float softmax's exp pass (GEMM path) runs 16-lane AVX-512 code when the CPU has AVX-512F,

@@ -3,6 +3,8 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <cctype>
+#include <string>
 #include <vector>
 
 namespace pmx::kernels {
@@ -114,6 +116,22 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
           int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
   gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+const char* blas_core_name() {
+  static const std::string name = openblas_get_corename();
+  return name.c_str();
+}
+
+bool blas_fma_kernels() {
+  static const bool fma = [] {
+    std::string core = blas_core_name();
+    for (char& c : core) c = char(std::tolower(static_cast<unsigned char>(c)));
+    for (const char* known : {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"})
+      if (core == known) return true;
+    return false;
+  }();
+  return fma;
 }
 
 // OPENBLAS_SEQUENTIAL 0, OPENBLAS_THREAD 1 (pthreads), OPENBLAS_OPENMP 2.

@@ -37,6 +37,17 @@ bool gemm_serial_inside_parallel();
 // threaded by OpenBLAS). Used by attention's (batch, head) slices and batched matmul.
 int gemm_side_by_side_threads(int64_t jobs);
 
+// OpenBLAS's name for the kernels it chose for this CPU (openblas_get_corename()): "SkylakeX",
+// "Haswell", "Zen", ..., or "Prescott", its SSE3 fallback for a CPU it does not know. OpenBLAS
+// 0.3.21 (Debian 12) does not know the 2-vCPU Xeon these docs measure on (model 207), so there
+// its GEMMs run without AVX or FMA unless OPENBLAS_CORETYPE (read when the library loads) names
+// a core.
+const char* blas_core_name();
+
+// True when those kernels use FMA: the AVX2 and AVX-512 cores (Haswell, Zen, SkylakeX,
+// Cooperlake, SapphireRapids). Attention's tiled kernel takes more head sizes when they do not.
+bool blas_fma_kernels();
+
 // Triple loop with the same contract; the reference the tests compare gemm against.
 template <class T>
 void gemm_naive(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,

@@ -256,7 +256,7 @@ TEST_CASE("attention: the backward rebuilds the forward's probabilities to the b
       CAPTURE(path);
       CAPTURE(dh);
       kernels::set_attention_small_head(path == 1 || path == 2);
-      kernels::set_attention_tiled(path >= 3);
+      kernels::set_attention_tiled(path >= 3 ? kernels::TiledAttention::kEverywhere : kernels::TiledAttention::kOff);
       kernels::set_attention_avx512(path != 1 && path != 3);
       if ((path == 2 || path == 4) && !kernels::attention_avx512_active()) continue;  // no AVX-512 on this CPU
       const int64_t ld = 3 * dh, block = 4;
@@ -287,7 +287,7 @@ TEST_CASE("attention: the backward rebuilds the forward's probabilities to the b
       CHECK(spread >= N);  // not all one-hot rows: the check has something to compare
     }
   kernels::set_attention_small_head(true);
-  kernels::set_attention_tiled(true);
+  kernels::set_attention_tiled(kernels::TiledAttention::kAuto);
   kernels::set_attention_avx512(true);
 }
 
@@ -361,7 +361,7 @@ TEST_CASE("attention: the small-head kernel matches its naive twin at odd N, eve
 TEST_CASE("attention: the tiled kernel matches its naive twin at odd N, every dh it takes, in its scratch") {
   // Both builds. N from 1 (padding keys in the one key tile) across the tiles, the row tiles (8
   // or 4) and their remainders, and (N = 300) several backward blocks of 64 rows, the last short.
-  kernels::set_attention_tiled(true);
+  kernels::set_attention_tiled(kernels::TiledAttention::kEverywhere);
   REQUIRE(kernels::attention_tiled_active(32));
   CHECK_FALSE(kernels::attention_tiled_active(16));
   CHECK_FALSE(kernels::attention_tiled_active(40));
@@ -384,6 +384,32 @@ TEST_CASE("attention: the tiled kernel matches its naive twin at odd N, every dh
       }
   }
   kernels::set_attention_avx512(true);
+  kernels::set_attention_tiled(kernels::TiledAttention::kAuto);
+}
+
+TEST_CASE("attention: the tiled kernel's automatic choice follows OpenBLAS's kernels") {
+  // kAuto: with AVX-512 at dh = 32 always and at 48-128 only when OpenBLAS's kernels lack FMA;
+  // the AVX2 build (up to 64) only then too. Which of the two this machine shows depends on
+  // OpenBLAS's choice for its CPU, so the expectations follow blas_fma_kernels().
+  const bool fma = kernels::blas_fma_kernels();
+  CAPTURE(kernels::blas_core_name());
+  CHECK(std::strlen(kernels::blas_core_name()) > 0);
+  kernels::set_attention_tiled(kernels::TiledAttention::kAuto);
+  kernels::set_attention_avx512(true);
+  if (kernels::attention_avx512_active()) {
+    CHECK(kernels::attention_tiled_active(32));
+    CHECK(kernels::attention_tiled_active(64) == !fma);
+    CHECK(kernels::attention_tiled_active(128) == !fma);
+    CHECK_FALSE(kernels::attention_tiled_active(40));
+  }
+  kernels::set_attention_avx512(false);
+  CHECK(kernels::attention_tiled_active(32) == !fma);
+  CHECK(kernels::attention_tiled_active(64) == !fma);
+  CHECK_FALSE(kernels::attention_tiled_active(80));
+  kernels::set_attention_tiled(kernels::TiledAttention::kOff);
+  CHECK_FALSE(kernels::attention_tiled_active(32));
+  kernels::set_attention_avx512(true);
+  kernels::set_attention_tiled(kernels::TiledAttention::kAuto);
 }
 
 TEST_CASE("attention: the AVX-512 exp pass gives the AVX2 bits (row lengths with every tail)") {
