@@ -17,6 +17,7 @@
 #include "bench_args.h"
 #include "core/timer.h"
 #include "kernels/attention.h"
+#include "kernels/blas.h"
 
 using namespace pmx;
 
@@ -31,8 +32,10 @@ int main(int argc, char** argv) {
   args.parse(argc, argv);
 
   kernels::set_attention_small_head(true);
-  kernels::set_attention_tiled(true);
+  kernels::set_attention_tiled(kernels::TiledAttention::kAuto);
   kernels::set_attention_avx512(true);
+  const bool tiled_auto = kernels::attention_tiled_active(dh);  // what the op would run
+  kernels::set_attention_tiled(kernels::TiledAttention::kEverywhere);
   const bool wide = kernels::attention_avx512_active();
   const bool small_head_avx2 = dh <= kernels::kSmallHead, small_head_wide = wide && small_head_avx2;
   const bool tiled_wide = wide && kernels::attention_tiled_active(dh);
@@ -66,7 +69,8 @@ int main(int argc, char** argv) {
   for (int64_t round = 0; round < rounds; ++round)
     for (Kernel& kernel : timed) {
       kernels::set_attention_small_head(kernel.small_head);
-      kernels::set_attention_tiled(kernel.tiled);
+      kernels::set_attention_tiled(kernel.tiled ? kernels::TiledAttention::kEverywhere
+                                                : kernels::TiledAttention::kOff);
       kernels::set_attention_avx512(kernel.avx512);
       for (int64_t rep = 0; rep < reps; ++rep) {
         Timer t;
@@ -81,12 +85,15 @@ int main(int argc, char** argv) {
       }
     }
   kernels::set_attention_small_head(true);
-  kernels::set_attention_tiled(true);
+  kernels::set_attention_tiled(kernels::TiledAttention::kAuto);
   kernels::set_attention_avx512(true);
 
   const double chunks = double(n) * double(n) / 16;  // scores / 16
-  std::printf("attention slice N = %ld, dh = %ld, one thread, best of %ld x %ld calls\n", long(n), long(dh),
-              long(rounds), long(reps));
+  std::printf("attention slice N = %ld, dh = %ld, one thread, best of %ld x %ld calls; OpenBLAS kernels: %s\n",
+              long(n), long(dh), long(rounds), long(reps), kernels::blas_core_name());
+  if (tiled_avx2 || tiled_wide)
+    std::printf("the op takes the %s here (kernels::TiledAttention::kAuto)\n",
+                tiled_auto ? "tiled kernel" : "GEMM path");
   // FLOPs per score: forward 4 dh (S and P V), backward 10 dh (S again, dP, dV, dK, dQ).
   const double scores = double(n) * double(n), fwd_flop = 4.0 * dh * scores, bwd_flop = 10.0 * dh * scores;
   std::printf("%-20s %10s %10s %11s %11s %9s %9s %22s\n", "kernel", "fwd ms", "bwd ms", "fwd ns/16", "bwd ns/16",

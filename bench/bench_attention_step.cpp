@@ -20,6 +20,7 @@
 #include "bench/machine_peaks.h"
 #include "bench/timing_stats.h"
 #include "kernels/attention.h"
+#include "kernels/blas.h"
 
 using namespace pmx;
 
@@ -40,13 +41,13 @@ int main(int argc, char** argv) {
   args.add_int("--warmup", &warmup, 0, bench::kMaxReps, "untimed steps first");
   args.add_choice("--mode", &mode, {"both", "train", "forward"}, "what to time");
   args.add_choice("--kernel", &kernel, {"auto", "gemm"},
-                  "attention kernel: auto (the small-head kernel for float heads <= 16, the tiled kernel for heads of "
-                  "32-128 with AVX-512) or the GEMM path");
+                  "attention kernel: auto (the small-head kernel for float heads <= 16, the tiled kernel where "
+                  "kernels::TiledAttention::kAuto takes it) or the GEMM path");
   args.parse(argc, argv);
   try {
     set_num_threads(threads);
     kernels::set_attention_small_head(kernel == "auto");
-    kernels::set_attention_tiled(kernel == "auto");
+    kernels::set_attention_tiled(kernel == "auto" ? kernels::TiledAttention::kAuto : kernels::TiledAttention::kOff);
     nn::TransformerConfig c;
     c.seq_len = n;
     c.input_features = 2;
@@ -80,14 +81,14 @@ int main(int argc, char** argv) {
     const double flops = batch * (layers * (8 * N * d * d + 4 * N * N * d + 4 * N * d * ff) + 2 * N * 2 * d + 2 * N * d);
     std::printf("{\"impl\": \"attention\", \"kernel\": \"%s\", \"n\": %ld, \"batch\": %ld, \"layers\": %ld, "
                 "\"threads\": %d, \"reps\": %d, \"params\": %ld, \"fwd_flops\": %.6g, \"train_ms\": %.3f, \"train_ms_min\": %.3f, "
-                "\"fwd_ms\": %.3f, \"rss_mib\": %.1f, \"load\": \"%s\"}\n",
+                "\"fwd_ms\": %.3f, \"rss_mib\": %.1f, \"blas_core\": \"%s\", \"load\": \"%s\"}\n",
                 kernels::attention_small_head_active(c.dim / c.heads) ? "small-head"
                 : kernels::attention_tiled_active(c.dim / c.heads)    ? "tiled"
                                                                       : "gemm",
                 long(n), long(batch),
                 long(layers), threads, reps, long(model.num_parameters()), flops,
                 bench::median(train_ms), bench::minimum(train_ms), bench::median(fwd_ms), bench::peak_rss_mib(),
-                bench::load_average().c_str());
+                kernels::blas_core_name(), bench::load_average().c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_attention_step: error: %s\n", e.what());
     return 1;
