@@ -101,6 +101,7 @@ int run(int argc, char** argv) {
   nn::MLP model(784, {hidden, hidden / 2}, 10, nn::Activation::Relu);
   optim::Adam opt(model.parameters(), args.get_double("--lr"));
   std::printf("MLP 784-%ld-%ld-10, %ld parameters\n", long(hidden), long(hidden / 2), long(model.num_parameters()));
+  apps::note_blas_kernels();
 
   int64_t steps_per_epoch = int64_t((train.size() + batch - 1) / batch), step = 0;
   apps::Progress progress(epochs * steps_per_epoch);

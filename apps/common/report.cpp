@@ -13,6 +13,7 @@
 #include "apps/common/json.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "kernels/blas.h"
 
 namespace pmx::apps {
 
@@ -156,6 +157,13 @@ void check_run_outputs(const std::vector<std::pair<std::string, std::string>>& o
   for (const auto& output : outputs)
     if (output.first != checkpoint) over_resume.push_back(output);
   check_distinct_outputs(over_resume);
+}
+
+void note_blas_kernels() {
+  if (kernels::blas_fma_kernels() || !__builtin_cpu_supports("avx2")) return;
+  std::printf("note: OpenBLAS runs its %s kernels on this CPU (it does not know it), so dense layers are slow; "
+              "OPENBLAS_CORETYPE=%s in the environment picks faster ones\n",
+              kernels::blas_core_name(), __builtin_cpu_supports("avx512f") ? "SkylakeX" : "Haswell");
 }
 
 }  // namespace pmx::apps

@@ -89,4 +89,9 @@ void check_run_outputs(const std::vector<std::pair<std::string, std::string>>& o
 // "1m23s" style durations for the progress line.
 std::string format_duration(double seconds);
 
+// On a CPU with AVX2 where OpenBLAS runs kernels without FMA (its Prescott fallback for a CPU it
+// does not know: kernels/blas.h), prints one line saying so and how to pick its kernels, since
+// the dense layers then run at a fraction of the CPU's speed. Prints nothing elsewhere.
+void note_blas_kernels();
+
 }  // namespace pmx::apps
