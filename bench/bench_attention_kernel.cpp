@@ -31,11 +31,14 @@ int main(int argc, char** argv) {
   args.add_int("--reps", &reps, 1, bench::kMaxReps, "timed calls per kernel and round");
   args.parse(argc, argv);
 
-  kernels::set_attention_small_head(true);
-  kernels::set_attention_tiled(kernels::TiledAttention::kAuto);
+  kernels::set_attention_small_head(kernels::AttentionKernel::kAuto);
+  kernels::set_attention_tiled(kernels::AttentionKernel::kAuto);
   kernels::set_attention_avx512(true);
-  const bool tiled_auto = kernels::attention_tiled_active(dh);  // what the op would run
-  kernels::set_attention_tiled(kernels::TiledAttention::kEverywhere);
+  const char* auto_choice = kernels::attention_small_head_active(dh) ? "small-head kernel"  // what the op runs
+                            : kernels::attention_tiled_active(dh)   ? "tiled kernel"
+                                                                    : "GEMM path";
+  kernels::set_attention_small_head(kernels::AttentionKernel::kEverywhere);
+  kernels::set_attention_tiled(kernels::AttentionKernel::kEverywhere);
   const bool wide = kernels::attention_avx512_active();
   const bool small_head_avx2 = dh <= kernels::kSmallHead, small_head_wide = wide && small_head_avx2;
   const bool tiled_wide = wide && kernels::attention_tiled_active(dh);
@@ -68,9 +71,10 @@ int main(int argc, char** argv) {
   if (tiled_wide) timed.push_back({"tiled AVX-512", false, true, true});
   for (int64_t round = 0; round < rounds; ++round)
     for (Kernel& kernel : timed) {
-      kernels::set_attention_small_head(kernel.small_head);
-      kernels::set_attention_tiled(kernel.tiled ? kernels::TiledAttention::kEverywhere
-                                                : kernels::TiledAttention::kOff);
+      kernels::set_attention_small_head(kernel.small_head ? kernels::AttentionKernel::kEverywhere
+                                                          : kernels::AttentionKernel::kOff);
+      kernels::set_attention_tiled(kernel.tiled ? kernels::AttentionKernel::kEverywhere
+                                                : kernels::AttentionKernel::kOff);
       kernels::set_attention_avx512(kernel.avx512);
       for (int64_t rep = 0; rep < reps; ++rep) {
         Timer t;
@@ -84,16 +88,14 @@ int main(int argc, char** argv) {
         kernel.bwd = std::min(kernel.bwd, t.seconds());
       }
     }
-  kernels::set_attention_small_head(true);
-  kernels::set_attention_tiled(kernels::TiledAttention::kAuto);
+  kernels::set_attention_small_head(kernels::AttentionKernel::kAuto);
+  kernels::set_attention_tiled(kernels::AttentionKernel::kAuto);
   kernels::set_attention_avx512(true);
 
   const double chunks = double(n) * double(n) / 16;  // scores / 16
   std::printf("attention slice N = %ld, dh = %ld, one thread, best of %ld x %ld calls; OpenBLAS kernels: %s\n",
               long(n), long(dh), long(rounds), long(reps), kernels::blas_core_name());
-  if (tiled_avx2 || tiled_wide)
-    std::printf("the op takes the %s here (kernels::TiledAttention::kAuto)\n",
-                tiled_auto ? "tiled kernel" : "GEMM path");
+  std::printf("the op takes the %s here (kernels::AttentionKernel::kAuto)\n", auto_choice);
   // FLOPs per score: forward 4 dh (S and P V), backward 10 dh (S again, dP, dV, dK, dQ).
   const double scores = double(n) * double(n), fwd_flop = 4.0 * dh * scores, bwd_flop = 10.0 * dh * scores;
   std::printf("%-20s %10s %10s %11s %11s %9s %9s %22s\n", "kernel", "fwd ms", "bwd ms", "fwd ns/16", "bwd ns/16",

@@ -41,13 +41,15 @@ int main(int argc, char** argv) {
   args.add_int("--warmup", &warmup, 0, bench::kMaxReps, "untimed steps first");
   args.add_choice("--mode", &mode, {"both", "train", "forward"}, "what to time");
   args.add_choice("--kernel", &kernel, {"auto", "gemm"},
-                  "attention kernel: auto (the small-head kernel for float heads <= 16, the tiled kernel where "
-                  "kernels::TiledAttention::kAuto takes it) or the GEMM path");
+                  "attention kernel: auto (the small-head or tiled kernel where kernels::AttentionKernel::kAuto "
+                  "takes one) or the GEMM path");
   args.parse(argc, argv);
   try {
     set_num_threads(threads);
-    kernels::set_attention_small_head(kernel == "auto");
-    kernels::set_attention_tiled(kernel == "auto" ? kernels::TiledAttention::kAuto : kernels::TiledAttention::kOff);
+    const kernels::AttentionKernel where = kernel == "auto" ? kernels::AttentionKernel::kAuto
+                                                            : kernels::AttentionKernel::kOff;
+    kernels::set_attention_small_head(where);
+    kernels::set_attention_tiled(where);
     nn::TransformerConfig c;
     c.seq_len = n;
     c.input_features = 2;

@@ -37,8 +37,8 @@ BackwardKernel attention_backward_tiled_avx512, attention_backward_tiled_avx2;
 namespace {
 
 bool g_attention_avx512_allowed = true;
-bool g_attention_small_head_allowed = true;
-TiledAttention g_attention_tiled = TiledAttention::kAuto;
+AttentionKernel g_attention_small_head = AttentionKernel::kAuto;
+AttentionKernel g_attention_tiled = AttentionKernel::kAuto;
 
 // Head sizes the tiled kernel is built for, whether or not it runs.
 bool tiled_head(int64_t dh) { return dh >= kTiledHeadMin && dh <= kTiledHeadMax && dh % 16 == 0; }
@@ -110,20 +110,24 @@ float exp_shifted<float>(float* x, int64_t n, float shift) {
 void set_attention_avx512(bool allowed) { g_attention_avx512_allowed = allowed; }
 bool attention_avx512_active() { return g_attention_avx512_allowed && cpu_has_avx512f(); }
 
-void set_attention_small_head(bool allowed) { g_attention_small_head_allowed = allowed; }
+void set_attention_small_head(AttentionKernel where) { g_attention_small_head = where; }
+
 bool attention_small_head_active(int64_t dh) {
+  if (g_attention_small_head == AttentionKernel::kOff || dh > kSmallHead) return false;
+  const bool everywhere = g_attention_small_head == AttentionKernel::kEverywhere || !blas_fma_kernels();
+  if (attention_avx512_active()) return everywhere || dh <= kSmallHeadFma;
 #ifdef PMX_EXP_AVX2
-  return g_attention_small_head_allowed && dh <= kSmallHead;
+  return everywhere || dh <= kSmallHeadFmaAvx2;
 #else
-  return g_attention_small_head_allowed && dh <= kSmallHead && attention_avx512_active();
+  return false;
 #endif
 }
 
-void set_attention_tiled(TiledAttention where) { g_attention_tiled = where; }
+void set_attention_tiled(AttentionKernel where) { g_attention_tiled = where; }
 
 bool attention_tiled_active(int64_t dh) {
-  if (g_attention_tiled == TiledAttention::kOff || !tiled_head(dh)) return false;
-  const bool everywhere = g_attention_tiled == TiledAttention::kEverywhere || !blas_fma_kernels();
+  if (g_attention_tiled == AttentionKernel::kOff || !tiled_head(dh)) return false;
+  const bool everywhere = g_attention_tiled == AttentionKernel::kEverywhere || !blas_fma_kernels();
   if (attention_avx512_active()) return everywhere || dh == 32;
 #ifdef PMX_EXP_AVX2
   return everywhere && dh <= kTiledHeadMaxAvx2;

@@ -24,10 +24,11 @@
 // the same bits on AVX-512, attention_avx512.cpp): with a head size of 8 the N^2 scalar exps
 // cost more than both GEMMs (the Transformer step at N = 1024 went 2.4-2.9x faster with it).
 //
-// Float heads of up to kSmallHead (16) channels skip the GEMMs and the score slabs: the
-// small-head kernel (kernels/attention_small_head.h, built in attention_small_head_avx512.cpp
-// with 16 keys per vector and in _avx2.cpp with 8) keeps the scores in registers (a Transformer
-// step at N = 1024 with heads of 8: ~2x faster).
+// Float heads of up to 16 channels, and of 32 to 128, have kernels that skip the GEMMs and the
+// score slabs, taken where they beat the GEMM path (AttentionKernel below): the small-head kernel
+// (kernels/attention_small_head.h) keeps the scores in registers (a Transformer step at N = 1024
+// with heads of 8: ~2x faster); the tiled kernel (kernels/attention_tiled.h) works in register
+// tiles.
 //
 // Q, K, V, dQ, dK, dV rows are `ld` elements apart (so they can be the Q/K/V columns of one head
 // inside a packed (N, 3d) projection, used in place); O and dO rows are `ld_out` apart.
@@ -68,30 +69,33 @@ inline int64_t attention_block_rows(int64_t N) {
 // and a row, or the small-head or tiled kernel's transposed K and V, scaled Q and rows.
 int64_t attention_scratch_size(int64_t N, int64_t dh, int64_t block);
 
-// Float heads of up to kSmallHead channels take the small-head kernel, in its AVX-512 build when
-// attention_avx512_active() and in its AVX2 build otherwise. Its bits differ from the GEMM
-// path's and between the two builds. Tests switch it off to reach the GEMM path (not
-// thread-safe: set it before the kernels run); attention_small_head_active(dh) says whether it
-// runs for dh. (Larger heads have enough GEMM work per score for the GEMM path; at dh = 16 the
-// AVX2 build, whose accumulators spill from its 16 registers, is only 1.03-1.1x faster than it.)
-constexpr int64_t kSmallHead = 16;
-void set_attention_small_head(bool allowed);
+// Where a kernel other than the GEMM path runs, for the small-head and the tiled kernel alike:
+//   kAuto: where it beat the GEMM path on the Xeon (docs/ATTENTION.md), which depends on
+//          OpenBLAS's kernels (blas_fma_kernels(): its Prescott fallback for CPUs it does not
+//          know lacks FMA, and then these kernels win at more sizes);
+//   kEverywhere: every head size it is built for (tests);  kOff: never (tests, benchmarks).
+// Not thread-safe: set it before the kernels run. The *_active(dh) functions say what runs.
+enum class AttentionKernel { kOff, kAuto, kEverywhere };
+
+// The small-head kernel is built for float heads of up to kSmallHead channels, with AVX-512 and
+// with AVX2 (attention_avx512_active() picks the build). Its bits differ from the GEMM path's and
+// between the two builds. kAuto takes it for every size against kernels without FMA; against
+// OpenBLAS's FMA kernels (SkylakeX, Haswell) it won with AVX-512 up to kSmallHeadFma channels
+// (1.2-2.5x; 0.8-1.02x at 16) and with AVX2 up to kSmallHeadFmaAvx2 (1.4-1.7x; 0.9-1.0x at 8,
+// where its accumulators spill from the 16 registers).
+constexpr int64_t kSmallHead = 16, kSmallHeadFma = 14, kSmallHeadFmaAvx2 = 7;
+void set_attention_small_head(AttentionKernel where);
 bool attention_small_head_active(int64_t dh);
 
 // The tiled kernel (kernels/attention_tiled.h: register tiles fed from transposed copies of K and
 // V instead of GEMM calls and score slabs) is built for float heads of kTiledHeadMin to
 // kTiledHeadMax channels in steps of 16 with AVX-512, and up to kTiledHeadMaxAvx2 with AVX2. Its
-// bits differ from the GEMM path's and between its two builds. Where it runs:
-//   kAuto: where it beat the GEMM path on the Xeon (docs/ATTENTION.md): with AVX-512 at dh = 32
-//          (1.2-1.35x OpenBLAS's SkylakeX kernels); and at every size it is built for when
-//          OpenBLAS runs kernels without FMA (blas_fma_kernels(); its Prescott fallback: 1.4-4x).
-//          At dh = 48-128 against FMA kernels it tied or lost (0.6-1.06x), and so did the AVX2
-//          build against OpenBLAS's AVX2 kernels.
-//   kEverywhere: every size it is built for (tests);  kOff: never (tests, benchmarks).
-// Not thread-safe: set it before the kernels run. attention_tiled_active(dh) says whether it runs.
-enum class TiledAttention { kOff, kAuto, kEverywhere };
+// bits differ from the GEMM path's and between its two builds. kAuto takes it for every size it
+// is built for against kernels without FMA (its Prescott fallback: 1.35-4x); against OpenBLAS's
+// FMA kernels only with AVX-512 at dh = 32 (1.2-1.35x its SkylakeX kernels): at 48-128 it tied or
+// lost (0.6-1.06x), and so did the AVX2 build against OpenBLAS's AVX2 kernels.
 constexpr int64_t kTiledHeadMin = 32, kTiledHeadMax = 128, kTiledHeadMaxAvx2 = 64;
-void set_attention_tiled(TiledAttention where);
+void set_attention_tiled(AttentionKernel where);
 bool attention_tiled_active(int64_t dh);
 
 // The float softmax's exp pass (GEMM path) runs 16-lane AVX-512 code when the CPU has AVX-512F,

@@ -119,7 +119,10 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double al
 }
 
 const char* blas_core_name() {
-  static const std::string name = openblas_get_corename();
+  static const std::string name = [] {
+    const char* core = openblas_get_corename();
+    return std::string(core ? core : "unknown");
+  }();
   return name.c_str();
 }
 

@@ -255,8 +255,9 @@ TEST_CASE("attention: the backward rebuilds the forward's probabilities to the b
                                           : Sizes{{29, 32}, {50, 64}}) {
       CAPTURE(path);
       CAPTURE(dh);
-      kernels::set_attention_small_head(path == 1 || path == 2);
-      kernels::set_attention_tiled(path >= 3 ? kernels::TiledAttention::kEverywhere : kernels::TiledAttention::kOff);
+      using kernels::AttentionKernel;
+      kernels::set_attention_small_head(path == 1 || path == 2 ? AttentionKernel::kEverywhere : AttentionKernel::kOff);
+      kernels::set_attention_tiled(path >= 3 ? AttentionKernel::kEverywhere : AttentionKernel::kOff);
       kernels::set_attention_avx512(path != 1 && path != 3);
       if ((path == 2 || path == 4) && !kernels::attention_avx512_active()) continue;  // no AVX-512 on this CPU
       const int64_t ld = 3 * dh, block = 4;
@@ -286,8 +287,8 @@ TEST_CASE("attention: the backward rebuilds the forward's probabilities to the b
       CHECK(differ == 0);
       CHECK(spread >= N);  // not all one-hot rows: the check has something to compare
     }
-  kernels::set_attention_small_head(true);
-  kernels::set_attention_tiled(kernels::TiledAttention::kAuto);
+  kernels::set_attention_small_head(kernels::AttentionKernel::kAuto);
+  kernels::set_attention_tiled(kernels::AttentionKernel::kAuto);
   kernels::set_attention_avx512(true);
 }
 
@@ -339,7 +340,7 @@ static std::pair<int64_t, int64_t> kernel_against_naive(int64_t N, int64_t dh) {
 TEST_CASE("attention: the small-head kernel matches its naive twin at odd N, every dh up to 16, in its scratch") {
   // Both builds of the kernel; N from 1 (15 padding lanes) across the 8- and 16-key vectors, the
   // two-row steps and (N = 100) two blocks of the backward's 64 rows.
-  kernels::set_attention_small_head(true);
+  kernels::set_attention_small_head(kernels::AttentionKernel::kEverywhere);
   REQUIRE(kernels::attention_small_head_active(8));
   CHECK_FALSE(kernels::attention_small_head_active(kernels::kSmallHead + 1));
   for (const bool wide : {false, true}) {  // the AVX2 build (8 keys per vector), then AVX-512's (16)
@@ -356,12 +357,13 @@ TEST_CASE("attention: the small-head kernel matches its naive twin at odd N, eve
       }
   }
   kernels::set_attention_avx512(true);
+  kernels::set_attention_small_head(kernels::AttentionKernel::kAuto);
 }
 
 TEST_CASE("attention: the tiled kernel matches its naive twin at odd N, every dh it takes, in its scratch") {
   // Both builds. N from 1 (padding keys in the one key tile) across the tiles, the row tiles (8
   // or 4) and their remainders, and (N = 300) several backward blocks of 64 rows, the last short.
-  kernels::set_attention_tiled(kernels::TiledAttention::kEverywhere);
+  kernels::set_attention_tiled(kernels::AttentionKernel::kEverywhere);
   REQUIRE(kernels::attention_tiled_active(32));
   CHECK_FALSE(kernels::attention_tiled_active(16));
   CHECK_FALSE(kernels::attention_tiled_active(40));
@@ -384,32 +386,42 @@ TEST_CASE("attention: the tiled kernel matches its naive twin at odd N, every dh
       }
   }
   kernels::set_attention_avx512(true);
-  kernels::set_attention_tiled(kernels::TiledAttention::kAuto);
+  kernels::set_attention_tiled(kernels::AttentionKernel::kAuto);
 }
 
-TEST_CASE("attention: the tiled kernel's automatic choice follows OpenBLAS's kernels") {
-  // kAuto: with AVX-512 at dh = 32 always and at 48-128 only when OpenBLAS's kernels lack FMA;
-  // the AVX2 build (up to 64) only then too. Which of the two this machine shows depends on
-  // OpenBLAS's choice for its CPU, so the expectations follow blas_fma_kernels().
+TEST_CASE("attention: the kernels' automatic choice follows OpenBLAS's kernels") {
+  // kAuto against OpenBLAS kernels with FMA: small-head up to 14 channels with AVX-512 and 7 with
+  // AVX2, tiled at dh = 32 with AVX-512 only; against kernels without FMA every size each is
+  // built for. Which of the two this machine shows depends on OpenBLAS's choice for its CPU, so
+  // the expectations follow blas_fma_kernels().
   const bool fma = kernels::blas_fma_kernels();
   CAPTURE(kernels::blas_core_name());
   CHECK(std::strlen(kernels::blas_core_name()) > 0);
-  kernels::set_attention_tiled(kernels::TiledAttention::kAuto);
+  kernels::set_attention_small_head(kernels::AttentionKernel::kAuto);
+  kernels::set_attention_tiled(kernels::AttentionKernel::kAuto);
   kernels::set_attention_avx512(true);
   if (kernels::attention_avx512_active()) {
+    CHECK(kernels::attention_small_head_active(14));
+    CHECK(kernels::attention_small_head_active(16) == !fma);
+    CHECK_FALSE(kernels::attention_small_head_active(17));
     CHECK(kernels::attention_tiled_active(32));
     CHECK(kernels::attention_tiled_active(64) == !fma);
     CHECK(kernels::attention_tiled_active(128) == !fma);
     CHECK_FALSE(kernels::attention_tiled_active(40));
   }
   kernels::set_attention_avx512(false);
+  CHECK(kernels::attention_small_head_active(7));
+  CHECK(kernels::attention_small_head_active(8) == !fma);
   CHECK(kernels::attention_tiled_active(32) == !fma);
   CHECK(kernels::attention_tiled_active(64) == !fma);
   CHECK_FALSE(kernels::attention_tiled_active(80));
-  kernels::set_attention_tiled(kernels::TiledAttention::kOff);
+  kernels::set_attention_small_head(kernels::AttentionKernel::kOff);
+  kernels::set_attention_tiled(kernels::AttentionKernel::kOff);
+  CHECK_FALSE(kernels::attention_small_head_active(4));
   CHECK_FALSE(kernels::attention_tiled_active(32));
   kernels::set_attention_avx512(true);
-  kernels::set_attention_tiled(kernels::TiledAttention::kAuto);
+  kernels::set_attention_small_head(kernels::AttentionKernel::kAuto);
+  kernels::set_attention_tiled(kernels::AttentionKernel::kAuto);
 }
 
 TEST_CASE("attention: the AVX-512 exp pass gives the AVX2 bits (row lengths with every tail)") {
@@ -419,7 +431,7 @@ TEST_CASE("attention: the AVX-512 exp pass gives the AVX2 bits (row lengths with
   const bool avx512 = kernels::attention_avx512_active();
   INFO("AVX-512 attention exp on this CPU: ", avx512);
   if (!avx512) return;
-  kernels::set_attention_small_head(false);  // the GEMM path, whose exp pass this is about
+  kernels::set_attention_small_head(kernels::AttentionKernel::kOff);  // the GEMM path, whose exp pass this is about
   for (int64_t N : {37, 300, 1000}) {
     CAPTURE(N);
     const int64_t dh = 8, ld = 3 * dh, block = 64;
@@ -443,7 +455,7 @@ TEST_CASE("attention: the AVX-512 exp pass gives the AVX2 bits (row lengths with
     const std::vector<float> wide = run();
     CHECK(std::memcmp(avx2.data(), wide.data(), avx2.size() * sizeof(float)) == 0);
   }
-  kernels::set_attention_small_head(true);
+  kernels::set_attention_small_head(kernels::AttentionKernel::kAuto);
 }
 
 TEST_CASE("attention: self_attention gradcheck in float64") {
