@@ -112,12 +112,14 @@ bool attention_avx512_active() { return g_attention_avx512_allowed && cpu_has_av
 
 void set_attention_small_head(AttentionKernel where) { g_attention_small_head = where; }
 
+// kAuto's rules (kernels/attention.h): how far each kernel beat the GEMM path depended on
+// whether OpenBLAS's kernels were as wide as the kernel's own vectors.
 bool attention_small_head_active(int64_t dh) {
   if (g_attention_small_head == AttentionKernel::kOff || dh > kSmallHead) return false;
-  const bool everywhere = g_attention_small_head == AttentionKernel::kEverywhere || !blas_fma_kernels();
-  if (attention_avx512_active()) return everywhere || dh <= kSmallHeadFma;
+  const bool everywhere = g_attention_small_head == AttentionKernel::kEverywhere;
+  if (attention_avx512_active()) return everywhere || blas_fma_bits() < 512 || dh <= kSmallHeadFma;
 #ifdef PMX_EXP_AVX2
-  return everywhere || dh <= kSmallHeadFmaAvx2;
+  return everywhere || blas_fma_bits() == 0 || dh <= kSmallHeadFmaAvx2;
 #else
   return false;
 #endif
@@ -127,8 +129,9 @@ void set_attention_tiled(AttentionKernel where) { g_attention_tiled = where; }
 
 bool attention_tiled_active(int64_t dh) {
   if (g_attention_tiled == AttentionKernel::kOff || !tiled_head(dh)) return false;
-  const bool everywhere = g_attention_tiled == AttentionKernel::kEverywhere || !blas_fma_kernels();
-  if (attention_avx512_active()) return everywhere || dh == 32;
+  const bool everywhere = g_attention_tiled == AttentionKernel::kEverywhere || blas_fma_bits() == 0;
+  if (attention_avx512_active())
+    return everywhere || dh == 32 || (blas_fma_bits() < 512 && dh <= kTiledHeadAgainstAvx2);
 #ifdef PMX_EXP_AVX2
   return everywhere && dh <= kTiledHeadMaxAvx2;
 #else

@@ -70,19 +70,19 @@ inline int64_t attention_block_rows(int64_t N) {
 int64_t attention_scratch_size(int64_t N, int64_t dh, int64_t block);
 
 // Where a kernel other than the GEMM path runs, for the small-head and the tiled kernel alike:
-//   kAuto: where it beat the GEMM path on the Xeon (docs/ATTENTION.md), which depends on
-//          OpenBLAS's kernels (blas_fma_kernels(): its Prescott fallback for CPUs it does not
-//          know lacks FMA, and then these kernels win at more sizes);
+//   kAuto: where it beat the GEMM path on the Xeon (docs/ATTENTION.md), which depends on how wide
+//          OpenBLAS's kernels are (blas_fma_bits(): 0 for its Prescott fallback for CPUs it does
+//          not know, 256 for its AVX2 kernels, 512 for its AVX-512 ones);
 //   kEverywhere: every head size it is built for (tests);  kOff: never (tests, benchmarks).
 // Not thread-safe: set it before the kernels run. The *_active(dh) functions say what runs.
 enum class AttentionKernel { kOff, kAuto, kEverywhere };
 
 // The small-head kernel is built for float heads of up to kSmallHead channels, with AVX-512 and
 // with AVX2 (attention_avx512_active() picks the build). Its bits differ from the GEMM path's and
-// between the two builds. kAuto takes it for every size against kernels without FMA; against
-// OpenBLAS's FMA kernels (SkylakeX, Haswell) it won with AVX-512 up to kSmallHeadFma channels
-// (1.2-2.5x; 0.8-1.02x at 16) and with AVX2 up to kSmallHeadFmaAvx2 (1.4-1.7x; 0.9-1.0x at 8,
-// where its accumulators spill from the 16 registers).
+// between the two builds. kAuto takes its AVX-512 build at every size unless OpenBLAS's kernels
+// are AVX-512 too, and then up to kSmallHeadFma channels (1.2-2.5x; 0.8-1.02x at 16). It takes
+// the AVX2 build at every size against kernels without FMA, else up to kSmallHeadFmaAvx2 (1.4-1.7x;
+// 0.9-1.0x at 8, where its accumulators spill from the 16 registers).
 constexpr int64_t kSmallHead = 16, kSmallHeadFma = 14, kSmallHeadFmaAvx2 = 7;
 void set_attention_small_head(AttentionKernel where);
 bool attention_small_head_active(int64_t dh);
@@ -90,11 +90,12 @@ bool attention_small_head_active(int64_t dh);
 // The tiled kernel (kernels/attention_tiled.h: register tiles fed from transposed copies of K and
 // V instead of GEMM calls and score slabs) is built for float heads of kTiledHeadMin to
 // kTiledHeadMax channels in steps of 16 with AVX-512, and up to kTiledHeadMaxAvx2 with AVX2. Its
-// bits differ from the GEMM path's and between its two builds. kAuto takes it for every size it
-// is built for against kernels without FMA (its Prescott fallback: 1.35-4x); against OpenBLAS's
-// FMA kernels only with AVX-512 at dh = 32 (1.2-1.35x its SkylakeX kernels): at 48-128 it tied or
-// lost (0.6-1.06x), and so did the AVX2 build against OpenBLAS's AVX2 kernels.
-constexpr int64_t kTiledHeadMin = 32, kTiledHeadMax = 128, kTiledHeadMaxAvx2 = 64;
+// bits differ from the GEMM path's and between its two builds. kAuto takes it at every size it is
+// built for against kernels without FMA (1.35-4x). Its AVX-512 build it takes at dh = 32 against
+// any kernels (1.2-1.35x OpenBLAS's AVX-512 ones), and up to kTiledHeadAgainstAvx2 against AVX2
+// ones (1.4-1.9x; 0.99x at 128). Against AVX-512 kernels it tied or lost at 48-128 (0.6-1.06x),
+// and its AVX2 build tied or lost against OpenBLAS's AVX2 kernels.
+constexpr int64_t kTiledHeadMin = 32, kTiledHeadMax = 128, kTiledHeadMaxAvx2 = 64, kTiledHeadAgainstAvx2 = 64;
 void set_attention_tiled(AttentionKernel where);
 bool attention_tiled_active(int64_t dh);
 

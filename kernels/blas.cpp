@@ -126,15 +126,17 @@ const char* blas_core_name() {
   return name.c_str();
 }
 
-bool blas_fma_kernels() {
-  static const bool fma = [] {
+int blas_fma_bits() {
+  static const int bits = [] {
     std::string core = blas_core_name();
     for (char& c : core) c = char(std::tolower(static_cast<unsigned char>(c)));
-    for (const char* known : {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"})
-      if (core == known) return true;
-    return false;
+    for (const char* wide : {"skylakex", "cooperlake", "sapphirerapids"})
+      if (core == wide) return 512;
+    for (const char* avx2 : {"haswell", "zen"})
+      if (core == avx2) return 256;
+    return 0;
   }();
-  return fma;
+  return bits;
 }
 
 // OPENBLAS_SEQUENTIAL 0, OPENBLAS_THREAD 1 (pthreads), OPENBLAS_OPENMP 2.

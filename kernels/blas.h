@@ -44,9 +44,10 @@ int gemm_side_by_side_threads(int64_t jobs);
 // a core.
 const char* blas_core_name();
 
-// True when those kernels use FMA: the AVX2 and AVX-512 cores (Haswell, Zen, SkylakeX,
-// Cooperlake, SapphireRapids). Attention's tiled kernel takes more head sizes when they do not.
-bool blas_fma_kernels();
+// The vector width of those kernels' FMAs: 512 for the AVX-512 cores (SkylakeX, Cooperlake,
+// SapphireRapids), 256 for the AVX2 ones (Haswell, Zen), 0 for the others, which have no FMA
+// (Prescott, Sandybridge, ...). Attention's own kernels take more head sizes against narrower ones.
+int blas_fma_bits();
 
 // Triple loop with the same contract; the reference the tests compare gemm against.
 template <class T>

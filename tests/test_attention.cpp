@@ -390,30 +390,31 @@ TEST_CASE("attention: the tiled kernel matches its naive twin at odd N, every dh
 }
 
 TEST_CASE("attention: the kernels' automatic choice follows OpenBLAS's kernels") {
-  // kAuto against OpenBLAS kernels with FMA: small-head up to 14 channels with AVX-512 and 7 with
-  // AVX2, tiled at dh = 32 with AVX-512 only; against kernels without FMA every size each is
-  // built for. Which of the two this machine shows depends on OpenBLAS's choice for its CPU, so
-  // the expectations follow blas_fma_kernels().
-  const bool fma = kernels::blas_fma_kernels();
+  // kAuto (kernels/attention.h) by the width of OpenBLAS's kernels: 0 (no FMA), 256 or 512 bits.
+  // Which one this machine shows depends on OpenBLAS's choice for its CPU, so the expectations
+  // follow blas_fma_bits(); the suite run with OPENBLAS_CORETYPE=SkylakeX or Haswell checks the
+  // other branches.
+  const int bits = kernels::blas_fma_bits();
   CAPTURE(kernels::blas_core_name());
   CHECK(std::strlen(kernels::blas_core_name()) > 0);
+  CHECK((bits == 0 || bits == 256 || bits == 512));
   kernels::set_attention_small_head(kernels::AttentionKernel::kAuto);
   kernels::set_attention_tiled(kernels::AttentionKernel::kAuto);
   kernels::set_attention_avx512(true);
   if (kernels::attention_avx512_active()) {
     CHECK(kernels::attention_small_head_active(14));
-    CHECK(kernels::attention_small_head_active(16) == !fma);
+    CHECK(kernels::attention_small_head_active(16) == (bits < 512));
     CHECK_FALSE(kernels::attention_small_head_active(17));
     CHECK(kernels::attention_tiled_active(32));
-    CHECK(kernels::attention_tiled_active(64) == !fma);
-    CHECK(kernels::attention_tiled_active(128) == !fma);
+    CHECK(kernels::attention_tiled_active(64) == (bits < 512));
+    CHECK(kernels::attention_tiled_active(128) == (bits == 0));
     CHECK_FALSE(kernels::attention_tiled_active(40));
   }
   kernels::set_attention_avx512(false);
   CHECK(kernels::attention_small_head_active(7));
-  CHECK(kernels::attention_small_head_active(8) == !fma);
-  CHECK(kernels::attention_tiled_active(32) == !fma);
-  CHECK(kernels::attention_tiled_active(64) == !fma);
+  CHECK(kernels::attention_small_head_active(8) == (bits == 0));
+  CHECK(kernels::attention_tiled_active(32) == (bits == 0));
+  CHECK(kernels::attention_tiled_active(64) == (bits == 0));
   CHECK_FALSE(kernels::attention_tiled_active(80));
   kernels::set_attention_small_head(kernels::AttentionKernel::kOff);
   kernels::set_attention_tiled(kernels::AttentionKernel::kOff);
