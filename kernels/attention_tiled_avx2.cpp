@@ -1,8 +1,9 @@
 // The tiled attention kernel (kernels/attention_tiled_avx512.cpp says what it computes and why) on
-// AVX2: 8 lanes and 16 registers, so tiles of 4 query rows x 16 keys, 4 rows x 16 channels and
-// 2 keys x 16 channels (x 2 for dV and dK). For CPUs without AVX-512F; chosen by
-// kernels/attention.cpp for float heads of 32 to 128 channels in steps of 16. Its bits differ
-// from the AVX-512 build's. Compiled with the library's baseline flags (AVX2 + FMA).
+// AVX2: 8 lanes and 16 registers, so tiles of 6 query rows x 16 keys, 6 rows x 16 channels and
+// 3 keys x 16 channels (x 2 for dV and dK). For CPUs without AVX-512F; chosen by
+// kernels/attention.cpp for float heads of 32 to 64 channels in steps of 16 where
+// AttentionKernel::kAuto says (attention.h: against OpenBLAS kernels without FMA). Its bits
+// differ from the AVX-512 build's. Compiled with the library's baseline flags (AVX2 + FMA).
 #include <immintrin.h>
 
 #include <cmath>

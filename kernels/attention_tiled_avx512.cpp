@@ -1,14 +1,15 @@
 // Dot-product attention for heads of 32 to 128 channels (multiples of 16), float, AVX-512F:
 // register tiles instead of GEMM calls. Chosen by kernels/attention.cpp in place of its GEMM
-// path; same contract (attention.h). The kernel's body is kernels/attention_tiled.h, shared with
-// the AVX2 build of the same algorithm (attention_tiled_avx2.cpp: 8 lanes, tiles of 4 rows);
-// this file gives it its vector.
+// path where AttentionKernel::kAuto says (attention.h); same contract. The kernel's body is
+// kernels/attention_tiled.h, shared with the AVX2 build of the same algorithm
+// (attention_tiled_avx2.cpp: 8 lanes, tiles of 6 rows); this file gives it its vector.
 //
-// Why: with heads of 32 (ListOps' Transformer: d = 128, 4 heads) the GEMM path ran at ~40
-// GFLOP/s on one core of the Xeon, a fifth of its FMA peak: OpenBLAS's Haswell kernels on
-// products whose inner size is only dh, a (block, N) slab of scores zeroed, written, packed and
-// read back around them, and the softmax as separate passes. Here every product is a small
-// register tile fed straight from L1/L2, in one of two shapes:
+// Why: with heads of 32 (ListOps' Transformer: d = 128, 4 heads) the GEMM path's products have an
+// inner size of only dh, and around them a (block, N) slab of scores is zeroed, written, packed
+// and read back, and the softmax runs as separate passes. On one core of the Xeon it ran at
+// 72-88 GFLOP/s with OpenBLAS's AVX-512 kernels and ~40 with the SSE3 ones OpenBLAS falls back to
+// there (docs/ATTENTION.md). Here every product is a small register tile fed straight from L1/L2,
+// in one of two shapes:
 //   - keys along the lanes: S = Q K^T and dP = dO V^T, 8 query rows x 32 keys (16 registers),
 //     one FMA per (row, channel, 16 keys), from K^T and V^T copied transposed once per slice;
 //   - channels along the lanes: O = P V, dV = P^T dO, dK = dS^T Q and dQ = dS K, 8 rows (or 4
