@@ -2,9 +2,10 @@
 // through the float kernels of kernels/attention.h in the same run: the GEMM path (row blocks of
 // scores between two GEMMs), the small-head kernel (scores in registers, dh <= 16) in its AVX2
 // build (8 keys per vector) and, on AVX-512 CPUs, its AVX-512 build (16), and the tiled kernel
-// (register tiles, dh = 32 to 128 in steps of 16) in its two builds likewise. Prints each one's best time, the
-// time per 16 scores, GFLOP/s, and the GEMM path's time over each. The kernels alternate in
-// rounds, so a busy host slows all of them alike.
+// (register tiles, dh = 32 to 128 in steps of 16) in its two builds likewise, each forced on
+// (kEverywhere) whatever kAuto would pick. Prints OpenBLAS's kernels, what kAuto picks, each
+// kernel's best time, the time per 16 scores, GFLOP/s, and the GEMM path's time over each. The
+// kernels alternate in rounds, so a busy host slows all of them alike.
 //
 //   bench_attention_kernel --n 1024 --dh 8 --rounds 10
 //   bench_attention_kernel --n 2000 --dh 32
@@ -27,7 +28,7 @@ int main(int argc, char** argv) {
                         "One attention slice, forward + backward, GEMM path against the small-head and tiled kernels.");
   args.add_int("--n", &n, 1, int64_t(1) << 16, "sequence length");
   args.add_int("--dh", &dh, 1, 256, "head size");
-  args.add_int("--rounds", &rounds, 1, bench::kMaxReps, "alternations of the two kernels");
+  args.add_int("--rounds", &rounds, 1, bench::kMaxReps, "alternations of the kernels");
   args.add_int("--reps", &reps, 1, bench::kMaxReps, "timed calls per kernel and round");
   args.parse(argc, argv);
 
