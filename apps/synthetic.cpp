@@ -177,7 +177,7 @@ int run(int argc, char** argv) {
               task_name.c_str(), long(n), model_name.c_str(), model_name == "paramixer" ? protocol.c_str() : "dense",
               long(model->num_parameters()), long(tc.batch), args.get_double("--lr"), tc.clip, long(tc.steps), budget,
               threads);
-  apps::note_blas_kernels();
+  if (model_name == "transformer") apps::note_blas_kernels();  // Paramixer's step hardly uses OpenBLAS
   apps::TrainResult r = apps::train(*model, *task, opt, tc);
   if (r.interrupted) return 130;
 

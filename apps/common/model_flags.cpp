@@ -284,7 +284,7 @@ int run_classification(const ArgParser& args, const std::string& app, const std:
               model_name == "paramixer" ? args.get_string("--protocol").c_str() : "dense",
               long(model->num_parameters()), long(tc.batch), args.get_double("--lr"), tc.clip, long(tc.steps),
               budget, threads);
-  note_blas_kernels();
+  if (model_name == "transformer") note_blas_kernels();  // Paramixer's step hardly uses OpenBLAS
   std::fflush(stdout);
   TrainResult r = train(*model, task, opt, tc);
   if (r.interrupted) return 130;

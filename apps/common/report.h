@@ -91,7 +91,9 @@ std::string format_duration(double seconds);
 
 // On a CPU with AVX2 where OpenBLAS runs kernels without FMA (its Prescott fallback for a CPU it
 // does not know: kernels/blas.h), prints one line saying so and how to pick its kernels, since
-// the dense layers then run at a fraction of the CPU's speed. Prints nothing elsewhere.
+// dense layers then run at a fraction of the CPU's speed. Prints nothing elsewhere. The apps call
+// it for the Transformer and the MLP; Paramixer's step hardly changes (its f-MLPs run on pmx's
+// own kernels).
 void note_blas_kernels();
 
 }  // namespace pmx::apps
