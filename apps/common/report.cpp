@@ -161,7 +161,7 @@ void check_run_outputs(const std::vector<std::pair<std::string, std::string>>& o
 
 void note_blas_kernels() {
   if (kernels::blas_fma_bits() > 0 || !__builtin_cpu_supports("avx2")) return;
-  std::printf("note: OpenBLAS runs its %s kernels on this CPU (it does not know it), so dense layers are slow; "
+  std::printf("note: OpenBLAS runs its %s kernels (no FMA) on this CPU, which has AVX2, so dense layers are slow; "
               "OPENBLAS_CORETYPE=%s in the environment picks faster ones\n",
               kernels::blas_core_name(), __builtin_cpu_supports("avx512f") ? "SkylakeX" : "Haswell");
 }
