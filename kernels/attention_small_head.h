@@ -11,6 +11,7 @@
 // elsewhere), reduce_add, reduce_max, first (lane 0).
 #pragma once
 
+#include "kernels/attention_prepare.h"
 #include "kernels/attention_small_head_layout.h"
 
 namespace pmx::kernels::detail {
@@ -44,14 +45,9 @@ Work prepare(float* scratch, const float* q, const float* k, const float* v, int
   float* row = qs + DH * N;
   Work w{lt, scratch, scratch + DH * lt, scratch + 2 * DH * lt, scratch + 3 * DH * lt, qs, row,
          row + 2 * padded(N)};
-  for (int c = 0; c < DH; ++c) {
-    for (int64_t j = 0; j < N; ++j) w.kt[c * lt + j] = k[j * ld + c];
-    std::fill(w.kt + c * lt + N, w.kt + (c + 1) * lt, 0.f);
-    for (int64_t j = 0; j < N; ++j) w.vt[c * lt + j] = v[j * ld + c];
-    std::fill(w.vt + c * lt + N, w.vt + (c + 1) * lt, 0.f);
-  }
-  for (int64_t i = 0; i < N; ++i)
-    for (int c = 0; c < DH; ++c) w.qs[i * DH + c] = scale * q[i * ld + c];
+  copy_transposed(w.kt, k, ld, N, lt, DH);
+  copy_transposed(w.vt, v, ld, N, lt, DH);
+  copy_scaled(w.qs, q, ld, N, DH, scale);
   return w;
 }
 
@@ -198,12 +194,7 @@ void backward_t(float* d_q, float* d_k, float* d_v, const float* d_out, const fl
                 const float* stats, const float* q, const float* k, const float* v, int64_t ld, int64_t N,
                 float scale, float* scratch) {
   Work w = prepare<DH>(scratch, q, k, v, ld, N, scale);
-  for (int64_t i = 0; i < N; ++i) {  // D_i = dO_i . O_i, in w.row
-    float dot = 0;
-    #pragma GCC unroll 16
-    for (int c = 0; c < DH; ++c) dot += d_out[i * ld_out + c] * out[i * ld_out + c];
-    w.row[i] = dot;
-  }
+  output_dots(w.row, d_out, out, ld_out, N, DH);  // D_i = dO_i . O_i, in w.row
   std::fill(w.dvt, w.dvt + 2 * DH * w.lt, 0.f);  // dvt and dkt, one after the other
   const int64_t rows = ds_block_rows(N), Np = padded(N);
   for (int64_t i0 = 0; i0 < N; i0 += rows) {  // a block of rows: dV and dK over it, keeping dS; then dQ

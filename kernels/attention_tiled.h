@@ -14,6 +14,7 @@
 
 #include <type_traits>
 
+#include "kernels/attention_prepare.h"
 #include "kernels/attention_tiled_layout.h"
 
 namespace pmx::kernels::detail {
@@ -54,13 +55,9 @@ inline TiledWork tiled_prepare(float* scratch, const float* q, const float* k, c
                                int64_t N, int64_t dh, float scale, bool transpose_v) {
   const int64_t lt = tiled::transposed_stride(N);
   TiledWork w{lt, scratch, scratch + dh * lt, scratch + 2 * dh * lt, scratch + 2 * dh * lt + N * dh};
-  for (int64_t c = 0; c < dh; ++c) {
-    for (int64_t j = 0; j < lt; ++j) w.kt[c * lt + j] = j < N ? k[j * ld + c] : 0.f;
-    if (transpose_v)
-      for (int64_t j = 0; j < lt; ++j) w.vt[c * lt + j] = j < N ? v[j * ld + c] : 0.f;
-  }
-  for (int64_t i = 0; i < N; ++i)
-    for (int64_t c = 0; c < dh; ++c) w.qs[i * dh + c] = scale * q[i * ld + c];
+  copy_transposed(w.kt, k, ld, N, lt, dh);
+  if (transpose_v) copy_transposed(w.vt, v, ld, N, lt, dh);
+  copy_scaled(w.qs, q, ld, N, dh, scale);
   return w;
 }
 
@@ -263,11 +260,7 @@ void tiled_backward_t(float* d_q, float* d_k, float* d_v, const float* d_out, co
   float* row_dot = w.rows;  // D_i = dO_i . O_i
   float* p = row_dot + N;
   float* ds = p + rows * nt;
-  for (int64_t i = 0; i < N; ++i) {
-    float dot = 0;
-    for (int c = 0; c < D; ++c) dot += d_out[i * ld_out + c] * out[i * ld_out + c];
-    row_dot[i] = dot;
-  }
+  output_dots(row_dot, d_out, out, ld_out, N, D);
   float scales[TR];
   for (float& f : scales) f = scale;
   for (int64_t i0 = 0; i0 < N; i0 += rows) {
